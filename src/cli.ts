@@ -1,0 +1,66 @@
+/**
+ * The command-line entry point and the one place errors are caught: a KilnError is the user's to
+ * fix and is printed as one line (plus a hint) without a stack; anything else is a bug in kiln.
+ */
+import path from 'node:path';
+import { parseArguments } from './cli/arguments.js';
+import { formatHelp } from './cli/help.js';
+import { displayPath, loadConfig, type Loaded } from './config/load.js';
+import { ConfigErrors, KilnError } from './errors.js';
+import { configureLog, stopProgress } from './log.js';
+import { installSignalHandlers, interruptSignal } from './signals.js';
+import { VERBS } from './verbs/index.js';
+import type { Invocation } from './verbs/types.js';
+import { KILN_VERSION } from './version.js';
+
+export async function main(argv: readonly string[]): Promise<number> {
+  installSignalHandlers();
+  try {
+    const args = parseArguments(argv, VERBS);
+    if (args.version) {
+      process.stdout.write(`kiln ${KILN_VERSION}\n`);
+      return 0;
+    }
+    if (args.help || args.verb === 'help') {
+      process.stdout.write(formatHelp(VERBS));
+      return 0;
+    }
+    configureLog({ verbose: args.debug.includes('run') });
+    const cwd = process.cwd();
+    const directory = path.resolve(cwd, args.directory ?? '.');
+    let loaded: Loaded | undefined;
+    const invocation: Invocation = {
+      args,
+      cwd,
+      directory,
+      display: (file) => displayPath(file, cwd),
+      config: () =>
+        (loaded ??= loadConfig({
+          directory,
+          defaultPath: args.defaultPath,
+          extraFiles: args.configFiles.map((file) => path.resolve(cwd, file)),
+          commandLine: args.assignments,
+          cwd,
+        })),
+    };
+    const verb = VERBS[args.verb];
+    if (!verb) throw new Error(`internal: verb ${args.verb} has no implementation`);
+    return (await verb.run(invocation)) ?? 0;
+  } catch (error) {
+    return report(error);
+  }
+}
+
+function report(error: unknown): number {
+  stopProgress();
+  const reason = interruptSignal().aborted ? (interruptSignal().reason as unknown) : error;
+  if (reason instanceof KilnError) {
+    const messages = reason instanceof ConfigErrors ? reason.errors.map((e) => e.message) : [reason.message];
+    for (const message of messages) process.stderr.write(`kiln: error: ${message}\n`);
+    if (reason.hint) process.stderr.write(`kiln: hint: ${reason.hint}\n`);
+    return reason.exitCode;
+  }
+  process.stderr.write(`kiln: internal error (this is a bug in kiln, please report it):\n`);
+  process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  return 70;
+}

@@ -1,0 +1,181 @@
+/**
+ * Finds and layers the configuration the way mkosi 14 does:
+ *   --default PATH, else mkosi.conf, else mkosi.default (in the -C directory);
+ *   then every file in mkosi.conf.d/ and mkosi.default.d/, sorted;
+ *   then mkosi.conf.d/<distribution>/ and mkosi.default.d/<distribution>/;
+ *   then the command line, which wins.
+ * Unlike mkosi 14, the drop-in directories are read from the -C directory, not the shell's.
+ */
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { ConfigError, UserError, type Origin } from '../errors.js';
+import { applyAssignment, type Assignment, type RawState } from './assign.js';
+import { detectHost, type Host } from './host.js';
+import { decodeConfigText, readIni, type IniDocument } from './ini-reader.js';
+import { lookupKey, RETIRED_KEYS, suggestKey, suggestSection } from './keys.js';
+import { createResolveContext, resolveConfig, type Resolved } from './resolve.js';
+import { SECTION_ALIASES, SECTIONS, type Setting } from './setting.js';
+import { SETTINGS } from './settings/index.js';
+import type { SettingName } from './types.js';
+
+export interface LoadOptions {
+  /** The configuration directory (-C), absolute. */
+  readonly directory: string;
+  /** --default / --config, relative to the configuration directory. */
+  readonly defaultPath?: string;
+  /** Extra files named on the command line with @FILE, applied before the command-line options. */
+  readonly extraFiles?: readonly string[];
+  /** Files applied before everything else (presets). */
+  readonly baseFiles?: readonly string[];
+  readonly commandLine: readonly Assignment[];
+  readonly host?: Host;
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  /** For messages: file names are shown relative to this directory. */
+  readonly cwd?: string;
+}
+
+export interface Loaded extends Resolved {
+  /** The files that were read, in order. */
+  readonly files: readonly string[];
+  readonly directory: string;
+}
+
+const DROPIN_DIRS = ['mkosi.conf.d', 'mkosi.default.d'] as const;
+const table = SETTINGS as unknown as Record<SettingName, Setting<unknown>>;
+
+export function loadConfig(options: LoadOptions): Loaded {
+  const env = options.env ?? process.env;
+  const host = options.host ?? detectHost();
+  const cwd = options.cwd ?? process.cwd();
+  const display = (file: string): string => displayPath(file, cwd);
+  const warnings: string[] = [];
+
+  const files = [...(options.baseFiles ?? []), ...findConfigFiles(options.directory, options.defaultPath, display, warnings)];
+  const documents = files.map((file) => readConfigFile(file, display(file)));
+
+  const build = (extra: readonly IniDocument[]): RawState => {
+    const state: RawState = new Map();
+    const context = { baseDir: options.directory };
+    for (const document of [...documents, ...extra]) {
+      for (const assignment of assignmentsOf(document)) applyAssignment(state, assignment, context);
+    }
+    for (const file of options.extraFiles ?? []) {
+      for (const assignment of assignmentsOf(readConfigFile(file, display(file)))) applyAssignment(state, assignment, context);
+    }
+    for (const assignment of options.commandLine) applyAssignment(state, assignment, context);
+    return state;
+  };
+
+  let state = build([]);
+  const distribution = createResolveContext({ state, directory: options.directory, host, env }).get('Distribution');
+  const distributionFiles = DROPIN_DIRS.flatMap((dir) => listFiles(path.join(options.directory, dir, distribution)));
+  if (distributionFiles.length > 0) {
+    state = build(distributionFiles.map((file) => readConfigFile(file, display(file))));
+    files.push(...distributionFiles);
+  }
+
+  const resolved = resolveConfig({ state, directory: options.directory, host, env });
+  return {
+    ...resolved,
+    warnings: [...warnings, ...resolved.warnings],
+    files,
+    directory: options.directory,
+  };
+}
+
+function findConfigFiles(directory: string, defaultPath: string | undefined, display: (f: string) => string, warnings: string[]): string[] {
+  const files: string[] = [];
+  if (defaultPath !== undefined) {
+    const file = path.resolve(directory, defaultPath);
+    if (!existsSync(file)) {
+      throw new UserError(`no configuration file at ${display(file)}`, { hint: '--default takes a path relative to the -C directory' });
+    }
+    files.push(file);
+  } else {
+    const conf = path.join(directory, 'mkosi.conf');
+    const legacy = path.join(directory, 'mkosi.default');
+    if (isFile(conf)) {
+      files.push(conf);
+      if (isFile(legacy)) warnings.push(`${display(legacy)} is ignored because ${display(conf)} exists (as in mkosi 14)`);
+    } else if (isFile(legacy)) {
+      files.push(legacy);
+    }
+  }
+  for (const dir of DROPIN_DIRS) files.push(...listFiles(path.join(directory, dir)));
+  return files;
+}
+
+/** Regular files of a drop-in directory, any name, sorted (mkosi 14 reads every file). */
+function listFiles(dir: string): string[] {
+  if (!isDirectory(dir)) return [];
+  return readdirSync(dir)
+    .sort()
+    .map((name) => path.join(dir, name))
+    .filter(isFile);
+}
+
+export function readConfigFile(file: string, shown: string): IniDocument {
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(file);
+  } catch (error) {
+    throw new ConfigError({ file: shown }, `cannot be read: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+  }
+  return readIni(shown, decodeConfigText(shown, bytes));
+}
+
+/** The document's entries as assignments, with mkosi 14's treatment of sections. */
+function assignmentsOf(document: IniDocument): Assignment[] {
+  for (const section of document.sections) {
+    if (section.name === 'DEFAULT' || (SECTIONS as readonly string[]).includes(section.name) || section.name in SECTION_ALIASES) continue;
+    const suggestion = suggestSection(section.name);
+    throw new ConfigError({ file: document.file, line: section.line }, `unknown section [${section.name}]`, {
+      hint: suggestion ? `did you mean [${suggestion}]?` : `sections are ${SECTIONS.map((s) => `[${s}]`).join(' ')}`,
+    });
+  }
+  const hasRealSection = document.sections.some((s) => s.name !== 'DEFAULT');
+  // configparser copies [DEFAULT] keys into every other section; applying them once, first, is the same.
+  const entries = [
+    ...document.entries.filter((e) => e.section === 'DEFAULT' && hasRealSection),
+    ...document.entries.filter((e) => e.section !== 'DEFAULT'),
+  ];
+  return entries.map((entry) => {
+    const origin: Origin = { file: document.file, line: entry.line };
+    const retired = RETIRED_KEYS[entry.key];
+    if (retired) throw new ConfigError(origin, retired);
+    const ref = lookupKey(entry.key);
+    if (!ref) {
+      const suggestion = suggestKey(entry.key);
+      throw new ConfigError(origin, `unknown key ${entry.key}=`, {
+        hint: suggestion ? `did you mean ${suggestion}=?` : 'see `kiln help` for the list of settings',
+      });
+    }
+    const setting = table[ref.name];
+    if (setting.commandLineOnly) {
+      throw new ConfigError(origin, `${entry.key}= can only be given on the command line (${setting.flags.join(', ')})`);
+    }
+    return { name: ref.name, raw: entry.value, invert: ref.invert, origin, spelling: `${entry.key}=` };
+  });
+}
+
+function isFile(file: string): boolean {
+  try {
+    return statSync(file).isFile();
+  } catch {
+    return false;
+  }
+}
+
+function isDirectory(file: string): boolean {
+  try {
+    return statSync(file).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+export function displayPath(file: string, cwd: string): string {
+  const relative = path.relative(cwd, file);
+  return relative && !relative.startsWith('..') && !path.isAbsolute(relative) ? relative : file;
+}
+

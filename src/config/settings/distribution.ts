@@ -1,0 +1,140 @@
+/** [Distribution] settings. */
+import { DISTRIBUTIONS, isSupportedDistribution } from '../../distributions/index.js';
+import { UserError } from '../../errors.js';
+import { bool, enumeration, list, pathSetting, string, type ResolveContext } from '../setting.js';
+import { BOOTSTRAPPERS, MKOSI_DISTRIBUTIONS, type BootstrapperName, type DistributionName } from '../types.js';
+import { detected } from './auto-detect.js';
+import { hasCommand } from '../../util/which.js';
+
+const section = 'Distribution';
+
+/** mkosi 14's release when the distribution is not the host's (load_args). */
+const MKOSI_DEFAULT_RELEASES: Readonly<Record<DistributionName, string>> = {
+  fedora: '36',
+  centos: '9-stream',
+  centos_epel: '9-stream',
+  rocky: '8',
+  rocky_epel: '8',
+  alma: '8',
+  alma_epel: '8',
+  mageia: '7',
+  debian: 'testing',
+  ubuntu: 'jammy',
+  opensuse: 'tumbleweed',
+  openmandriva: 'cooker',
+  gentoo: '17.1',
+  arch: 'rolling',
+};
+
+function defaultDistribution(context: ResolveContext): DistributionName {
+  if (context.host.distribution === null) {
+    throw new UserError("couldn't detect the host's distribution", {
+      hint: 'set Distribution= in mkosi.default or pass -d DISTRIBUTION',
+    });
+  }
+  return context.host.distribution;
+}
+
+function defaultRelease(context: ResolveContext): string {
+  const distribution = context.get('Distribution');
+  if (distribution === context.host.distribution && context.host.release) return context.host.release;
+  return MKOSI_DEFAULT_RELEASES[distribution];
+}
+
+export const distributionSettings = {
+  Distribution: enumeration<DistributionName, DistributionName>(MKOSI_DISTRIBUTIONS, {
+    section,
+    flags: ['-d', '--distribution'],
+    mkosi: 'distribution',
+    default: defaultDistribution,
+    status: 'partial',
+    unsupported: (value) =>
+      isSupportedDistribution(value)
+        ? undefined
+        : `Distribution=${value} is not supported by kiln yet (it builds ${Object.keys(DISTRIBUTIONS).join(', ')})`,
+    doc: 'Distribution to install (default: the host\'s)',
+  }),
+  Release: string<string>({
+    section,
+    flags: ['-r', '--release'],
+    mkosi: 'release',
+    default: defaultRelease,
+    doc: "Release to install: a codename for Debian and Ubuntu (default: the host's release if the distribution matches)",
+  }),
+  Architecture: string<string>({
+    section,
+    flags: ['--architecture'],
+    mkosi: 'architecture',
+    default: (context) => context.host.architecture,
+    status: 'partial',
+    unsupported: (value, context) =>
+      value === context.host.architecture
+        ? undefined
+        : `Architecture=${value} cannot be built on this ${context.host.architecture} host by kiln yet`,
+    metavar: 'ARCH',
+    doc: 'Architecture of the image, as uname -m spells it (default: the host\'s)',
+  }),
+  Mirror: string<string | null>({
+    section,
+    flags: ['-m', '--mirror'],
+    mkosi: 'mirror',
+    default: (context) => {
+      const distribution = context.get('Distribution');
+      return isSupportedDistribution(distribution)
+        ? DISTRIBUTIONS[distribution].defaultMirror(context.host, context.get('Architecture'))
+        : null;
+    },
+    metavar: 'URL',
+    doc: "Package mirror (default for Debian: the host's own apt mirror)",
+  }),
+  LocalMirror: string<string | null>({
+    section,
+    flags: ['--local-mirror'],
+    mkosi: 'local_mirror',
+    default: null,
+    metavar: 'URL',
+    doc: 'A single flat repository used while building instead of Mirror= (Arch, Fedora)',
+  }),
+  RepositoryKeyCheck: bool({
+    section,
+    flags: ['--repository-key-check'],
+    mkosi: 'repository_key_check',
+    default: true,
+    doc: 'Check the signatures of repositories',
+  }),
+  Repositories: list({
+    section,
+    flags: ['--repositories'],
+    mkosi: 'repositories',
+    delimiter: ',',
+    doc: 'Repositories to use: components for Debian and Ubuntu, repository ids for Fedora, name::url for Arch',
+  }),
+  UseHostRepositories: bool({
+    section,
+    flags: ['--use-host-repositories'],
+    mkosi: 'use_host_repositories',
+    default: false,
+    status: 'unsupported',
+    doc: "Use the host's repository definitions (RPM distributions)",
+  }),
+  RepositoryDirectory: pathSetting({
+    section,
+    flags: ['--repository-directory'],
+    mkosi: 'repos_dir',
+    default: detected('mkosi.reposdir', 'directory'),
+    status: 'unsupported',
+    neutral: null,
+    doc: 'Directory with extra repository definitions (default: mkosi.reposdir/)',
+  }),
+  Bootstrapper: enumeration<BootstrapperName, BootstrapperName | null>(BOOTSTRAPPERS, {
+    section,
+    flags: ['--bootstrapper'],
+    mkosi: '',
+    default: (context) => {
+      const distribution = context.get('Distribution');
+      if (distribution !== 'debian' && distribution !== 'ubuntu') return null;
+      return hasCommand('mmdebstrap', context.env) ? 'mmdebstrap' : 'debootstrap';
+    },
+    doc: 'kiln: tool that bootstraps Debian and Ubuntu (default: mmdebstrap when installed, else debootstrap)',
+  }),
+};

@@ -1,0 +1,286 @@
+/** [Output] settings. */
+import path from 'node:path';
+import { isSupportedFormat, SUPPORTED_FORMAT_NAMES } from '../../outputs/index.js';
+import { hasCommand } from '../../util/which.js';
+import {
+  bool,
+  boolOr,
+  counter,
+  enumeration,
+  integer,
+  list,
+  pathSetting,
+  string,
+  type ResolveContext,
+  type Setting,
+} from '../setting.js';
+import { ParseError, parseBoolean, parseEnum, isBooleanLiteral } from '../parsers.js';
+import {
+  FORMAT_ALIASES,
+  FS_COMPRESSION,
+  MKOSI_FORMATS,
+  OUTPUT_COMPRESSION,
+  type Compression,
+  type FormatName,
+} from '../types.js';
+import { detect, readDetected, withDistributionSubdir } from './auto-detect.js';
+import { effectiveOutputCompression, isDiskFormat, isSquashfsFormat } from '../derived.js';
+
+const section = 'Output';
+
+const COMPRESSION_WORDS = [...new Set([...FS_COMPRESSION, ...OUTPUT_COMPRESSION, 'gzip'])];
+
+/** mkosi's parse_compression(): an algorithm name or a boolean; kiln also knows gz/gzip. */
+function parseCompression(raw: string): Compression {
+  if (raw === 'gzip') return 'gz';
+  if ((COMPRESSION_WORDS as readonly string[]).includes(raw)) return raw as Compression;
+  if (isBooleanLiteral(raw)) return parseBoolean(raw);
+  throw new ParseError(`"${raw}" is not a compression (use yes, no or one of ${COMPRESSION_WORDS.join(', ')})`);
+}
+
+function compression(flag: string, mkosi: string, doc: string): Setting<Compression | null> {
+  return {
+    section,
+    flags: [flag],
+    mkosi,
+    doc,
+    kind: {
+      type: 'scalar' as const,
+      parse: parseCompression,
+      bare: true,
+      acceptsNext: (raw: string) => isBooleanLiteral(raw) || (COMPRESSION_WORDS as readonly string[]).includes(raw),
+      metavar: 'ALG',
+    },
+    status: 'supported' as const,
+    resolve: (raw: unknown) => (raw as Compression | undefined) ?? null,
+  };
+}
+
+/** Python's uuid.UUID(hex=…) is what mkosi 14 validates with: 32 hex digits, dashes and braces allowed. */
+function parseMachineId(raw: string): string {
+  const digits = raw.replace(/^urn:uuid:/, '').replace(/[{}-]/g, '');
+  if (!/^[0-9a-fA-F]{32}$/.test(digits)) throw new ParseError(`"${raw}" is not a machine ID (use 32 hexadecimal digits)`);
+  return raw;
+}
+
+/** mkosi 14's default output name: <ImageId or image>[_<ImageVersion>] plus the format's suffix. */
+function defaultOutputName(context: ResolveContext): string {
+  const id = context.get('ImageId') ?? 'image';
+  const version = context.get('ImageVersion');
+  const prefix = version !== null ? `${id}_${version}` : id;
+  const format = context.get('Format');
+  const compress = effectiveOutputCompression(format, context.get('Compress'), context.get('CompressOutput'));
+  const suffix = compress ? `.${compress}` : '';
+  if (isSquashfsFormat(format)) return `${prefix}.raw`;
+  if (isDiskFormat(format)) return `${prefix}${context.get('QCow2') ? '.qcow2' : '.raw'}${suffix}`;
+  if (format === 'tar') return `${prefix}.tar${suffix}`;
+  if (format === 'cpio') return `${prefix}.cpio${suffix}`;
+  return prefix;
+}
+
+/** A name without a slash goes into OutputDirectory=; anything else is a path of its own. */
+function placeOutput(name: string, context: ResolveContext): string {
+  const directory = context.get('OutputDirectory');
+  if (directory !== null && !name.includes('/')) return path.join(directory, name);
+  if (directory !== null && context.isSet('OutputDirectory')) {
+    context.warn('Output= is a path, so OutputDirectory= is ignored for it');
+  }
+  return path.resolve(context.directory, name);
+}
+
+export const outputSettings = {
+  Format: enumeration<FormatName, FormatName>(MKOSI_FORMATS, {
+    section,
+    flags: ['-t', '--format'],
+    mkosi: 'output_format',
+    aliases: FORMAT_ALIASES,
+    default: 'gpt_ext4',
+    status: 'partial',
+    unsupported: (value) =>
+      isSupportedFormat(value)
+        ? undefined
+        : `Format=${value} is not supported by kiln yet (it builds ${SUPPORTED_FORMAT_NAMES.join(', ')})`,
+    doc: 'Output format (default: gpt_ext4, as in mkosi 14)',
+  }),
+  ManifestFormat: list<readonly ('json' | 'changelog')[]>({
+    section,
+    flags: ['--manifest-format'],
+    mkosi: 'manifest_format',
+    delimiter: ',',
+    item: (raw) => parseEnum(['json', 'changelog'] as const)(raw),
+    unset: ['json'],
+    status: 'partial',
+    unsupported: (value) =>
+      value.includes('changelog') ? 'ManifestFormat=changelog is not supported by kiln yet' : undefined,
+    doc: 'Manifest formats to write beside the image: json, changelog',
+  }),
+  Output: string<string>({
+    section,
+    flags: ['-o', '--output'],
+    mkosi: 'output',
+    default: defaultOutputName,
+    finalize: placeOutput,
+    metavar: 'PATH',
+    doc: 'Output path (default: image, image.tar.xz or image.raw in OutputDirectory=)',
+  }),
+  OutputSplitRoot: pathSetting({ section, flags: ['--output-split-root'], mkosi: 'output_split_root', default: null, status: 'unsupported', doc: 'Output path of the split root partition' }),
+  OutputSplitVerity: pathSetting({ section, flags: ['--output-split-verity'], mkosi: 'output_split_verity', default: null, status: 'unsupported', doc: 'Output path of the split verity partition' }),
+  OutputSplitVeritySig: pathSetting({ section, flags: ['--output-split-verity-sig'], mkosi: 'output_split_verity_sig', default: null, status: 'unsupported', doc: 'Output path of the split verity signature' }),
+  OutputSplitKernel: pathSetting({ section, flags: ['--output-split-kernel'], mkosi: 'output_split_kernel', default: null, status: 'unsupported', doc: 'Output path of the split unified kernel image' }),
+  OutputDirectory: pathSetting({
+    section,
+    flags: ['-O', '--output-dir'],
+    mkosi: 'output_dir',
+    ...withDistributionSubdir('mkosi.output'),
+    doc: 'Directory for the outputs, with a <distribution>~<release> subdirectory (default: mkosi.output/ if it exists)',
+  }),
+  WorkspaceDirectory: pathSetting({
+    section,
+    flags: ['--workspace-dir'],
+    mkosi: 'workspace_dir',
+    default: (context) => detect(context, 'mkosi.workspace', 'directory'),
+    doc: 'Directory for temporary build files (default: mkosi.workspace/ if it exists, else beside the output)',
+  }),
+  Force: counter({
+    section,
+    flags: ['-f', '--force'],
+    mkosi: 'force',
+    commandLineOnly: true,
+    doc: 'Replace existing outputs; twice: also the incremental cache; three times: also the package cache',
+  }),
+  GPTFirstLBA: integer<number | null>({
+    section,
+    flags: ['--gpt-first-lba'],
+    mkosi: 'gpt_first_lba',
+    default: null,
+    status: 'unsupported',
+    doc: 'First usable LBA of the partition table',
+  }),
+  Bootable: bool({ section, flags: ['-b', '--bootable'], mkosi: 'bootable', default: false, status: 'unsupported', doc: 'Make a UEFI-bootable disk image' }),
+  BootProtocols: list({
+    section,
+    flags: ['--boot-protocols'],
+    mkosi: '',
+    delimiter: ',',
+    finalize: (value, context) => {
+      if (value.length > 0) context.warn('BootProtocols= is deprecated and has no effect (as in mkosi 14)');
+      return value;
+    },
+    doc: 'Deprecated, has no effect',
+  }),
+  KernelCommandLine: list({
+    section,
+    flags: ['--kernel-command-line', '--kernel-commandline'],
+    mkosi: 'kernel_command_line',
+    delimiter: ' ',
+    initial: ['rhgb', 'selinux=0', 'audit=0'],
+    finalize: (value, context) => (context.get('ReadOnly') ? value : [...value, 'rw']),
+    doc: 'Kernel command line of a bootable image',
+  }),
+  SecureBoot: bool({ section, flags: ['--secure-boot'], mkosi: 'secure_boot', default: false, status: 'unsupported', doc: 'Sign the boot loader and kernel for UEFI Secure Boot' }),
+  SecureBootKey: pathSetting({
+    section,
+    flags: ['--secure-boot-key'],
+    mkosi: 'secure_boot_key',
+    default: (context) => path.join(context.directory, 'mkosi.secure-boot.key'),
+    status: 'unsupported',
+    doc: 'Secure Boot private key',
+  }),
+  SecureBootCertificate: pathSetting({
+    section,
+    flags: ['--secure-boot-certificate'],
+    mkosi: 'secure_boot_certificate',
+    default: (context) => path.join(context.directory, 'mkosi.secure-boot.crt'),
+    status: 'unsupported',
+    doc: 'Secure Boot certificate',
+  }),
+  SecureBootValidDays: string<string>({ section, flags: ['--secure-boot-valid-days'], mkosi: 'secure_boot_valid_days', default: '730', status: 'unsupported', doc: 'Validity of a generated Secure Boot certificate' }),
+  SecureBootCommonName: string<string>({ section, flags: ['--secure-boot-common-name'], mkosi: 'secure_boot_common_name', default: 'mkosi of %u', status: 'unsupported', doc: 'Common name of a generated Secure Boot certificate' }),
+  ReadOnly: bool({
+    section,
+    flags: ['--read-only'],
+    mkosi: 'read_only',
+    default: false,
+    finalize: (value, context) => value || isSquashfsFormat(context.get('Format')) || context.get('Verity') !== false,
+    doc: 'Make the root file system read-only (GPT attribute 60; btrfs ro property)',
+  }),
+  Encrypt: enumeration<'all' | 'data', 'all' | 'data' | null>(['all', 'data'], { section, flags: ['--encrypt'], mkosi: 'encrypt', default: null, status: 'unsupported', doc: 'Encrypt partitions with LUKS' }),
+  Verity: boolOr(['signed'], { section, flags: ['--verity'], mkosi: 'verity', default: false, status: 'unsupported', doc: 'Add a dm-verity partition for the root file system' }),
+  SignExpectedPCR: boolOr(['auto'], {
+    section,
+    flags: ['--sign-expected-pcr'],
+    mkosi: 'sign_expected_pcr',
+    default: 'auto',
+    // mkosi 14 decides "auto" while parsing: yes when systemd-measure is installed.
+    finalize: (value, context) => (value === 'auto' ? hasCommand('systemd-measure', context.env) : value),
+    status: 'unsupported',
+    doc: 'Embed a PCR 11 signature into the unified kernel image',
+  }),
+  Compress: <Setting<Compression | null>>{
+    ...compression('--compress', 'compress', 'Compress the file system where the format allows it, else the whole output'),
+    // mkosi 14 turns compression on for squashfs formats, which cannot be uncompressed.
+    resolve: (raw: unknown, context: ResolveContext): Compression | null => {
+      const value = (raw as Compression | undefined) ?? null;
+      return value === null && isSquashfsFormat(context.get('Format')) ? true : value;
+    },
+    unsupported: (value: Compression | null, context: ResolveContext) =>
+      value === false && isSquashfsFormat(context.get('Format')) ? 'Compress=no is not possible with squashfs formats' : undefined,
+  },
+  CompressFs: compression('--compress-fs', 'compress_fs', 'Compress inside the file system (gpt_btrfs, subvolume, squashfs formats)'),
+  CompressOutput: compression('--compress-output', 'compress_output', 'Compress the whole output: xz, zstd or gz (tar: xz by default)'),
+  Mksquashfs: <Setting<readonly string[]>>{
+    section,
+    flags: ['--mksquashfs'],
+    mkosi: 'mksquashfs_tool',
+    kind: { type: 'scalar' as const, parse: (raw: string) => raw.split(/\s+/).filter(Boolean), metavar: 'COMMAND' },
+    status: 'supported' as const,
+    resolve: (raw: unknown, context: ResolveContext): readonly string[] => {
+      if (raw !== undefined) return raw as string[];
+      const tool = detect(context, 'mkosi.mksquashfs-tool');
+      return tool ? [tool] : [];
+    },
+    doc: 'Command to use instead of mksquashfs (default: mkosi.mksquashfs-tool if it exists)',
+  },
+  QCow2: bool({ section, flags: ['--qcow2'], mkosi: 'qcow2', default: false, doc: 'Convert the disk image to qcow2 with qemu-img' }),
+  Hostname: string<string | null>({ section, flags: ['--hostname'], mkosi: 'hostname', default: null, doc: 'Host name written to /etc/hostname' }),
+  ImageVersion: string<string | null>({
+    section,
+    flags: ['--image-version'],
+    mkosi: 'image_version',
+    default: (context) => readDetected(context, 'mkosi.version'),
+    doc: 'Image version, part of the output name (default: content of mkosi.version)',
+  }),
+  ImageId: string<string | null>({ section, flags: ['--image-id'], mkosi: 'image_id', default: null, doc: 'Image name, part of the output name' }),
+  WithUnifiedKernelImages: bool({
+    section,
+    flags: ['--with-unified-kernel-images', '--without-unified-kernel-images'],
+    mkosi: 'with_unified_kernel_images',
+    default: true,
+    status: 'unsupported',
+    doc: 'Build unified kernel images (bootable images)',
+  }),
+  HostonlyInitrd: bool({ section, flags: ['--hostonly-initrd'], mkosi: 'hostonly_initrd', default: false, status: 'unsupported', doc: 'Build a host-only initrd (bootable images)' }),
+  CacheInitrd: bool({ section, flags: ['--cache-initrd'], mkosi: 'cache_initrd', default: false, status: 'unsupported', doc: 'Keep the initrd in the incremental cache (bootable images)' }),
+  SplitArtifacts: bool({
+    section,
+    flags: ['--split-artifacts'],
+    mkosi: 'split_artifacts',
+    default: false,
+    finalize: (value, context) => value && isDiskFormat(context.get('Format')),
+    status: 'unsupported',
+    doc: 'Also write the root partition and kernel as separate files',
+  }),
+  NoChown: bool({ section, flags: ['--no-chown'], mkosi: 'no_chown', default: false, doc: "Don't hand outputs to the user who called sudo" }),
+  TarStripSELinuxContext: bool({ section, flags: ['--tar-strip-selinux-context'], mkosi: 'tar_strip_selinux_context', default: false, doc: 'Leave security.selinux extended attributes out of tar outputs' }),
+  MachineID: string<string | null>({
+    section,
+    flags: ['--machine-id'],
+    mkosi: 'machine_id',
+    default: null,
+    metavar: 'ID',
+    parse: parseMachineId,
+    doc: 'Fixed machine ID kept in the image (default: uninitialized, set on first boot)',
+  }),
+  Incremental: bool({ section, flags: ['-i', '--incremental'], mkosi: 'incremental', default: false, doc: 'Reuse a cached root from an earlier build with the same inputs' }),
+};
+

@@ -1,0 +1,37 @@
+/** [Partitions] settings: sizes of the partitions of GPT disk images. */
+import { bool, pathSetting, size } from '../setting.js';
+
+const section = 'Partitions';
+const GiB = 1024 ** 3;
+const MiB = 1024 ** 2;
+
+function partitionSize(flag: string, mkosi: string, doc: string, status: 'supported' | 'unsupported' = 'supported') {
+  return size<number | null>({ section, flags: [flag], mkosi, default: null, status, doc });
+}
+
+export const partitionSettings = {
+  BaseImage: pathSetting({ section, flags: ['--base-image'], mkosi: 'base_image', default: null, status: 'unsupported', doc: 'Base image to build a delta (sysext) image against' }),
+  RootSize: size<number>({
+    section,
+    flags: ['--root-size'],
+    mkosi: 'root_size',
+    default: 3 * GiB,
+    doc: 'Size of the root partition (default: 3G, sparse)',
+  }),
+  ESPSize: size<number | null>({
+    section,
+    flags: ['--esp-size'],
+    mkosi: 'esp_size',
+    default: (context) => (context.get('Bootable') ? 256 * MiB : null),
+    status: 'unsupported',
+    doc: 'Size of the EFI system partition (bootable images)',
+  }),
+  XbootldrSize: partitionSize('--xbootldr-size', 'xbootldr_size', 'Size of the extended boot loader partition', 'unsupported'),
+  SwapSize: partitionSize('--swap-size', 'swap_size', 'Size of a swap partition'),
+  HomeSize: partitionSize('--home-size', 'home_size', 'Size of a /home partition'),
+  SrvSize: partitionSize('--srv-size', 'srv_size', 'Size of a /srv partition'),
+  VarSize: partitionSize('--var-size', 'var_size', 'Size of a /var partition', 'unsupported'),
+  TmpSize: partitionSize('--tmp-size', 'tmp_size', 'Size of a /var/tmp partition'),
+  BiosSize: partitionSize('--bios-size', 'bios_size', 'Size of a BIOS boot partition', 'unsupported'),
+  UsrOnly: bool({ section, flags: ['--usr-only'], mkosi: 'usr_only', default: false, status: 'unsupported', doc: 'Build an image with only /usr' }),
+};

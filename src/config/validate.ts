@@ -1,0 +1,78 @@
+/**
+ * Checks on the resolved configuration that the parser cannot make line by line: settings kiln does
+ * not implement (refused, never silently ignored), scripts that are not executable, combinations
+ * that cannot work. All problems are collected and reported together.
+ */
+import { accessSync, constants, statSync } from 'node:fs';
+import { isDeepStrictEqual } from 'node:util';
+import { ConfigError, type KilnError, type Origin } from '../errors.js';
+import { outputCompression } from './derived.js';
+import type { ResolveContext, Setting } from './setting.js';
+import { SETTING_NAMES, SETTINGS } from './settings/index.js';
+import { OUTPUT_COMPRESSION, type Config, type SettingName } from './types.js';
+
+const table = SETTINGS as unknown as Record<SettingName, Setting<unknown>>;
+
+const SCRIPTS = ['PrepareScript', 'PostInstallationScript', 'FinalizeScript', 'BuildScript'] as const;
+
+export interface Problems {
+  /** Settings kiln cannot build (yet). */
+  readonly unsupported: readonly KilnError[];
+  /** Mistakes in the configuration. */
+  readonly errors: readonly KilnError[];
+}
+
+export function findProblems(config: Config, context: ResolveContext, display: (file: string) => string): Problems {
+  const unsupported: KilnError[] = [];
+  const errors: KilnError[] = [];
+  const originOf = (name: SettingName, fallbackFile?: string | null): Origin =>
+    context.originOf(name) ?? { file: fallbackFile ? display(fallbackFile) : display(context.directory) };
+
+  for (const name of SETTING_NAMES) {
+    const setting = table[name];
+    const value = config[name];
+    if (setting.status === 'unsupported') {
+      const neutral = 'neutral' in setting ? setting.neutral : setting.resolve(undefined, context);
+      if (!isDeepStrictEqual(value, neutral)) {
+        unsupported.push(new ConfigError(originOf(name, typeof value === 'string' ? value : null), `${name}= is not supported by kiln yet`));
+      }
+    }
+    const reason = setting.unsupported?.(value, context);
+    if (reason) unsupported.push(new ConfigError(originOf(name), reason));
+  }
+
+  for (const name of SCRIPTS) {
+    const file = config[name];
+    if (file === null) continue;
+    const problem = checkScript(file);
+    if (problem) errors.push(new ConfigError(originOf(name, file), `${name}=${display(file)} ${problem.message}`, { hint: problem.hint }));
+  }
+
+  const compression = outputCompression(config);
+  if (compression !== false && !(OUTPUT_COMPRESSION as readonly string[]).includes(compression)) {
+    const name = config.CompressOutput !== null ? 'CompressOutput' : 'Compress';
+    errors.push(new ConfigError(originOf(name), `${name}=${compression} cannot compress a whole output (use ${OUTPUT_COMPRESSION.join(', ')})`));
+  }
+
+  if (config.Bootstrapper !== null && context.isSet('Bootstrapper') && !['debian', 'ubuntu'].includes(config.Distribution)) {
+    errors.push(new ConfigError(originOf('Bootstrapper'), `Bootstrapper= only applies to Debian and Ubuntu, not ${config.Distribution}`));
+  }
+
+  return { unsupported, errors };
+}
+
+function checkScript(file: string): { message: string; hint?: string } | undefined {
+  let stat;
+  try {
+    stat = statSync(file);
+  } catch {
+    return { message: 'does not exist' };
+  }
+  if (!stat.isFile()) return { message: 'is not a file' };
+  try {
+    accessSync(file, constants.X_OK);
+  } catch {
+    return { message: 'is not executable', hint: `chmod +x ${file}` };
+  }
+  return undefined;
+}

@@ -1,0 +1,85 @@
+/**
+ * The one mutable state of a build: where the workspace, the image root and the staged outputs are,
+ * what has been produced so far, and a cleanup stack that is unwound in reverse order whether the
+ * build succeeds, fails or is interrupted.
+ */
+import type { Config } from './config/types.js';
+import { debug } from './log.js';
+
+/** A file written into the staging directory, waiting to be moved into the output directory. */
+export interface Artifact {
+  /** File name in the output directory. */
+  readonly name: string;
+  /** Where it is now (in the staging directory). */
+  readonly path: string;
+  /** SHA-256 in hex, computed while the file was written; absent for directories. */
+  readonly sha256?: string;
+  /** Whether SHA256SUMS lists it (the image and its sidecars; not the manifest, as in mkosi). */
+  readonly checksummed: boolean;
+  readonly isDirectory?: boolean;
+}
+
+/** A package recorded for the manifest. */
+export interface InstalledPackage {
+  readonly type: 'deb' | 'rpm' | 'pkg';
+  readonly name: string;
+  readonly version: string;
+  readonly architecture: string;
+}
+
+type Cleanup = () => Promise<void> | void;
+
+export class CleanupStack {
+  readonly #entries: { what: string; run: Cleanup }[] = [];
+
+  /** Registers an undo action; they run last-registered first. */
+  push(what: string, run: Cleanup): void {
+    this.#entries.push({ what, run });
+  }
+
+  /** Removes a registered action without running it (the resource was handed over). */
+  forget(what: string): void {
+    const index = this.#entries.findLastIndex((entry) => entry.what === what);
+    if (index >= 0) this.#entries.splice(index, 1);
+  }
+
+  /** Runs every action even if some fail; returns the errors of those that failed. */
+  async unwind(): Promise<unknown[]> {
+    const errors: unknown[] = [];
+    while (this.#entries.length > 0) {
+      const entry = this.#entries.pop()!;
+      try {
+        debug(`cleanup: ${entry.what}`);
+        await entry.run();
+      } catch (error) {
+        errors.push(error);
+      }
+    }
+    return errors;
+  }
+}
+
+export interface BuildContext {
+  readonly config: Config;
+  /** The configuration directory (-C). */
+  readonly directory: string;
+  /** Private scratch directory of this build, removed at the end. */
+  readonly workspace: string;
+  /** The image being built. */
+  readonly root: string;
+  /** Outputs are written here, then renamed into the output directory. */
+  readonly staging: string;
+  /** Directory of the final outputs (the directory of Config.Output). */
+  readonly outputDirectory: string;
+  /** Package downloads of the package manager, kept between builds. */
+  readonly packageCache: string;
+  readonly cleanup: CleanupStack;
+  readonly artifacts: Artifact[];
+  /** Filled before package metadata is cleaned, for the manifest. */
+  packages: InstalledPackage[];
+  /** How systemd-nspawn must be called on this host. */
+  readonly nspawnFlags: readonly string[];
+  /** Whether the root was restored from the incremental cache (skip bootstrap and packages). */
+  reusedCachedRoot: boolean;
+  readonly debug: readonly string[];
+}

@@ -1,0 +1,7 @@
+import type { Distribution } from './types.js';
+
+export const fedora: Distribution = {
+  name: 'fedora',
+  defaultMirror: () => null,
+  mirrorHint: 'set Mirror= to a Fedora mirror, or LocalMirror= to a local repository',
+};

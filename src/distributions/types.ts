@@ -1,0 +1,19 @@
+/**
+ * A distribution is policy: which release names it has, where its packages come from, what a base
+ * system contains. How packages are installed is the package manager's business (package-managers/).
+ */
+import type { Host } from '../config/host.js';
+import type { Config, DistributionName } from '../config/types.js';
+
+export interface Distribution {
+  readonly name: DistributionName;
+  /**
+   * The mirror used when Mirror= is not set, or null when the user must give one. kiln never
+   * writes a mirror host name into its code: Debian's default comes from the host's apt sources.
+   */
+  defaultMirror(host: Host, architecture: string): string | null;
+  /** A hint for the error shown when no mirror is configured and none can be derived. */
+  readonly mirrorHint: string;
+}
+
+export type { Config };

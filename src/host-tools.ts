@@ -1,0 +1,58 @@
+/**
+ * Host tools kiln calls and the Debian packages that provide them, for "install X" hints, the
+ * up-front tool check of a build and `kiln doctor`.
+ */
+import { findCommand } from './util/which.js';
+
+export const TOOL_PACKAGES = {
+  debootstrap: 'debootstrap',
+  mmdebstrap: 'mmdebstrap',
+  'systemd-nspawn': 'systemd-container',
+  'systemd-dissect': 'systemd-container',
+  pacman: 'pacman-package-manager',
+  pacstrap: 'arch-install-scripts',
+  'pacman-key': 'pacman-package-manager',
+  dnf: 'dnf',
+  rpm: 'rpm',
+  'mkfs.ext4': 'e2fsprogs',
+  'e2fsck': 'e2fsprogs',
+  'mkfs.btrfs': 'btrfs-progs',
+  btrfs: 'btrfs-progs',
+  'mkfs.xfs': 'xfsprogs',
+  mksquashfs: 'squashfs-tools',
+  mkswap: 'util-linux',
+  sfdisk: 'fdisk',
+  'qemu-img': 'qemu-utils',
+  gpg: 'gnupg',
+  xz: 'xz-utils',
+  zstd: 'zstd',
+  gzip: 'gzip',
+  pigz: 'pigz',
+  'dpkg-query': 'dpkg',
+  openssl: 'openssl',
+  tar: 'tar',
+  cp: 'coreutils',
+  mount: 'mount',
+  umount: 'mount',
+} as const;
+
+export type ToolName = keyof typeof TOOL_PACKAGES;
+
+export function packageOf(tool: string): string | undefined {
+  return (TOOL_PACKAGES as Record<string, string>)[tool];
+}
+
+/** Search path: ExtraSearchPaths= first, then $PATH, then the sbin directories sudo may have dropped. */
+export function searchPath(extra: readonly string[] = [], env: NodeJS.ProcessEnv = process.env): string {
+  const dirs = [...extra, ...(env.PATH ?? '').split(':'), '/usr/local/sbin', '/usr/sbin', '/sbin', '/usr/bin', '/bin'];
+  return [...new Set(dirs.filter(Boolean))].join(':');
+}
+
+export function locateTool(tool: string, extra: readonly string[] = []): string | undefined {
+  return findCommand(tool, { PATH: searchPath(extra) });
+}
+
+export function installHint(tools: readonly string[]): string {
+  const packages = [...new Set(tools.map((tool) => packageOf(tool)).filter((p): p is string => p !== undefined))];
+  return packages.length > 0 ? `install it with: apt-get install ${packages.join(' ')}` : 'install it and try again';
+}

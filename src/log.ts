@@ -1,0 +1,89 @@
+/**
+ * Progress and messages, all on stderr (stdout is for `summary` output). On a terminal each stage
+ * shows an ora spinner; otherwise (CI logs) each stage prints one plain line with its time when it
+ * ends. This is the only module that uses ora.
+ */
+import ora, { type Ora } from 'ora';
+
+interface LogState {
+  verbose: boolean;
+  quiet: boolean;
+  interactive: boolean;
+  spinner: Ora | undefined;
+  /** Title of the stage that is running, for interrupt messages. */
+  current: string | undefined;
+}
+
+const state: LogState = {
+  verbose: false,
+  quiet: false,
+  interactive: Boolean(process.stderr.isTTY) && process.env.TERM !== 'dumb' && !process.env.CI,
+  spinner: undefined,
+  current: undefined,
+};
+
+export function configureLog(options: { verbose?: boolean; quiet?: boolean; interactive?: boolean }): void {
+  if (options.verbose !== undefined) state.verbose = options.verbose;
+  if (options.quiet !== undefined) state.quiet = options.quiet;
+  if (options.interactive !== undefined) state.interactive = options.interactive;
+}
+
+export function isVerbose(): boolean {
+  return state.verbose;
+}
+
+function formatSeconds(ms: number): string {
+  return ms < 10_000 ? `${(ms / 1000).toFixed(1)}s` : `${Math.round(ms / 1000)}s`;
+}
+
+/** Prints a line without disturbing a running spinner. */
+function printLine(line: string): void {
+  if (state.spinner?.isSpinning) {
+    state.spinner.clear();
+    process.stderr.write(`${line}\n`);
+    state.spinner.render();
+  } else {
+    process.stderr.write(`${line}\n`);
+  }
+}
+
+/** Runs one stage of work, showing its title and how long it took. Stages do not nest visibly. */
+export async function step<T>(title: string, work: () => Promise<T>): Promise<T> {
+  if (state.current !== undefined) return work();
+  const started = performance.now();
+  state.current = title;
+  if (state.interactive && !state.quiet) state.spinner = ora({ text: title, stream: process.stderr }).start();
+  try {
+    const result = await work();
+    const took = formatSeconds(performance.now() - started);
+    if (state.spinner) state.spinner.succeed(`${title} (${took})`);
+    else if (!state.quiet) process.stderr.write(`‣ ${title} (${took})\n`);
+    return result;
+  } catch (error) {
+    const took = formatSeconds(performance.now() - started);
+    if (state.spinner) state.spinner.fail(`${title} (${took})`);
+    else if (!state.quiet) process.stderr.write(`✗ ${title} (${took})\n`);
+    throw error;
+  } finally {
+    state.spinner = undefined;
+    state.current = undefined;
+  }
+}
+
+export function info(message: string): void {
+  if (!state.quiet) printLine(message);
+}
+
+export function warn(message: string): void {
+  printLine(`kiln: warning: ${message}`);
+}
+
+export function debug(message: string): void {
+  if (state.verbose) printLine(`  ${message}`);
+}
+
+/** Stops a spinner before the process prints its final error. */
+export function stopProgress(): void {
+  if (state.spinner?.isSpinning) state.spinner.stop();
+  state.spinner = undefined;
+}

@@ -1,0 +1,11 @@
+/** The output formats kiln builds. This registry is the only list of them. */
+import type { FormatName } from '../config/types.js';
+import type { OutputFormat } from './types.js';
+
+export const OUTPUTS: Partial<Record<FormatName, OutputFormat>> = {};
+
+export const SUPPORTED_FORMAT_NAMES = Object.keys(OUTPUTS) as FormatName[];
+
+export function isSupportedFormat(name: FormatName): boolean {
+  return Object.hasOwn(OUTPUTS, name);
+}

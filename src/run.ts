@@ -1,0 +1,139 @@
+/**
+ * Every subprocess goes through here (the only module that imports execa): it logs the command in
+ * verbose mode, ends the child when the build is interrupted, and turns failures into a ToolError
+ * that names the command, its exit code and the last thing it printed.
+ */
+import { execa, type Options, type ResultPromise } from 'execa';
+import { ToolError } from './errors.js';
+import { installHint, packageOf, searchPath } from './host-tools.js';
+import { debug, isVerbose } from './log.js';
+import { interruptSignal } from './signals.js';
+
+export interface RunOptions {
+  readonly cwd?: string;
+  /** Added to the environment (which is inherited unless `cleanEnv`). */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  readonly cleanEnv?: boolean;
+  /** Text written to the child's stdin. */
+  readonly input?: string | Uint8Array;
+  /** 'inherit' connects the child to kiln's terminal (shell, boot, scripts in verbose mode). */
+  readonly stdio?: 'pipe' | 'inherit';
+  /** Send stdout to this file instead of capturing it. */
+  readonly stdoutFile?: string;
+  /** What this command does, for the error: "Installing packages". */
+  readonly what?: string;
+  readonly hint?: string;
+  /** Extra directories to search for the program (ExtraSearchPaths=). */
+  readonly searchPaths?: readonly string[];
+  /** Exit codes that are not failures. */
+  readonly okCodes?: readonly number[];
+  /**
+   * Strings that must never be shown (passwords): they are replaced in the logged command line and
+   * in error messages.
+   */
+  readonly secrets?: readonly string[];
+}
+
+export interface RunResult {
+  readonly stdout: string;
+  readonly stderr: string;
+  readonly exitCode: number;
+}
+
+function redact(text: string, secrets: readonly string[] | undefined): string {
+  let result = text;
+  for (const secret of secrets ?? []) if (secret) result = result.split(secret).join('(secret)');
+  return result;
+}
+
+export function formatCommand(argv: readonly string[], secrets?: readonly string[]): string {
+  return redact(argv.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replaceAll("'", `'\\''`)}'`)).join(' '), secrets);
+}
+
+function execaOptions(options: RunOptions): Options {
+  const env = { ...(options.cleanEnv ? {} : process.env), ...options.env };
+  env.PATH = searchPath(options.searchPaths, env);
+  const inherit = options.stdio === 'inherit' || (isVerbose() && options.stdio !== 'pipe' && !options.stdoutFile && options.input === undefined);
+  return {
+    cwd: options.cwd,
+    env,
+    extendEnv: false,
+    input: options.input,
+    stdin: options.input !== undefined ? 'pipe' : inherit ? 'inherit' : 'ignore',
+    stdout: options.stdoutFile ? { file: options.stdoutFile } : inherit ? 'inherit' : 'pipe',
+    stderr: inherit ? 'inherit' : 'pipe',
+    reject: false,
+    cancelSignal: interruptSignal(),
+    forceKillAfterDelay: 5000,
+    cleanup: true,
+    stripFinalNewline: true,
+    maxBuffer: 256 * 1024 * 1024,
+  };
+}
+
+/** Runs a command to completion; throws ToolError unless it exits with 0 (or an okCode). */
+export async function run(argv: readonly string[], options: RunOptions = {}): Promise<RunResult> {
+  const [file, ...args] = argv;
+  if (!file) throw new Error('internal: run() without a command');
+  debug(`$ ${formatCommand(argv, options.secrets)}`);
+  const result = await execa(file, args, execaOptions(options));
+  const stdout = typeof result.stdout === 'string' ? result.stdout : '';
+  const stderr = typeof result.stderr === 'string' ? result.stderr : '';
+  if (result.isCanceled || result.isTerminated && interruptSignal().aborted) {
+    throw interruptSignal().reason as Error;
+  }
+  const exitCode = result.exitCode ?? -1;
+  if (result.failed && !(options.okCodes ?? []).includes(exitCode)) {
+    throw toolError(argv, result, stderr || stdout, options);
+  }
+  return { stdout, stderr, exitCode };
+}
+
+/** Like run(), but returns the child so its stdin/stdout can be streamed (tar into xz). */
+export function spawn(argv: readonly string[], options: RunOptions & { stdin?: 'pipe'; stdout?: 'pipe' } = {}): ResultPromise {
+  const [file, ...args] = argv;
+  if (!file) throw new Error('internal: spawn() without a command');
+  debug(`$ ${formatCommand(argv, options.secrets)}`);
+  return execa(file, args, {
+    ...execaOptions(options),
+    stdin: options.stdin ?? 'ignore',
+    stdout: options.stdoutFile ? { file: options.stdoutFile } : (options.stdout ?? 'pipe'),
+    stderr: 'pipe',
+    buffer: { stdout: !options.stdoutFile && options.stdout !== 'pipe', stderr: true },
+  });
+}
+
+/** Waits for a spawned child and applies run()'s error handling. */
+export async function finish(child: ResultPromise, argv: readonly string[], options: RunOptions = {}): Promise<void> {
+  const result = await child;
+  if (result.isCanceled || (result.isTerminated && interruptSignal().aborted)) throw interruptSignal().reason as Error;
+  if (result.failed) {
+    const stderr = typeof result.stderr === 'string' ? result.stderr : '';
+    throw toolError(argv, result, stderr, options);
+  }
+}
+
+interface FailedResult {
+  readonly exitCode?: number;
+  readonly signal?: string;
+  readonly code?: string;
+  readonly originalMessage?: string;
+}
+
+function toolError(argv: readonly string[], result: FailedResult, output: string, options: RunOptions): ToolError {
+  const program = argv[0]!;
+  const what = options.what ? `${options.what}: ` : '';
+  if (result.code === 'ENOENT' || (result.originalMessage ?? '').includes('ENOENT')) {
+    return new ToolError(argv, `${what}${program} not found`, {
+      hint: options.hint ?? (packageOf(program) ? installHint([program]) : undefined),
+      code: 127,
+    });
+  }
+  const status = result.signal ? `was killed by ${result.signal}` : `exited with code ${result.exitCode}`;
+  const command = formatCommand(argv.slice(0, 3), options.secrets) + (argv.length > 3 ? ' …' : '');
+  return new ToolError(argv, `${what}${command} ${status}`, {
+    code: result.exitCode,
+    stderrTail: redact(output.split('\n').slice(-20).join('\n'), options.secrets),
+    hint: options.hint,
+  });
+}

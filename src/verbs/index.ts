@@ -1,0 +1,40 @@
+/** The verbs of the command line. This registry is the only list of them. */
+import { UserError } from '../errors.js';
+import { summary } from './summary.js';
+import type { Verb } from './types.js';
+
+function notYet(name: string, doc: string, shape: Partial<Verb> = {}): Verb {
+  return {
+    doc,
+    origin: 'mkosi',
+    ...shape,
+    async run() {
+      throw new UserError(`kiln ${name} is not implemented yet`);
+    },
+  };
+}
+
+function notSupported(name: string, doc: string, hint: string, shape: Partial<Verb> = {}): Verb {
+  return {
+    doc: `${doc} (not supported by kiln yet)`,
+    origin: 'mkosi',
+    ...shape,
+    async run() {
+      throw new UserError(`the ${name} verb is not supported by kiln yet`, { hint });
+    },
+  };
+}
+
+export const VERBS: Record<string, Verb> = {
+  build: notYet('build', 'Build the image (the default verb)'),
+  clean: notYet('clean', 'Remove the outputs (-f: also the incremental cache, -ff: also the package cache)'),
+  summary,
+  shell: notYet('shell', 'Run a shell, or the given command, in the built image (systemd-nspawn)', { takesCommandLine: true }),
+  boot: notYet('boot', 'Boot the built image in a container (systemd-nspawn --boot)', { takesCommandLine: true }),
+  qemu: notSupported('qemu', 'Boot the image in a virtual machine', 'boot it in a container with kiln boot', { takesCommandLine: true }),
+  ssh: notSupported('ssh', 'Connect to a running image with ssh', 'use machinectl shell or kiln shell', { takesCommandLine: true }),
+  serve: notYet('serve', 'Serve the output directory over HTTP on port 8081'),
+  bump: notYet('bump', 'Increase the last number of mkosi.version'),
+  genkey: notYet('genkey', 'Create a gpg signing key for Sign='),
+  help: { doc: 'Show this help', origin: 'mkosi', run: async () => undefined },
+};
