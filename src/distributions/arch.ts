@@ -4,4 +4,6 @@ export const arch: Distribution = {
   name: 'arch',
   defaultMirror: () => null,
   mirrorHint: 'set Mirror= to an Arch Linux mirror, or LocalMirror= to a local repository',
+  packageManager: 'pacman',
+  basePackages: () => ['base'],
 };

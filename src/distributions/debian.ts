@@ -4,4 +4,8 @@ export const debian: Distribution = {
   name: 'debian',
   defaultMirror: (host) => host.debianMirror,
   mirrorHint: 'set Mirror= to a Debian mirror (the host has no Debian apt source to take it from)',
+  packageManager: 'apt',
+  // mkosi 14 also adds systemd-resolved and systemd-boot where the archive has them; bookworm's
+  // systemd still ships resolved, and boot loaders only matter for bootable images.
+  basePackages: () => ['systemd', 'systemd-sysv', 'dbus', 'libpam-systemd'],
 };

@@ -4,4 +4,6 @@ export const fedora: Distribution = {
   name: 'fedora',
   defaultMirror: () => null,
   mirrorHint: 'set Mirror= to a Fedora mirror, or LocalMirror= to a local repository',
+  packageManager: 'dnf',
+  basePackages: () => ['systemd', 'util-linux', 'dnf'],
 };

@@ -4,6 +4,7 @@
  */
 import type { Host } from '../config/host.js';
 import type { Config, DistributionName } from '../config/types.js';
+import type { PackageManagerName } from '../package-managers/types.js';
 
 export interface Distribution {
   readonly name: DistributionName;
@@ -14,6 +15,12 @@ export interface Distribution {
   defaultMirror(host: Host, architecture: string): string | null;
   /** A hint for the error shown when no mirror is configured and none can be derived. */
   readonly mirrorHint: string;
+  readonly packageManager: PackageManagerName;
+  /**
+   * Packages BasePackages= adds (mkosi 14's choice for a bootable-less image: systemd and what a
+   * container needs to boot); `conditional` only matters for RPM rich dependencies.
+   */
+  basePackages(config: Config): readonly string[];
 }
 
 export type { Config };

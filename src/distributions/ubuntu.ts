@@ -1,9 +1,9 @@
-import type { Distribution } from './types.js';
 import { debian } from './debian.js';
+import type { Distribution } from './types.js';
 
 export const ubuntu: Distribution = {
   ...debian,
   name: 'ubuntu',
   defaultMirror: () => null,
-  mirrorHint: 'set Mirror= to an Ubuntu archive mirror (the host\'s apt sources are not Ubuntu\'s)',
+  mirrorHint: "set Mirror= to an Ubuntu archive mirror (the host's apt sources are Debian's)",
 };

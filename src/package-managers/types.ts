@@ -1,0 +1,31 @@
+/**
+ * A package manager is mechanism: how to put packages into a root (debootstrap/mmdebstrap + apt,
+ * pacman, dnf). Which packages and mirrors is the distribution's policy (distributions/).
+ */
+import type { Config } from '../config/types.js';
+import type { BuildContext, InstalledPackage } from '../context.js';
+
+export type PackageManagerName = 'apt' | 'pacman' | 'dnf';
+
+export interface PackageManager {
+  readonly name: PackageManagerName;
+  /** Host programs needed for this configuration (checked before the build starts). */
+  requiredTools(config: Config): readonly string[];
+  /**
+   * Installs the base system plus `packages` into `context.root`, which may already hold the
+   * skeleton trees. Downloads are kept in `context.packageCache`.
+   */
+  install(context: BuildContext, packages: readonly string[]): Promise<void>;
+  /** Installs more packages into a root this package manager made (incremental builds). */
+  installMore(context: BuildContext, packages: readonly string[]): Promise<void>;
+  /** Removes packages at the end of the build (RemovePackages=). */
+  remove(context: BuildContext, packages: readonly string[]): Promise<void>;
+  /** Every installed package, for the manifest. */
+  listInstalled(context: BuildContext): Promise<InstalledPackage[]>;
+  /** Metadata removed by CleanPackageMetadata= (paths relative to the root). */
+  readonly metadataPaths: readonly string[];
+  /** The program whose absence from the image makes CleanPackageMetadata=auto remove the metadata. */
+  readonly imageProgram: string;
+  /** Where the package cache is bound inside the image while scripts run (relative to the root). */
+  readonly cacheMountPoint: string;
+}
