@@ -11,7 +11,7 @@ import path from 'node:path';
 import { ConfigError, UserError, type Origin } from '../errors.js';
 import { applyAssignment, type Assignment, type RawState } from './assign.js';
 import { detectHost, type Host } from './host.js';
-import { decodeConfigText, readIni, type IniDocument } from './ini-reader.js';
+import { decodeConfigText, readIni, type IniDocument, type IniEntry } from './ini-reader.js';
 import { lookupKey, RETIRED_KEYS, suggestKey, suggestSection } from './keys.js';
 import { createResolveContext, resolveConfig, type Resolved } from './resolve.js';
 import { SECTION_ALIASES, SECTIONS, type Setting } from './setting.js';
@@ -133,12 +133,7 @@ function assignmentsOf(document: IniDocument): Assignment[] {
       hint: suggestion ? `did you mean [${suggestion}]?` : `sections are ${SECTIONS.map((s) => `[${s}]`).join(' ')}`,
     });
   }
-  const hasRealSection = document.sections.some((s) => s.name !== 'DEFAULT');
-  // configparser copies [DEFAULT] keys into every other section; applying them once, first, is the same.
-  const entries = [
-    ...document.entries.filter((e) => e.section === 'DEFAULT' && hasRealSection),
-    ...document.entries.filter((e) => e.section !== 'DEFAULT'),
-  ];
+  const entries = orderLikeConfigparser(document);
   return entries.map((entry) => {
     const origin: Origin = { file: document.file, line: entry.line };
     const retired = RETIRED_KEYS[entry.key];
@@ -156,6 +151,32 @@ function assignmentsOf(document: IniDocument): Assignment[] {
     }
     return { name: ref.name, raw: entry.value, invert: ref.invert, origin, spelling: `${entry.key}=` };
   });
+}
+
+/**
+ * The entries in the order mkosi 14 turns them into options: configparser's sections in file order,
+ * except that an old [Packages] (without a [Content]) is renamed to [Content] and so moves last;
+ * each section starts with the [DEFAULT] keys (a key the section sets itself takes the default's
+ * place); [DEFAULT] on its own applies nothing.
+ */
+function orderLikeConfigparser(document: IniDocument): IniEntry[] {
+  const defaults = document.entries.filter((e) => e.section === 'DEFAULT');
+  let sections = document.sections.map((s) => s.name).filter((name) => name !== 'DEFAULT');
+  if (sections.includes('Packages') && !sections.includes('Content')) {
+    sections = [...sections.filter((name) => name !== 'Packages'), 'Packages'];
+  }
+  const ordered: IniEntry[] = [];
+  for (const name of sections) {
+    const own = document.entries.filter((e) => e.section === name);
+    const overridden = new Set<IniEntry>();
+    for (const fallback of defaults) {
+      const mine = own.find((e) => e.key === fallback.key);
+      if (mine) overridden.add(mine);
+      ordered.push(mine ?? fallback);
+    }
+    ordered.push(...own.filter((e) => !overridden.has(e)));
+  }
+  return ordered;
 }
 
 function isFile(file: string): boolean {

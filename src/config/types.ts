@@ -94,6 +94,7 @@ export interface Config {
   readonly TarStripSELinuxContext: boolean;
   readonly MachineID: string | null;
   readonly Incremental: boolean;
+  readonly Minimize: boolean;
   readonly GPTFirstLBA: number | null;
 
   // [Content]

@@ -24,9 +24,9 @@ function treesNextToConfig(name: string) {
     [detect(context, name, 'directory'), detect(context, `${name}.tar`, 'file')].filter((p): p is string => p !== null);
 }
 
-/** RemoveFiles= globs are anchored at / so they can never point outside the image (mkosi 14). */
+/** RemoveFiles= globs are anchored at / and normalised like os.path.normpath() (mkosi 14). */
 function normalizeRemoveFile(raw: string): string {
-  return `/${path.posix.normalize(raw).replace(/^\/+/, '')}`;
+  return `/${path.posix.normalize(raw).replace(/^\/+/, '').replace(/\/+$/, '')}`;
 }
 
 /**

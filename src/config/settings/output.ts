@@ -24,7 +24,15 @@ import {
   type FormatName,
 } from '../types.js';
 import { detect, readDetected, withDistributionSubdir } from './auto-detect.js';
-import { effectiveOutputCompression, isDiskFormat, isSquashfsFormat } from '../derived.js';
+import {
+  auxiliaryOutputPath,
+  effectiveOutputCompression,
+  isDiskFormat,
+  isSquashfsFormat,
+  rootOrUsr,
+  rootPartitionLabel,
+  udevEscape,
+} from '../derived.js';
 
 const section = 'Output';
 
@@ -78,6 +86,46 @@ function defaultOutputName(context: ResolveContext): string {
   return prefix;
 }
 
+/**
+ * mkosi 14's additions to the kernel command line in load_args: a serial console for QemuHeadless=,
+ * mount.usr= for a bootable /usr-only image without verity, and "rw" unless the image is read-only.
+ */
+function finalizeKernelCommandLine(value: readonly string[], context: ResolveContext): string[] {
+  const line = [...value];
+  if (context.get('QemuHeadless')) {
+    if (!line.includes('console=ttyS0')) line.push('console=ttyS0');
+    if (!line.some((item) => item.includes('loglevel'))) line.push('loglevel=4');
+  }
+  if (context.get('Bootable') && context.get('UsrOnly') && context.get('Verity') === false) {
+    const label = rootPartitionLabel({ ImageId: context.get('ImageId'), ImageVersion: context.get('ImageVersion'), UsrOnly: true });
+    line.push(`mount.usr=/dev/disk/by-partlabel/${udevEscape(label)}`);
+  }
+  if (!context.get('ReadOnly')) line.push('rw');
+  return line;
+}
+
+/**
+ * A split artifact path (unsupported by kiln): with SplitArtifacts= mkosi 14 names it after Output=
+ * when `suffix` applies, replacing any value given; otherwise the value given stays.
+ */
+function splitArtifact(flag: string, mkosi: string, doc: string, suffix: (context: ResolveContext) => string | null): Setting<string | null> {
+  return pathSetting({
+    section,
+    flags: [flag],
+    mkosi,
+    default: null,
+    finalize: (value, context) => {
+      const name = context.get('SplitArtifacts') ? suffix(context) : null;
+      if (name === null) return value;
+      const output = { Output: context.get('Output'), Format: context.get('Format'), Compress: context.get('Compress'), CompressOutput: context.get('CompressOutput') };
+      return auxiliaryOutputPath(output, name, true);
+    },
+    status: 'unsupported',
+    neutral: null,
+    doc,
+  });
+}
+
 /** A name without a slash goes into OutputDirectory=; anything else is a path of its own. */
 function placeOutput(name: string, context: ResolveContext): string {
   const directory = context.get('OutputDirectory');
@@ -123,10 +171,16 @@ export const outputSettings = {
     metavar: 'PATH',
     doc: 'Output path (default: image, image.tar.xz or image.raw in OutputDirectory=)',
   }),
-  OutputSplitRoot: pathSetting({ section, flags: ['--output-split-root'], mkosi: 'output_split_root', default: null, status: 'unsupported', doc: 'Output path of the split root partition' }),
-  OutputSplitVerity: pathSetting({ section, flags: ['--output-split-verity'], mkosi: 'output_split_verity', default: null, status: 'unsupported', doc: 'Output path of the split verity partition' }),
-  OutputSplitVeritySig: pathSetting({ section, flags: ['--output-split-verity-sig'], mkosi: 'output_split_verity_sig', default: null, status: 'unsupported', doc: 'Output path of the split verity signature' }),
-  OutputSplitKernel: pathSetting({ section, flags: ['--output-split-kernel'], mkosi: 'output_split_kernel', default: null, status: 'unsupported', doc: 'Output path of the split unified kernel image' }),
+  OutputSplitRoot: splitArtifact('--output-split-root', 'output_split_root', 'Output path of the split root partition', (context) =>
+    `${rootOrUsr({ UsrOnly: context.get('UsrOnly') })}.raw`),
+  OutputSplitVerity: splitArtifact('--output-split-verity', 'output_split_verity', 'Output path of the split verity partition', (context) =>
+    context.get('Verity') !== false ? `${rootOrUsr({ UsrOnly: context.get('UsrOnly') })}.verity` : null),
+  OutputSplitVeritySig: splitArtifact('--output-split-verity-sig', 'output_split_verity_sig', 'Output path of the split verity signature', (context) => {
+    const part = rootOrUsr({ UsrOnly: context.get('UsrOnly') });
+    return context.get('Verity') === 'signed' ? `${part}${part}hash.p7s` : null;
+  }),
+  OutputSplitKernel: splitArtifact('--output-split-kernel', 'output_split_kernel', 'Output path of the split unified kernel image', (context) =>
+    context.get('Bootable') ? '.efi' : null),
   OutputDirectory: pathSetting({
     section,
     flags: ['-O', '--output-dir'],
@@ -174,7 +228,7 @@ export const outputSettings = {
     mkosi: 'kernel_command_line',
     delimiter: ' ',
     initial: ['rhgb', 'selinux=0', 'audit=0'],
-    finalize: (value, context) => (context.get('ReadOnly') ? value : [...value, 'rw']),
+    finalize: finalizeKernelCommandLine,
     doc: 'Kernel command line of a bootable image',
   }),
   SecureBoot: bool({ section, flags: ['--secure-boot'], mkosi: 'secure_boot', default: false, status: 'unsupported', doc: 'Sign the boot loader and kernel for UEFI Secure Boot' }),
@@ -282,5 +336,15 @@ export const outputSettings = {
     doc: 'Fixed machine ID kept in the image (default: uninitialized, set on first boot)',
   }),
   Incremental: bool({ section, flags: ['-i', '--incremental'], mkosi: 'incremental', default: false, doc: 'Reuse a cached root from an earlier build with the same inputs' }),
+  Minimize: bool({
+    section,
+    flags: ['-M', '--minimize'],
+    mkosi: 'minimize',
+    default: false,
+    // mkosi 14 sizes squashfs roots automatically unless RootSize= is given.
+    finalize: (value, context) => value || (isSquashfsFormat(context.get('Format')) && !context.isSet('RootSize')),
+    status: 'unsupported',
+    doc: 'Make the root file system only as large as its contents (gpt_ext4, gpt_btrfs)',
+  }),
 };
 
