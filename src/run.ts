@@ -32,6 +32,8 @@ export interface RunOptions {
    * in error messages.
    */
   readonly secrets?: readonly string[];
+  /** Cleanup commands must run to the end even after an interrupt. */
+  readonly uninterruptible?: boolean;
 }
 
 export interface RunResult {
@@ -63,7 +65,7 @@ function execaOptions(options: RunOptions): Options {
     stdout: options.stdoutFile ? { file: options.stdoutFile } : inherit ? 'inherit' : 'pipe',
     stderr: inherit ? 'inherit' : 'pipe',
     reject: false,
-    cancelSignal: interruptSignal(),
+    cancelSignal: options.uninterruptible ? undefined : interruptSignal(),
     forceKillAfterDelay: 5000,
     cleanup: true,
     stripFinalNewline: true,
@@ -79,7 +81,7 @@ export async function run(argv: readonly string[], options: RunOptions = {}): Pr
   const result = await execa(file, args, execaOptions(options));
   const stdout = typeof result.stdout === 'string' ? result.stdout : '';
   const stderr = typeof result.stderr === 'string' ? result.stderr : '';
-  if (result.isCanceled || result.isTerminated && interruptSignal().aborted) {
+  if (!options.uninterruptible && (result.isCanceled || (result.isTerminated && interruptSignal().aborted))) {
     throw interruptSignal().reason as Error;
   }
   const exitCode = result.exitCode ?? -1;

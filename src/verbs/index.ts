@@ -1,5 +1,6 @@
 /** The verbs of the command line. This registry is the only list of them. */
 import { UserError } from '../errors.js';
+import { build } from './build.js';
 import { summary } from './summary.js';
 import type { Verb } from './types.js';
 
@@ -26,7 +27,7 @@ function notSupported(name: string, doc: string, hint: string, shape: Partial<Ve
 }
 
 export const VERBS: Record<string, Verb> = {
-  build: notYet('build', 'Build the image (the default verb)'),
+  build,
   clean: notYet('clean', 'Remove the outputs (-f: also the incremental cache, -ff: also the package cache)'),
   summary,
   shell: notYet('shell', 'Run a shell, or the given command, in the built image (systemd-nspawn)', { takesCommandLine: true }),

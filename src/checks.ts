@@ -1,0 +1,102 @@
+/**
+ * Everything a build needs is checked before the first side effect, and all problems are reported
+ * at once: configuration kiln cannot build, missing host tools (with their Debian packages), an
+ * existing output without --force, an output directory kiln cannot write to.
+ */
+import { constants } from 'node:fs';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { producedFiles } from './artifacts/names.js';
+import { outputCompression } from './config/derived.js';
+import type { Loaded } from './config/load.js';
+import type { Config } from './config/types.js';
+import { findProblems } from './config/validate.js';
+import { getDistribution } from './distributions/index.js';
+import { ConfigErrors, UserError, type KilnError } from './errors.js';
+import { installHint, locateTool } from './host-tools.js';
+import { OUTPUTS } from './outputs/index.js';
+import { getPackageManager } from './package-managers/index.js';
+
+const COMPRESSORS: Readonly<Record<string, string>> = { xz: 'xz', zstd: 'zstd', gz: 'gzip' };
+
+/** Host programs this build will run. */
+export function requiredTools(config: Config): string[] {
+  const distribution = getDistribution(config.Distribution);
+  const tools = [...getPackageManager(distribution.packageManager).requiredTools(config)];
+  const format = OUTPUTS[config.Format];
+  if (format) tools.push(...format.requiredTools(config));
+  const compression = outputCompression(config);
+  if (compression) tools.push(COMPRESSORS[compression]!);
+  if (config.PrepareScript || config.PostInstallationScript || config.RemovePackages.length > 0) tools.push('systemd-nspawn');
+  return [...new Set(tools)];
+}
+
+export function checkRoot(verb: string): void {
+  if (process.getuid?.() !== 0) {
+    throw new UserError(`kiln ${verb} must run as root (it runs debootstrap, systemd-nspawn and mkfs)`, {
+      hint: `run it with sudo: sudo kiln ${verb}`,
+    });
+  }
+}
+
+/** Checks made before a build; throws one error listing every problem found. */
+export async function checkBuild(loaded: Loaded, display: (file: string) => string): Promise<void> {
+  const { config } = loaded;
+  const problems = findProblems(config, loaded.context, display);
+  const errors: KilnError[] = [...problems.unsupported, ...problems.errors];
+  if (errors.length > 0) throw new ConfigErrors(errors);
+
+  if (config.Mirror === null && config.LocalMirror === null) {
+    errors.push(new UserError(`no mirror for ${config.Distribution}`, { hint: getDistribution(config.Distribution).mirrorHint }));
+  }
+
+  const missing = requiredTools(config).filter((tool) => !locateTool(tool, config.ExtraSearchPaths));
+  if (missing.length > 0) {
+    errors.push(new UserError(`missing host tools: ${missing.join(', ')}`, { hint: installHint(missing) }));
+  }
+
+  if (config.Force === 0) {
+    const existing: string[] = [];
+    for (const file of producedFiles(config)) {
+      if (await fs.lstat(file).catch(() => undefined)) existing.push(display(file));
+    }
+    if (existing.length > 0) {
+      errors.push(new UserError(`${existing.join(', ')} already exist${existing.length === 1 ? 's' : ''}`, {
+        hint: 'use -f (--force) to replace the outputs',
+      }));
+    }
+  }
+
+  const outputDirectory = path.dirname(config.Output);
+  const writableProblem = await checkWritable(outputDirectory, config.OutputDirectory !== null);
+  if (writableProblem) errors.push(new UserError(`${display(outputDirectory)}: ${writableProblem}`));
+
+  const format = OUTPUTS[config.Format];
+  if (format?.check && !writableProblem) {
+    try {
+      await format.check(config, outputDirectory);
+    } catch (error) {
+      if (error instanceof UserError) errors.push(error);
+      else throw error;
+    }
+  }
+
+  if (errors.length === 1) throw errors[0]!;
+  if (errors.length > 1) throw new ConfigErrors(errors);
+}
+
+/** The output directory must exist (OutputDirectory= is created, as mkosi 14 does) and be writable. */
+async function checkWritable(directory: string, create: boolean): Promise<string | undefined> {
+  if (create) await fs.mkdir(directory, { recursive: true });
+  try {
+    const stat = await fs.stat(directory);
+    if (!stat.isDirectory()) return 'the output directory is not a directory';
+    await fs.access(directory, constants.W_OK);
+    return undefined;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return 'the output directory does not exist';
+    if (code === 'EACCES' || code === 'EROFS') return `the output directory is not writable (${code})`;
+    throw error;
+  }
+}

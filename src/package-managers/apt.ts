@@ -1,0 +1,173 @@
+/**
+ * Debian and Ubuntu: the base system comes from mmdebstrap (apt resolves and installs everything in
+ * one pass — the fast path) or debootstrap (then apt-get in the container, as mkosi 14 does).
+ * Downloaded .deb files are kept in the package cache and offered to the next build.
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { runInContainer } from '../container.js';
+import type { BuildContext, InstalledPackage } from '../context.js';
+import { run } from '../run.js';
+import { buildSources, components, debianArchitecture, hostAptSources, imageSources, sourceLine } from './apt-sources.js';
+import { restoreCachedDebs, saveNewDebs } from './deb-cache.js';
+import type { PackageManager } from './types.js';
+
+const ARCHIVES = 'var/cache/apt/archives';
+
+/** mkosi 14's WithDocs=no: these are emptied, and dpkg keeps them empty for later installs too. */
+export const DOC_PATHS = [
+  '/usr/share/locale',
+  '/usr/share/doc',
+  '/usr/share/man',
+  '/usr/share/groff',
+  '/usr/share/info',
+  '/usr/share/lintian',
+  '/usr/share/linda',
+];
+
+const APT_ENV = { DEBIAN_FRONTEND: 'noninteractive', DEBCONF_NONINTERACTIVE_SEEN: 'true', INITRD: 'No' };
+
+function shellQuote(value: string): string {
+  return `'${value.replaceAll("'", `'\\''`)}'`;
+}
+
+async function mmdebstrap(context: BuildContext, packages: readonly string[], newDebs: string): Promise<void> {
+  const { config } = context;
+  const argv = [
+    'mmdebstrap',
+    '--mode=root',
+    '--format=directory',
+    '--variant=minbase',
+    // The root may already hold the skeleton trees and the cached downloads.
+    '--skip=check/empty',
+    '--skip=essential/unlink',
+    `--architectures=${debianArchitecture(config.Architecture)}`,
+    `--components=${components(config).join(',')}`,
+    `--include=${packages.join(',')}`,
+    // Speed: no fsync per file while building; the setting is removed again below.
+    `--setup-hook=mkdir -p "$1/etc/dpkg/dpkg.cfg.d" && echo force-unsafe-io > "$1/etc/dpkg/dpkg.cfg.d/kiln-unsafe-io"`,
+    `--customize-hook=rm -f "$1/etc/dpkg/dpkg.cfg.d/kiln-unsafe-io"; find "$1/${ARCHIVES}" -maxdepth 1 -name '*.deb' -exec mv -t ${shellQuote(newDebs)} {} +`,
+  ];
+  if (!config.WithDocs) argv.push(...DOC_PATHS.map((p) => `--dpkgopt=path-exclude=${p}/*`));
+  if (!config.RepositoryKeyCheck) {
+    argv.push('--aptopt=Acquire::AllowInsecureRepositories "true"', '--aptopt=APT::Get::AllowUnauthenticated "true"');
+  }
+  const sources = buildSources(config, hostAptSources());
+  argv.push(config.Release, context.root, ...sources.map(sourceLine));
+  await run(argv, {
+    what: `Installing ${config.Distribution} ${config.Release} with mmdebstrap`,
+    hint: 'check Mirror=, Release= and Packages=; --debug=run shows the full output',
+  });
+}
+
+async function debootstrap(context: BuildContext, packages: readonly string[]): Promise<void> {
+  const { config } = context;
+  const mirror = config.LocalMirror ?? config.Mirror!;
+  const argv = [
+    'debootstrap',
+    '--variant=minbase',
+    '--include=ca-certificates',
+    '--merged-usr',
+    `--components=${components(config).join(',')}`,
+    `--arch=${debianArchitecture(config.Architecture)}`,
+    `--cache-dir=${context.packageCache}`,
+  ];
+  if (!config.RepositoryKeyCheck || config.LocalMirror) argv.push('--no-check-gpg');
+  argv.push(config.Release, context.root, mirror);
+  await run(argv, {
+    what: `Installing ${config.Distribution} ${config.Release} with debootstrap`,
+    hint: 'check Mirror= and Release=; --debug=run shows the full output',
+  });
+  await writeSources(context);
+  await installWithApt(context, packages);
+}
+
+/** apt-get in the container, with the package cache bound and daemons kept from starting. */
+async function installWithApt(context: BuildContext, packages: readonly string[]): Promise<void> {
+  const script = [
+    'set -e',
+    'printf "#!/bin/sh\\nexit 101\\n" > /usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d',
+    'echo force-unsafe-io > /etc/dpkg/dpkg.cfg.d/kiln-unsafe-io',
+    context.config.WithDocs ? '' : `printf '${DOC_PATHS.map((p) => `path-exclude ${p}/*`).join('\\n')}\\n' > /etc/dpkg/dpkg.cfg.d/01_nodoc`,
+    'apt-get update -q',
+    `apt-get install -y -q --no-install-recommends ${packages.map(shellQuote).join(' ')}`,
+    'rm -f /usr/sbin/policy-rc.d /etc/dpkg/dpkg.cfg.d/kiln-unsafe-io',
+  ].filter(Boolean);
+  await runInContainer(context, ['sh', '-c', script.join('\n')], {
+    network: true,
+    env: APT_ENV,
+    packageCache: ARCHIVES,
+    what: 'Installing packages with apt-get',
+    hint: 'check the package names in Packages=',
+  });
+}
+
+async function writeSources(context: BuildContext): Promise<void> {
+  const lines = imageSources(context.config, hostAptSources()).map(sourceLine);
+  await fs.writeFile(path.join(context.root, 'etc/apt/sources.list'), `${lines.join('\n')}\n`);
+}
+
+export const apt: PackageManager = {
+  name: 'apt',
+  requiredTools: (config) => [config.Bootstrapper ?? 'debootstrap', 'dpkg-query', 'systemd-nspawn'],
+
+  async install(context, packages) {
+    const wanted = [...new Set(['ca-certificates', ...packages])];
+    if (context.config.Bootstrapper === 'mmdebstrap') {
+      const archives = path.join(context.root, ARCHIVES);
+      await fs.mkdir(archives, { recursive: true });
+      await restoreCachedDebs(context.packageCache, archives);
+      const newDebs = path.join(context.workspace, 'new-debs');
+      await fs.mkdir(newDebs, { recursive: true });
+      await mmdebstrap(context, wanted, newDebs);
+      await saveNewDebs(newDebs, context.packageCache);
+      if (context.config.LocalMirror) await writeSources(context);
+    } else {
+      await debootstrap(context, wanted);
+    }
+    if (!context.config.WithDocs) {
+      await Promise.all(DOC_PATHS.map((p) => emptyDirectory(path.join(context.root, p))));
+    }
+  },
+
+  async installMore(context, packages) {
+    await installWithApt(context, packages);
+  },
+
+  async remove(context, packages) {
+    await runInContainer(context, ['apt-get', 'purge', '-y', '-q', '--auto-remove', ...packages], {
+      network: false,
+      env: APT_ENV,
+      what: 'Removing packages (RemovePackages=)',
+    });
+  },
+
+  async listInstalled(context): Promise<InstalledPackage[]> {
+    const { stdout } = await run(
+      ['dpkg-query', `--admindir=${path.join(context.root, 'var/lib/dpkg')}`, '-W', '-f', '${Package}\\t${Version}\\t${Architecture}\\n'],
+      { what: 'Listing installed packages' },
+    );
+    return stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => {
+        const [name = '', version = '', architecture = ''] = line.split('\t');
+        return { type: 'deb' as const, name, version, architecture };
+      })
+      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  },
+
+  metadataPaths: ['var/lib/apt', 'var/log/apt', 'var/cache/apt'],
+  imageProgram: 'usr/bin/apt',
+  cacheMountPoint: ARCHIVES,
+};
+
+async function emptyDirectory(dir: string): Promise<void> {
+  let names: string[];
+  try {
+    names = await fs.readdir(dir);
+  } catch {
+    return;
+  }
+  await Promise.all(names.map((name) => fs.rm(path.join(dir, name), { recursive: true, force: true })));
+}

@@ -1,0 +1,43 @@
+/** Bootstraps the distribution and installs Packages= with the distribution's package manager. */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type { BuildContext } from '../context.js';
+import { getDistribution } from '../distributions/index.js';
+import { getPackageManager } from '../package-managers/index.js';
+import type { Stage } from './types.js';
+
+/** Base packages (BasePackages=) followed by Packages=, without duplicates. */
+export function packagesToInstall(context: BuildContext): string[] {
+  const { config } = context;
+  const base = config.BasePackages === false ? [] : getDistribution(config.Distribution).basePackages(config);
+  return [...new Set([...base, ...config.Packages])];
+}
+
+/** Bootstrap tools copy the host's resolv.conf and hostname in; they must not end up in the image. */
+const HOST_FILES = ['etc/resolv.conf', 'etc/hostname'];
+
+async function isPresent(file: string): Promise<boolean> {
+  try {
+    await fs.lstat(file);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export const installPackages: Stage = {
+  title: 'Installing packages',
+  enabled: (context) => !context.reusedCachedRoot,
+  async run(context) {
+    const before = await Promise.all(HOST_FILES.map((file) => isPresent(path.join(context.root, file))));
+    await fs.mkdir(context.packageCache, { recursive: true });
+    const manager = getPackageManager(getDistribution(context.config.Distribution).packageManager);
+    await manager.install(context, packagesToInstall(context));
+    for (const [index, file] of HOST_FILES.entries()) {
+      const target = path.join(context.root, file);
+      if (before[index]) continue;
+      const stat = await fs.lstat(target).catch(() => undefined);
+      if (stat?.isFile()) await fs.unlink(target);
+    }
+  },
+};

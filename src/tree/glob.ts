@@ -1,0 +1,80 @@
+/**
+ * Glob matching inside the image for RemoveFiles= and package-metadata cleanup. Python's glob (what
+ * mkosi 14 used) follows symlinked directories with host semantics, so an absolute link in the image
+ * could make it delete host files; here every directory is resolved inside the image root.
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { resolveInRoot } from './safe-path.js';
+
+/** fnmatch-style: `*`, `?` and `[…]` within one path component; dot files need an explicit dot. */
+export function componentPattern(pattern: string): RegExp {
+  let source = '';
+  for (let i = 0; i < pattern.length; i++) {
+    const ch = pattern[i]!;
+    if (ch === '*') source += '[^/]*';
+    else if (ch === '?') source += '[^/]';
+    else if (ch === '[') {
+      const end = pattern.indexOf(']', i + 2);
+      if (end < 0) {
+        source += '\\[';
+        continue;
+      }
+      let set = pattern.slice(i + 1, end);
+      if (set.startsWith('!')) set = `^${set.slice(1)}`;
+      source += `[${set.replace(/\\/g, '\\\\')}]`;
+      i = end;
+    } else source += ch.replace(/[.+^${}()|\\]/g, '\\$&');
+  }
+  return new RegExp(`^${source}$`);
+}
+
+function hasMagic(part: string): boolean {
+  return /[*?[]/.test(part);
+}
+
+/** Image paths (starting with "/") matching `pattern`, as glob.glob() would find them. */
+export async function globInRoot(root: string, pattern: string): Promise<string[]> {
+  const parts = pattern.split('/').filter(Boolean);
+  let matches = [''];
+  for (const [index, part] of parts.entries()) {
+    const isLast = index === parts.length - 1;
+    const next: string[] = [];
+    for (const base of matches) {
+      if (!hasMagic(part)) {
+        const candidate = `${base}/${part}`;
+        try {
+          await fs.lstat(await resolveInRoot(root, candidate, !isLast));
+          next.push(candidate);
+        } catch {
+          // no match
+        }
+        continue;
+      }
+      let names: string[];
+      try {
+        names = await fs.readdir(await resolveInRoot(root, base || '/'));
+      } catch {
+        continue;
+      }
+      const regex = componentPattern(part);
+      for (const name of names.sort()) {
+        if (name.startsWith('.') && !part.startsWith('.')) continue;
+        if (regex.test(name)) next.push(`${base}/${name}`);
+      }
+    }
+    matches = next;
+  }
+  return matches.filter((match) => match !== '');
+}
+
+/** Removes everything matching `pattern` (a symlink is removed, never followed). */
+export async function removeGlobInRoot(root: string, pattern: string): Promise<string[]> {
+  const matches = await globInRoot(root, pattern);
+  for (const match of matches) {
+    const target = await resolveInRoot(root, match, false);
+    if (path.relative(root, target) === '') continue;
+    await fs.rm(target, { recursive: true, force: true });
+  }
+  return matches;
+}
