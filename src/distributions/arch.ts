@@ -1,9 +1,34 @@
+/**
+ * Arch Linux: a rolling release (Release= is ignored), [core] and [extra] from Mirror=, or the single
+ * repository LocalMirror= names, installed with pacstrap.
+ */
+import type { Config } from '../config/types.js';
+import { parseArchRepositories, type PacmanPolicy, type PacmanRepository } from '../package-managers/pacman-conf.js';
 import type { Distribution } from './types.js';
 
-export const arch: Distribution = {
+/** Arch's mirror layout; Arch Linux ARM mirrors put the architecture first. */
+function serverOf(mirror: string, architecture: string): string {
+  const base = mirror.replace(/\/+$/, '');
+  return architecture === 'aarch64' ? `${base}/$arch/$repo` : `${base}/$repo/os/$arch`;
+}
+
+function pacmanRepositories(config: Config): PacmanRepository[] {
+  const extra = parseArchRepositories(config.Repositories, config.RepositoryKeyCheck);
+  // A local mirror is one flat repository (as in mkosi 14); its database is named core.db.
+  if (config.LocalMirror) return [{ name: 'core', server: config.LocalMirror }, ...extra];
+  if (!config.Mirror) return extra;
+  const server = serverOf(config.Mirror, config.Architecture);
+  return [{ name: 'core', server }, { name: 'extra', server }, ...extra];
+}
+
+export const arch: Distribution & PacmanPolicy = {
   name: 'arch',
   defaultMirror: () => null,
   mirrorHint: 'set Mirror= to an Arch Linux mirror, or LocalMirror= to a local repository',
   packageManager: 'pacman',
-  basePackages: () => ['base'],
+  // BasePackages=conditional only means something for RPM rich dependencies (mkosi 14).
+  basePackages: (config) => (config.BasePackages === true ? ['base'] : []),
+  pacmanRepositories,
+  // The image keeps Mirror=, never the LocalMirror= the build may have used.
+  mirrorList: (config) => (config.Mirror ? `Server = ${serverOf(config.Mirror, config.Architecture)}\n` : null),
 };
