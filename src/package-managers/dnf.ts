@@ -16,6 +16,7 @@ import type { BuildContext, InstalledPackage } from '../context.js';
 import { getDistribution } from '../distributions/index.js';
 import { UserError } from '../errors.js';
 import { run } from '../run.js';
+import { runPackageManager } from './tool-failure.js';
 import { existsInRoot, mkdirInRoot, resolveInRoot } from '../tree/safe-path.js';
 import { renderDnfConf, renderRepoFile, repositoryFlags, sortPackages, type DnfPolicy } from './dnf-repos.js';
 import { inRootNamespace } from './root-namespace.js';
@@ -91,7 +92,7 @@ async function runDnf(context: BuildContext, command: 'install' | 'remove', pack
   const full = await inRootNamespace(context.root, [...argv, command, ...sortPackages(packages)], [
     { source: context.packageCache, imagePath: CACHE },
   ]);
-  await run(full, { what, hint, env, searchPaths: context.config.ExtraSearchPaths });
+  await runPackageManager(full, { tool: 'dnf', reason: /^Error: (.+)$/, what, hint, env, searchPaths: context.config.ExtraSearchPaths });
 }
 
 /** Fedora's own compat link: /var/lib/rpm → ../../usr/lib/sysimage/rpm, where nothing else is there. */

@@ -13,17 +13,19 @@ import path from 'node:path';
 import type { Config } from '../config/types.js';
 import type { BuildContext, InstalledPackage } from '../context.js';
 import { getDistribution } from '../distributions/index.js';
-import { ToolError, UserError } from '../errors.js';
-import { run, type RunOptions } from '../run.js';
+import { UserError } from '../errors.js';
 import { resolveInRoot, writeFileInRoot } from '../tree/safe-path.js';
 import { renderPacmanConf, type PacmanPolicy } from './pacman-conf.js';
 import { inRootNamespace } from './root-namespace.js';
+import { runPackageManager } from './tool-failure.js';
 import type { PackageManager } from './types.js';
 
 /** The host keyring pacman verifies signatures with (pacman-key --init, --populate archlinux). */
 export const HOST_KEYRING = '/etc/pacman.d/gnupg';
 
 const ENV = { KERNEL_INSTALL_BYPASS: '1', LC_ALL: 'C' };
+/** How pacman states why it failed. */
+const REASON = /^error: (.+)$/;
 
 function policyOf(config: Config): PacmanPolicy {
   const distribution = getDistribution(config.Distribution) as Partial<PacmanPolicy>;
@@ -58,21 +60,6 @@ async function writeConf(context: BuildContext): Promise<string> {
   return file;
 }
 
-/**
- * pacman prints the reason of a failure ("error: target not found: x") before a generic last line
- * ("Failed to install packages to new root"); the error should show the reason.
- */
-async function runPacman(argv: readonly string[], options: RunOptions): Promise<void> {
-  try {
-    await run(argv, { ...options, env: ENV });
-  } catch (error) {
-    if (!(error instanceof ToolError)) throw error;
-    const reasons = error.stderrTail.split('\n').map((line) => line.trim()).filter((line) => line.startsWith('error:'));
-    if (reasons.length === 0) throw error;
-    throw new ToolError(argv, `${options.what}: pacman failed`, { code: error.code, stderrTail: reasons.join('; '), hint: options.hint });
-  }
-}
-
 async function pacstrap(context: BuildContext, packages: readonly string[]): Promise<void> {
   if (packages.length === 0) return;
   const conf = await writeConf(context);
@@ -80,7 +67,10 @@ async function pacstrap(context: BuildContext, packages: readonly string[]): Pro
   // -c: use CacheDir from our pacman.conf; -G: never copy the host's keyring (and its secret key)
   // into the image; -M: no host mirrorlist either.
   const argv = ['unshare', '--mount', '--propagation', 'private', 'pacstrap', '-C', conf, '-c', '-G', '-M', context.root, ...packages];
-  await runPacman(argv, {
+  await runPackageManager(argv, {
+    tool: 'pacstrap',
+    reason: REASON,
+    env: ENV,
     what: 'Installing packages with pacstrap',
     hint: 'check Packages=, Mirror= / LocalMirror= and Repositories=; --debug=run shows the full output',
     searchPaths: context.config.ExtraSearchPaths,
@@ -117,7 +107,10 @@ export const pacman: PackageManager = {
     const conf = await writeConf(context);
     // -n: also remove their saved configuration files; -s: and dependencies nothing else needs.
     const command = ['pacman', '--config', conf, '--noconfirm', '--noprogressbar', '-Rns', ...packages];
-    await runPacman(await inRootNamespace(context.root, command), {
+    await runPackageManager(await inRootNamespace(context.root, command), {
+      tool: 'pacman',
+      reason: REASON,
+      env: ENV,
       what: 'Removing packages (RemovePackages=)',
       hint: 'RemovePackages= must name installed packages that nothing else still needs',
       searchPaths: context.config.ExtraSearchPaths,

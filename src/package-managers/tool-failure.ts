@@ -1,0 +1,37 @@
+/**
+ * Package managers print why they failed ("error: target not found: x", "Error: Unable to find a
+ * match: x") somewhere before their last words, and kiln runs them behind `unshare`, whose name
+ * would otherwise head the message. This puts the package manager's own reason into the error.
+ */
+import { ToolError } from '../errors.js';
+import { run, type RunOptions } from '../run.js';
+
+export interface PackageManagerRun extends RunOptions {
+  /** The program the user knows (pacstrap, dnf), not the namespace wrapper in front of it. */
+  readonly tool: string;
+  /** Matches the lines that state a reason; the first group is the reason. */
+  readonly reason: RegExp;
+  readonly what: string;
+}
+
+export function reasonsOf(output: string, pattern: RegExp): string[] {
+  const reasons: string[] = [];
+  for (const line of output.split('\n')) {
+    const match = pattern.exec(line.trim());
+    if (match?.[1] && !reasons.includes(match[1])) reasons.push(match[1]);
+  }
+  return reasons;
+}
+
+export async function runPackageManager(argv: readonly string[], options: PackageManagerRun): Promise<void> {
+  try {
+    await run(argv, options);
+  } catch (error) {
+    if (!(error instanceof ToolError)) throw error;
+    const reasons = reasonsOf(error.stderrTail, options.reason);
+    // 127: a program was not found; run() already says which and what to install.
+    if (reasons.length === 0 && error.code === 127) throw error;
+    const why = reasons.length > 0 ? reasons.join('; ') : `${options.tool} exited with code ${error.code}`;
+    throw new ToolError(argv, `${options.what}: ${why}`, { code: error.code, stderrTail: error.stderrTail, hint: error.hint ?? options.hint });
+  }
+}
