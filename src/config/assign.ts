@@ -26,12 +26,22 @@ export interface Assignment {
   readonly spelling: string;
 }
 
+/** The assignment as the user wrote it, on one line: `Key=value`, `--flag=value` or `-f value`. */
+export function spell(assignment: Assignment): string {
+  const { spelling } = assignment;
+  if (assignment.raw === undefined) return spelling;
+  let raw = assignment.raw.replaceAll('\n', ' ');
+  if (raw.length > 60) raw = `${raw.slice(0, 59)}…`;
+  if (spelling.endsWith('=')) return `${spelling}${raw}`;
+  return spelling.startsWith('--') ? `${spelling}=${raw}` : `${spelling} ${raw}`;
+}
+
 const DELIMITERS = { ',': ',', ' ': ' ', ':': ':' } as const;
 
 export function applyAssignment(state: RawState, assignment: Assignment, context: ParseContext): void {
   const setting = (SETTINGS as unknown as Record<SettingName, Setting<unknown>>)[assignment.name];
-  const fail = (message: string): never => {
-    throw new ConfigError(assignment.origin, `${assignment.spelling}: ${message}`);
+  const fail = (message: string, hint?: string): never => {
+    throw new ConfigError(assignment.origin, `${assignment.spelling} ${message}`, { hint });
   };
   try {
     const { kind } = setting;
@@ -64,7 +74,10 @@ export function applyAssignment(state: RawState, assignment: Assignment, context
     }
     state.set(assignment.name, { value, origin: assignment.origin });
   } catch (error) {
-    if (error instanceof ParseError) fail(error.message);
+    if (error instanceof ParseError) {
+      const judged = error.value === undefined || error.value === assignment.raw ? '' : `: "${error.value}"`;
+      throw new ConfigError(assignment.origin, `${spell(assignment)}${judged} ${error.message}`, { hint: error.hint });
+    }
     throw error;
   }
 }

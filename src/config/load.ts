@@ -49,6 +49,12 @@ export function loadConfig(options: LoadOptions): Loaded {
   const cwd = options.cwd ?? process.cwd();
   const display = (file: string): string => displayPath(file, cwd);
   const warnings: string[] = [];
+  if (!isDirectory(options.directory)) {
+    const what = existsSync(options.directory) ? 'is not a directory' : 'does not exist';
+    throw new UserError(`the configuration directory ${display(options.directory)} ${what}`, {
+      hint: '-C takes the directory that holds mkosi.default',
+    });
+  }
 
   const files = [...(options.baseFiles ?? []), ...findConfigFiles(options.directory, options.defaultPath, display, warnings)];
   const documents = files.map((file) => readConfigFile(file, display(file)));
@@ -114,12 +120,20 @@ function listFiles(dir: string): string[] {
     .filter(isFile);
 }
 
+const READ_ERRORS: Readonly<Record<string, string>> = {
+  ENOENT: 'does not exist',
+  EISDIR: 'is a directory, not a configuration file',
+  EACCES: 'cannot be read (permission denied)',
+};
+
 export function readConfigFile(file: string, shown: string): IniDocument {
   let bytes: Buffer;
   try {
     bytes = readFileSync(file);
   } catch (error) {
-    throw new ConfigError({ file: shown }, `cannot be read: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+    const code = (error as NodeJS.ErrnoException).code;
+    const reason = READ_ERRORS[code ?? ''] ?? `cannot be read (${code ?? String(error)})`;
+    throw new ConfigError({ file: shown }, reason);
   }
   return readIni(shown, decodeConfigText(shown, bytes));
 }

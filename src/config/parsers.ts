@@ -1,10 +1,21 @@
 /**
- * Value parsers for mkosi 14 settings. Each throws a ParseError with a message that names the
- * accepted values; the loader adds the file, line and key.
+ * Value parsers for mkosi 14 settings. Each throws a ParseError that says what is wrong with the
+ * value and names the accepted ones; the loader adds the file, line and the assignment itself.
  */
 import path from 'node:path';
 
-export class ParseError extends Error {}
+export class ParseError extends Error {
+  /** The text that was judged, when it is only part of the assignment (one item of a list). */
+  readonly value: string | undefined;
+  readonly hint: string | undefined;
+
+  /** `message` completes "<Key=value> …", e.g. "is not a boolean (use yes or no)". */
+  constructor(message: string, options: { value?: string; hint?: string } = {}) {
+    super(message);
+    this.value = options.value;
+    this.hint = options.hint;
+  }
+}
 
 const TRUE = new Set(['1', 'true', 'yes', 'y', 't', 'on']);
 const FALSE = new Set(['0', 'false', 'no', 'n', 'f', 'off']);
@@ -13,7 +24,7 @@ export function parseBoolean(raw: string): boolean {
   const value = raw.toLowerCase();
   if (TRUE.has(value)) return true;
   if (FALSE.has(value)) return false;
-  throw new ParseError(`"${raw}" is not a boolean (use yes/no, true/false, on/off or 1/0)`);
+  throw new ParseError('is not a boolean (use yes/no, true/false, on/off or 1/0)', { value: raw });
 }
 
 export function isBooleanLiteral(raw: string): boolean {
@@ -26,7 +37,7 @@ export function parseBooleanOr<W extends string>(words: readonly W[]) {
   return (raw: string): boolean | W => {
     if ((words as readonly string[]).includes(raw)) return raw as W;
     if (isBooleanLiteral(raw)) return parseBoolean(raw);
-    throw new ParseError(`"${raw}" is not valid (use yes, no or ${words.join(', ')})`);
+    throw new ParseError(`is not valid (use yes, no or ${words.join(', ')})`, { value: raw });
   };
 }
 
@@ -39,15 +50,15 @@ const SIZE_FACTORS: Record<string, number> = { '': 1, K: 1024, M: 1024 ** 2, G: 
 export function parseSize(raw: string): number {
   const match = /^\s*(\d+(?:\.\d+)?)\s*([kKmMgGtT]?)\s*$/.exec(raw);
   if (!match) {
-    throw new ParseError(`"${raw}" is not a size (use a number of bytes with an optional K, M or G suffix, e.g. 3G)`);
+    throw new ParseError('is not a size (use a number of bytes with an optional K, M or G suffix, e.g. 3G)', { value: raw });
   }
   const bytes = Math.ceil(Number(match[1]) * (SIZE_FACTORS[(match[2] ?? '').toUpperCase()] ?? 1));
-  if (bytes <= 0) throw new ParseError(`"${raw}" is not a size greater than zero`);
+  if (bytes <= 0) throw new ParseError('is not a size greater than zero', { value: raw });
   return Math.ceil(bytes / 512) * 512;
 }
 
 export function parseInteger(raw: string): number {
-  if (!/^-?\d+$/.test(raw.trim())) throw new ParseError(`"${raw}" is not an integer`);
+  if (!/^-?\d+$/.test(raw.trim())) throw new ParseError('is not an integer', { value: raw });
   return Number.parseInt(raw, 10);
 }
 
@@ -57,7 +68,11 @@ export function parseEnum<V extends string>(values: readonly V[], aliases: Reado
     if ((values as readonly string[]).includes(raw)) return raw as V;
     const aliased = aliases[raw];
     if (aliased) return aliased;
-    throw new ParseError(`"${raw}" is not valid (valid values: ${values.join(', ')})`);
+    const suggestion = closest(raw, [...values, ...Object.keys(aliases)]);
+    throw new ParseError(`is not valid (valid values: ${values.join(', ')})`, {
+      value: raw,
+      hint: suggestion ? `did you mean ${aliases[suggestion] ?? suggestion}?` : undefined,
+    });
   };
 }
 

@@ -44,8 +44,14 @@ export function findProblems(config: Config, context: ResolveContext, display: (
   for (const name of SCRIPTS) {
     const file = config[name];
     if (file === null) continue;
-    const problem = checkScript(file);
-    if (problem) errors.push(new ConfigError(originOf(name, file), `${name}=${display(file)} ${problem.message}`, { hint: problem.hint }));
+    const problem = checkScript(file, display);
+    if (!problem) continue;
+    const origin = context.originOf(name);
+    errors.push(
+      origin
+        ? new ConfigError(origin, `${name}=${display(file)} ${problem.message}`, { hint: problem.hint })
+        : new ConfigError({ file: display(file) }, `${problem.message} (kiln runs it as ${name}=)`, { hint: problem.hint }),
+    );
   }
 
   const compression = outputCompression(config);
@@ -61,7 +67,7 @@ export function findProblems(config: Config, context: ResolveContext, display: (
   return { unsupported, errors };
 }
 
-function checkScript(file: string): { message: string; hint?: string } | undefined {
+function checkScript(file: string, display: (file: string) => string): { message: string; hint?: string } | undefined {
   let stat;
   try {
     stat = statSync(file);
@@ -72,7 +78,7 @@ function checkScript(file: string): { message: string; hint?: string } | undefin
   try {
     accessSync(file, constants.X_OK);
   } catch {
-    return { message: 'is not executable', hint: `chmod +x ${file}` };
+    return { message: 'is not executable', hint: `chmod +x ${display(file)}` };
   }
   return undefined;
 }

@@ -43,7 +43,7 @@ function parseCompression(raw: string): Compression {
   if (raw === 'gzip') return 'gz';
   if ((COMPRESSION_WORDS as readonly string[]).includes(raw)) return raw as Compression;
   if (isBooleanLiteral(raw)) return parseBoolean(raw);
-  throw new ParseError(`"${raw}" is not a compression (use yes, no or one of ${COMPRESSION_WORDS.join(', ')})`);
+  throw new ParseError(`is not a compression (use yes, no or one of ${COMPRESSION_WORDS.join(', ')})`, { value: raw });
 }
 
 function compression(flag: string, mkosi: string, doc: string): Setting<Compression | null> {
@@ -67,7 +67,7 @@ function compression(flag: string, mkosi: string, doc: string): Setting<Compress
 /** Python's uuid.UUID(hex=…) is what mkosi 14 validates with: 32 hex digits, dashes and braces allowed. */
 function parseMachineId(raw: string): string {
   const digits = raw.replace(/^urn:uuid:/, '').replace(/[{}-]/g, '');
-  if (!/^[0-9a-fA-F]{32}$/.test(digits)) throw new ParseError(`"${raw}" is not a machine ID (use 32 hexadecimal digits)`);
+  if (!/^[0-9a-fA-F]{32}$/.test(digits)) throw new ParseError('is not a machine ID (use 32 hexadecimal digits)', { value: raw });
   return raw;
 }
 
