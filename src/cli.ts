@@ -39,6 +39,7 @@ export async function main(argv: readonly string[]): Promise<number> {
           directory,
           defaultPath: args.defaultPath,
           extraFiles: args.configFiles.map((file) => path.resolve(cwd, file)),
+          extraFilesAt: args.configFilesAt,
           commandLine: args.assignments,
           cwd,
         })),

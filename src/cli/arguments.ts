@@ -36,6 +36,8 @@ export interface ParsedArguments {
   readonly assignments: readonly Assignment[];
   /** `@FILE` arguments: extra configuration files, as in mkosi 14. */
   readonly configFiles: readonly string[];
+  /** For each of configFiles, how many assignments came before it (it applies there, as in mkosi 14). */
+  readonly configFilesAt: readonly number[];
   readonly directory: string | undefined;
   readonly defaultPath: string | undefined;
   readonly all: boolean;
@@ -68,6 +70,7 @@ export function parseArguments(argv: readonly string[], verbs: Readonly<Record<s
   const origin: Origin = { file: 'command line' };
   const assignments: Assignment[] = [];
   const configFiles: string[] = [];
+  const configFilesAt: number[] = [];
   const positionals: string[] = [];
   const options: Record<string, string | boolean | string[] | undefined> = { debug: [] };
   let verb: string | undefined;
@@ -189,6 +192,7 @@ export function parseArguments(argv: readonly string[], verbs: Readonly<Record<s
     }
     if (arg.startsWith('@') && arg.length > 1) {
       configFiles.push(arg.slice(1));
+      configFilesAt.push(assignments.length);
       i++;
       continue;
     }
@@ -236,6 +240,7 @@ export function parseArguments(argv: readonly string[], verbs: Readonly<Record<s
     commandLine: shape.takesArguments ? [...positionals, ...(commandLine ?? [])] : (commandLine ?? []),
     assignments,
     configFiles,
+    configFilesAt,
     directory: options.directory as string | undefined,
     defaultPath: options.defaultPath as string | undefined,
     all: options.all === true,

@@ -23,8 +23,13 @@ export interface LoadOptions {
   readonly directory: string;
   /** --default / --config, relative to the configuration directory. */
   readonly defaultPath?: string;
-  /** Extra files named on the command line with @FILE, applied before the command-line options. */
+  /** Extra files named on the command line with @FILE. */
   readonly extraFiles?: readonly string[];
+  /**
+   * For each extra file, how many command-line assignments came before it: mkosi 14 reads @FILE where
+   * it stands among the options. Without it, the files come before all command-line options.
+   */
+  readonly extraFilesAt?: readonly number[];
   /** Files applied before everything else (presets). */
   readonly baseFiles?: readonly string[];
   readonly commandLine: readonly Assignment[];
@@ -58,6 +63,7 @@ export function loadConfig(options: LoadOptions): Loaded {
 
   const files = [...(options.baseFiles ?? []), ...findConfigFiles(options.directory, options.defaultPath, display, warnings)];
   const documents = files.map((file) => readConfigFile(file, display(file)));
+  const extraDocuments = (options.extraFiles ?? []).map((file) => readConfigFile(file, display(file)));
 
   const build = (extra: readonly IniDocument[]): RawState => {
     const state: RawState = new Map();
@@ -65,10 +71,18 @@ export function loadConfig(options: LoadOptions): Loaded {
     for (const document of [...documents, ...extra]) {
       for (const assignment of assignmentsOf(document)) applyAssignment(state, assignment, context);
     }
-    for (const file of options.extraFiles ?? []) {
-      for (const assignment of assignmentsOf(readConfigFile(file, display(file)))) applyAssignment(state, assignment, context);
-    }
-    for (const assignment of options.commandLine) applyAssignment(state, assignment, context);
+    const commandLine = options.commandLine;
+    const applyFilesAt = (position: number): void => {
+      extraDocuments.forEach((document, k) => {
+        const at = Math.min(options.extraFilesAt?.[k] ?? 0, commandLine.length);
+        if (at === position) for (const assignment of assignmentsOf(document)) applyAssignment(state, assignment, context);
+      });
+    };
+    commandLine.forEach((assignment, position) => {
+      applyFilesAt(position);
+      applyAssignment(state, assignment, context);
+    });
+    applyFilesAt(commandLine.length);
     return state;
   };
 

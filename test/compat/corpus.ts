@@ -75,6 +75,7 @@ export function resolveCase(name: string): ResolvedCase {
       directory: path.resolve(dir, args.directory ?? '.'),
       defaultPath: args.defaultPath,
       extraFiles: args.configFiles.map((file) => path.resolve(dir, file)),
+      extraFilesAt: args.configFilesAt,
       commandLine: args.assignments,
       host: FAKE_HOST,
       env: ENVIRONMENT,
