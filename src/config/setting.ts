@@ -167,11 +167,21 @@ export function size<T extends number | null>(options: ScalarOptions<T, number>)
   return scalar({ type: 'scalar', parse: parseSize, metavar: 'BYTES' }, options);
 }
 
+const EMPTY = Symbol('empty');
+
+/**
+ * One word of a fixed set. With `emptyIsDefault`, an empty value (`SourceFileTransfer=`) means the
+ * default, as mkosi 14's parsers that turn "" into None do.
+ */
 export function enumeration<V extends string, T extends V | null>(
   values: readonly V[],
-  options: ScalarOptions<T, V> & { aliases?: Readonly<Record<string, V>> },
+  options: ScalarOptions<T, V> & { aliases?: Readonly<Record<string, V>>; emptyIsDefault?: boolean },
 ): Setting<T> {
-  return scalar({ type: 'scalar', parse: parseEnum(values, options.aliases), metavar: values.join('|') }, options);
+  const { aliases, emptyIsDefault, ...rest } = options;
+  const parseWord = parseEnum(values, aliases);
+  if (!emptyIsDefault) return scalar({ type: 'scalar', parse: parseWord, metavar: values.join('|') }, rest);
+  const inner = scalar<T, V>({ type: 'scalar', parse: (raw) => (raw === '' ? EMPTY : parseWord(raw)), metavar: values.join('|') }, rest);
+  return { ...inner, resolve: (raw, context) => inner.resolve(raw === EMPTY ? undefined : raw, context) };
 }
 
 /**

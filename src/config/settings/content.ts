@@ -200,6 +200,7 @@ export const contentSettings = {
     section,
     flags: ['--source-file-transfer'],
     mkosi: 'source_file_transfer',
+    emptyIsDefault: true,
     default: (context) =>
       [context.directory, context.get('BuildSources') ?? context.directory].some((dir) => existsSync(path.join(dir, '.git')))
         ? 'copy-git-others'
@@ -211,6 +212,7 @@ export const contentSettings = {
     section,
     flags: ['--source-file-transfer-final'],
     mkosi: 'source_file_transfer_final',
+    emptyIsDefault: true,
     default: null,
     status: 'unsupported',
     doc: 'How sources enter the final image',

@@ -1,6 +1,7 @@
 /** [Host] settings: how kiln runs things on this machine (nspawn, qemu, ssh). */
 import os from 'node:os';
 import path from 'node:path';
+import { isBooleanLiteral, parseBoolean } from '../parsers.js';
 import { bool, enumeration, integer, list, pathSetting, string, type ResolveContext } from '../setting.js';
 
 const section = 'Host';
@@ -26,6 +27,13 @@ function expandSearchPaths(items: readonly string[], context: ResolveContext): s
     if (!missing) expanded.push(path.resolve(context.directory, value));
   }
   return expanded;
+}
+
+/** mkosi's parse_ssh_agent(): empty or a false boolean is no agent, a true one is $SSH_AUTH_SOCK. */
+function sshAgentSocket(raw: string, context: ResolveContext): string | null {
+  if (raw === '') return null;
+  if (!isBooleanLiteral(raw)) return raw;
+  return parseBoolean(raw) ? (context.env.SSH_AUTH_SOCK ?? null) : null;
 }
 
 export const hostSettings = {
@@ -62,7 +70,15 @@ export const hostSettings = {
   Ephemeral: bool({ section, flags: ['--ephemeral'], mkosi: 'ephemeral', default: false, doc: 'shell/boot run on a throwaway snapshot of the image' }),
   Ssh: bool({ section, flags: ['--ssh'], mkosi: 'ssh', default: false, status: 'unsupported', doc: 'Set up ssh access to the image' }),
   SshKey: pathSetting({ section, flags: ['--ssh-key'], mkosi: 'ssh_key', default: null, status: 'unsupported', doc: 'ssh key for the ssh verb' }),
-  SshAgent: string<string | null>({ section, flags: ['--ssh-agent'], mkosi: 'ssh_agent', default: null, status: 'unsupported', doc: 'ssh agent socket for the ssh verb' }),
+  SshAgent: string<string | null>({
+    section,
+    flags: ['--ssh-agent'],
+    mkosi: 'ssh_agent',
+    default: null,
+    fromRaw: sshAgentSocket,
+    status: 'unsupported',
+    doc: 'ssh agent socket for the ssh verb: a path, yes for $SSH_AUTH_SOCK, empty or no for none',
+  }),
   SshPort: integer<number>({ section, flags: ['--ssh-port'], mkosi: 'ssh_port', default: 22, status: 'unsupported', doc: 'ssh port' }),
   SshTimeout: integer<number>({ section, flags: ['--ssh-timeout'], mkosi: 'ssh_timeout', default: 0, status: 'unsupported', doc: 'Seconds to wait for ssh' }),
 };
