@@ -166,6 +166,12 @@ export function parseArguments(argv: readonly string[], verbs: Readonly<Record<s
         addSetting(flag, rest, flag);
         return 1;
       }
+      // As argparse's nargs="?": the last flag of a group may take its value from the next argument (-b no).
+      const next = argv[i + 1];
+      if (kind?.type === 'scalar' && rest === '' && next !== undefined && kind.acceptsNext?.(next)) {
+        addSetting(flag, next, flag);
+        return 2;
+      }
       if (option) setOption(option, undefined);
       else addSetting(flag, undefined, flag);
     }
