@@ -1,0 +1,122 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { Host } from '../../../src/config/host.js';
+import { loadConfig } from '../../../src/config/load.js';
+import { configToJson, formatBytes, formatSummary, HIDDEN } from '../../../src/config/summary.js';
+
+const HOST: Host = { distribution: 'debian', release: 'bookworm', architecture: 'x86_64', debianMirror: 'file:///srv/mirror/debian', kvm: false };
+const dirs: string[] = [];
+afterAll(() => dirs.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
+
+function load(text: string) {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'kiln-summary-'));
+  dirs.push(dir);
+  writeFileSync(path.join(dir, 'mkosi.default'), text);
+  const loaded = loadConfig({ directory: dir, commandLine: [], host: HOST, env: { PATH: '/nonexistent', XDG_CACHE_HOME: '/nonexistent/cache' }, cwd: dir });
+  return { dir, loaded };
+}
+
+const CONFIG = `[Distribution]
+Distribution=debian
+Release=bookworm
+
+[Output]
+Format=tar
+KernelCommandLine=quiet
+
+[Content]
+Packages=vim,less
+Environment=A=1 B=two
+Password=secret
+
+[Partitions]
+HomeSize=1536M
+
+[Validation]
+Sign=yes
+`;
+
+describe('formatBytes', () => {
+  it.each([
+    [512, '512B'],
+    [1024, '1K'],
+    [1536, '1.5K'],
+    [1024 ** 2, '1M'],
+    [3 * 1024 ** 3, '3G'],
+    [1.25 * 1024 ** 3, '1.3G'],
+  ])('%d → %s', (bytes, text) => expect(formatBytes(bytes)).toBe(text));
+});
+
+describe('configToJson', () => {
+  it('uses key names, arrays, booleans, bytes, absolute paths, objects and null', () => {
+    const { dir, loaded } = load(CONFIG);
+    const json = configToJson(loaded.config);
+    expect(json).toMatchObject({
+      Distribution: 'debian',
+      Format: 'tar',
+      Packages: ['vim', 'less'],
+      Environment: { A: '1', B: 'two' },
+      HomeSize: 1536 * 1024 ** 2,
+      SrvSize: null,
+      Sign: true,
+      Checksum: true,
+      Output: path.join(dir, 'image.tar.xz'),
+      Mirror: 'file:///srv/mirror/debian',
+    });
+  });
+
+  it('never prints the password', () => {
+    expect(configToJson(load(CONFIG).loaded.config).Password).toBe(HIDDEN);
+    expect(configToJson(load('[Distribution]\nDistribution=debian\n').loaded.config).Password).toBeNull();
+  });
+
+  it('is plain JSON: it survives a round trip unchanged', () => {
+    const json = configToJson(load(CONFIG).loaded.config);
+    expect(JSON.parse(JSON.stringify(json))).toEqual(json);
+  });
+});
+
+describe('formatSummary', () => {
+  const { loaded } = load(CONFIG);
+  const text = formatSummary(loaded.config, { files: ['mkosi.default'], unsupported: ['x: Foo= is not supported by kiln yet'] }, (name) =>
+    loaded.context.isSet(name),
+  );
+  const lines = text.split('\n');
+
+  it('lists the files, then the sections in mkosi order', () => {
+    expect(lines[0]).toBe('Configuration: mkosi.default');
+    const headers = lines.filter((line) => line.startsWith('['));
+    expect(headers).toEqual(['[Distribution]', '[Output]', '[Content]', '[Partitions]', '[Validation]', '[Host]']);
+  });
+
+  it('aligns the values in one column', () => {
+    const starts = lines.map((line) => /^ {2}[A-Za-z]+: +/.exec(line)?.[0].length).filter((n) => n !== undefined);
+    expect(starts.length).toBeGreaterThan(40);
+    expect(new Set(starts).size).toBe(1);
+  });
+
+  it('formats values for people', () => {
+    expect(text).toMatch(/^ {2}Packages: +vim, less$/m);
+    expect(text).toMatch(/^ {2}KernelCommandLine: +rhgb selinux=0 audit=0 quiet rw$/m);
+    expect(text).toMatch(/^ {2}Environment: +A=1 B=two$/m);
+    expect(text).toMatch(/^ {2}HomeSize: +1\.5G$/m);
+    expect(text).toMatch(/^ {2}RootSize: +3G$/m);
+    expect(text).toMatch(/^ {2}SrvSize: +-$/m);
+    expect(text).toMatch(/^ {2}Sign: +yes$/m);
+    expect(text).toMatch(/^ {2}Password: +\(hidden\)$/m);
+    expect(text).not.toContain('secret');
+  });
+
+  it('shows unsupported settings only when they are set, and the refusals at the end', () => {
+    expect(text).not.toMatch(/^ {2}SecureBoot:/m);
+    expect(text).not.toMatch(/^ {2}QemuSmp:/m);
+    expect(text.trimEnd().split('\n').slice(-2)).toEqual(['Not supported by kiln yet (kiln build refuses these):', '  x: Foo= is not supported by kiln yet']);
+  });
+
+  it('says when no file was read', () => {
+    const bare = formatSummary(loaded.config, { files: [], unsupported: [] }, () => false);
+    expect(bare.split('\n')[0]).toBe('Configuration: (none: defaults only)');
+  });
+});
