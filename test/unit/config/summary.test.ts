@@ -92,7 +92,8 @@ describe('formatSummary', () => {
   });
 
   it('aligns the values in one column', () => {
-    const starts = lines.map((line) => /^ {2}[A-Za-z]+: +/.exec(line)?.[0].length).filter((n) => n !== undefined);
+    const settingLines = lines.slice(0, lines.findIndex((line) => line.startsWith('Not supported')));
+    const starts = settingLines.map((line) => /^ {2}[A-Za-z0-9]+: +/.exec(line)?.[0].length).filter((n) => n !== undefined);
     expect(starts.length).toBeGreaterThan(40);
     expect(new Set(starts).size).toBe(1);
   });
