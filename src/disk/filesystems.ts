@@ -1,0 +1,168 @@
+/**
+ * File system images made from a tree, without mounting anything: `mkfs.ext4 -d`, `mkfs.btrfs
+ * --rootdir`, `mkfs.xfs -p` with a generated prototype, `mksquashfs`, and `mkswap` for swap. Each
+ * image is a sparse file of the partition's size (squashfs: of its own size).
+ */
+import { lstatSync } from 'node:fs';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type { Compression } from '../config/types.js';
+import { ToolError } from '../errors.js';
+import { debug, warn } from '../log.js';
+import { run } from '../run.js';
+import { ensureFits } from './fit.js';
+import type { FileSystemType } from './layout.js';
+import { buildXfsPrototype } from './xfs-protofile.js';
+
+export interface FileSystemJob {
+  readonly fs: FileSystemType;
+  /** Directory whose contents become the file system; ignored for swap. */
+  readonly tree: string;
+  /** The image file to create. */
+  readonly image: string;
+  /** Size in bytes; null for squashfs, which takes what it needs. */
+  readonly size: number | null;
+  readonly label: string;
+  /** Where it will be mounted (ext4 records it as "last mounted on"). */
+  readonly mountPoint: string | null;
+  /** File-system UUID; random when absent. */
+  readonly uuid?: string;
+  /** How messages name what the partition holds and the setting that sizes it: "the image root", "RootSize". */
+  readonly contents: string;
+  readonly sizeSetting: string;
+  /** squashfs compression (effectiveFsCompression) and the Mksquashfs= command. */
+  readonly compression: Compression;
+  readonly mksquashfs: readonly string[];
+  /** A private directory for prototype files and trial images. */
+  readonly scratch: string;
+  readonly searchPaths: readonly string[];
+}
+
+/** Makes the image; returns its size in bytes. */
+export async function makeFileSystem(job: FileSystemJob): Promise<number> {
+  switch (job.fs) {
+    case 'squashfs':
+      await makeSquashfs(job);
+      return (await fs.stat(job.image)).size;
+    case 'swap':
+      await createSparseFile(job.image, job.size!);
+      await run(['mkswap', '-L', job.label, ...(job.uuid ? ['-U', job.uuid] : []), job.image], {
+        what: 'Making the swap partition',
+        searchPaths: job.searchPaths,
+      });
+      return job.size!;
+    case 'ext4':
+      await ensureFits(job, (size, image) => makeFixedSize(size, image, () => makeExt4(job, image)));
+      return job.size!;
+    case 'btrfs':
+      await ensureFits(job, (size, image) => makeFixedSize(size, image, () => makeBtrfs(job, image)));
+      return job.size!;
+    case 'xfs': {
+      const files = await writeXfsPrototype(job);
+      await ensureFits(job, (size, image) => makeFixedSize(size, image, () => makeXfs(job, image, files)));
+      return job.size!;
+    }
+  }
+}
+
+/** A sparse file of `size` bytes, private until it becomes part of an artifact. */
+export async function createSparseFile(file: string, size: number): Promise<void> {
+  await fs.rm(file, { force: true });
+  const handle = await fs.open(file, 'wx', 0o600);
+  await handle.truncate(size).finally(() => handle.close());
+}
+
+/**
+ * Runs `make` on a sparse file of `size` bytes. False when the tree did not fit: mkfs.btrfs grows a
+ * too small file instead of failing, so the size is checked too; the others fail (ToolError).
+ */
+async function makeFixedSize(size: number, image: string, make: () => Promise<void>): Promise<boolean> {
+  await createSparseFile(image, size);
+  await make();
+  return (await fs.stat(image)).size <= size;
+}
+
+async function makeExt4(job: FileSystemJob, image: string): Promise<void> {
+  const extended = job.uuid ? ['-E', `hash_seed=${job.uuid}`] : [];
+  const uuid = job.uuid ? ['-U', job.uuid] : [];
+  await run(['mkfs.ext4', '-q', '-F', '-L', job.label, '-M', job.mountPoint ?? '/', ...uuid, ...extended, '-d', job.tree, image], {
+    what: `Making the ext4 file system for ${job.contents}`,
+    searchPaths: job.searchPaths,
+  });
+  // mke2fs -d leaves the root directory 0755 root:root with the time of mkfs; a /var/tmp partition needs 1777.
+  const stat = lstatSync(job.tree);
+  const seconds = (date: Date): number => Math.floor(date.getTime() / 1000);
+  const commands = [
+    `sif / mode 0${(stat.mode & 0o177777).toString(8)}`,
+    `sif / uid ${stat.uid}`,
+    `sif / gid ${stat.gid}`,
+    `sif / atime @${seconds(stat.atime)}`,
+    `sif / mtime @${seconds(stat.mtime)}`,
+    `sif / ctime @${seconds(stat.ctime)}`,
+  ];
+  const argv = ['debugfs', '-w', '-f', '-', image];
+  const result = await run(argv, { input: `${commands.join('\n')}\n`, what: `Setting the owner and mode of the root of ${job.contents}`, searchPaths: job.searchPaths });
+  // debugfs reports failed requests on stderr but exits 0; its banner is the only expected line.
+  const problems = result.stderr.split('\n').filter((line) => line.trim() !== '' && !line.startsWith('debugfs '));
+  if (problems.length > 0) throw new ToolError(argv, `debugfs could not set up the root directory of ${job.contents}`, { stderrTail: problems.join('\n') });
+}
+
+async function makeBtrfs(job: FileSystemJob, image: string): Promise<void> {
+  const uuid = job.uuid ? ['-U', job.uuid] : [];
+  // Single data and metadata profiles, as mkosi 14: DUP would only duplicate blocks on one device.
+  await run(['mkfs.btrfs', '-q', '-f', '-L', job.label, '-d', 'single', '-m', 'single', ...uuid, '--rootdir', job.tree, image], {
+    what: `Making the btrfs file system for ${job.contents}`,
+    searchPaths: job.searchPaths,
+  });
+}
+
+interface XfsFiles {
+  readonly proto: string;
+  readonly fixups: string;
+}
+
+async function writeXfsPrototype(job: FileSystemJob): Promise<XfsFiles> {
+  // Absolute: mkfs.xfs runs in the tree, because the prototype names the files relative to it.
+  const files = { proto: path.resolve(job.scratch, `${job.label}.xfs-proto`), fixups: path.resolve(job.scratch, `${job.label}.xfs-fixups`) };
+  const prototype = buildXfsPrototype(job.tree);
+  await fs.writeFile(files.proto, prototype.protofile);
+  await fs.writeFile(files.fixups, prototype.fixups);
+  if (prototype.copiedHardLinks > 0) debug(`gpt_xfs: ${prototype.copiedHardLinks} hard links of ${job.contents} become separate copies`);
+  if (prototype.skippedSockets.length > 0) {
+    warn(`gpt_xfs leaves out sockets, which XFS prototype files cannot make: ${prototype.skippedSockets.join(', ')}`);
+  }
+  return files;
+}
+
+async function makeXfs(job: FileSystemJob, image: string, files: XfsFiles): Promise<void> {
+  const uuid = job.uuid ? `,uuid=${job.uuid}` : '';
+  // bigtime is xfsprogs 6.1's default; it is named because the time stamp fix-ups are written in its encoding.
+  await run(['mkfs.xfs', '-q', '-f', '-L', job.label, '-n', 'ftype=1', '-m', `bigtime=1${uuid}`, '-p', files.proto, path.resolve(image)], {
+    cwd: job.tree,
+    what: `Making the XFS file system for ${job.contents}`,
+    searchPaths: job.searchPaths,
+  });
+  await run(['xfs_db', '-x', '-f', '-c', `source ${files.fixups}`, image], {
+    stdoutFile: '/dev/null',
+    what: `Setting time stamps and modes in the XFS file system for ${job.contents}`,
+    searchPaths: job.searchPaths,
+  });
+}
+
+/** mksquashfs's -comp names for mkosi's compression words. */
+const SQUASHFS_COMPRESSORS: Readonly<Record<string, string>> = { zlib: 'gzip', gz: 'gzip', lzo: 'lzo', lz4: 'lz4', xz: 'xz', zstd: 'zstd' };
+
+async function makeSquashfs(job: FileSystemJob): Promise<void> {
+  // As mkosi 14: Mksquashfs= replaces the program, and its arguments (if any) replace -noappend.
+  const [program = 'mksquashfs', ...custom] = job.mksquashfs;
+  const defaultTool = job.mksquashfs.length === 0;
+  const args = custom.length > 0 ? custom : ['-noappend'];
+  let compression: string[] = [];
+  if (job.compression === false) compression = ['-noI', '-noD', '-noF', '-noX'];
+  else if (typeof job.compression === 'string') compression = ['-comp', SQUASHFS_COMPRESSORS[job.compression] ?? job.compression];
+  await fs.rm(job.image, { force: true });
+  await run([program, job.tree, job.image, ...args, ...compression, ...(defaultTool ? ['-quiet', '-no-progress'] : [])], {
+    what: `Making the squashfs file system for ${job.contents}`,
+    searchPaths: job.searchPaths,
+  });
+}

@@ -1,0 +1,255 @@
+/**
+ * The partition layout of a GPT disk image, as pure functions of the configuration: which partitions
+ * there are (in mkosi 14's order: swap, home, srv, tmp, root), their file systems, sizes, 1 MiB
+ * aligned offsets, Discoverable Partitions types, names, attribute bits and UUIDs, and the sfdisk
+ * script that writes the table.
+ */
+import { rootPartitionLabel } from '../config/derived.js';
+import type { Config } from '../config/types.js';
+import { PARTITION_TYPES, rootPartitionType } from './partition-types.js';
+import { makeUuid } from './seeded-uuid.js';
+
+export const MiB = 1024 ** 2;
+export const SECTOR_SIZE = 512;
+/**
+ * Partitions start and end on 1 MiB boundaries, as libfdisk does by default: aligned for 512-byte
+ * and 4 KiB sectors alike, and room before the first one for the primary table (34 sectors).
+ */
+export const ALIGNMENT = MiB;
+/** GPT attribute bits of the Discoverable Partitions Specification. */
+export const ATTRIBUTE_GROWFS = 59;
+export const ATTRIBUTE_READ_ONLY = 60;
+/** xfsprogs 5.19 and later refuse to make a smaller XFS. */
+export const XFS_MINIMUM_SIZE = 300 * MiB;
+/** A GPT partition name holds 36 UTF-16 code units. */
+export const GPT_NAME_LENGTH = 36;
+
+export type PartitionRole = 'swap' | 'home' | 'srv' | 'tmp' | 'root';
+export type FileSystemType = 'ext4' | 'btrfs' | 'xfs' | 'squashfs' | 'swap';
+
+export type DiskConfig = Pick<
+  Config,
+  'Format' | 'Architecture' | 'RootSize' | 'HomeSize' | 'SrvSize' | 'TmpSize' | 'SwapSize' | 'ReadOnly' | 'ImageId' | 'ImageVersion' | 'UsrOnly'
+>;
+
+/** One partition as the configuration asks for it. */
+export interface PartitionPlan {
+  readonly role: PartitionRole;
+  readonly fs: FileSystemType;
+  /** Size in bytes, a multiple of ALIGNMENT; null when the file system image decides it (squashfs). */
+  readonly size: number | null;
+  /** GPT partition name. */
+  readonly name: string;
+  /** File system label. */
+  readonly label: string;
+  /** Where it is mounted, which is also the directory of the tree it holds; null for swap. */
+  readonly mountPoint: string | null;
+  readonly readOnly: boolean;
+  /** systemd-growfs may grow the file system to the partition (bit 59), as systemd-repart marks writable ones. */
+  readonly growFs: boolean;
+}
+
+export interface PlacedPartition extends PartitionPlan {
+  /** 1-based partition number. */
+  readonly number: number;
+  readonly size: number;
+  /** Byte offset in the disk. */
+  readonly offset: number;
+  readonly typeUuid: string;
+  readonly uuid: string;
+  /** GPT attribute bit numbers, ascending. */
+  readonly attributes: readonly number[];
+}
+
+export interface DiskLayout {
+  /** Total size in bytes. */
+  readonly size: number;
+  readonly uuid: string;
+  readonly partitions: readonly PlacedPartition[];
+}
+
+interface DataPartition {
+  readonly role: Exclude<PartitionRole, 'root'>;
+  readonly setting: 'SwapSize' | 'HomeSize' | 'SrvSize' | 'TmpSize';
+  readonly name: string;
+  readonly mountPoint: string | null;
+}
+
+/** mkosi 14's names for them (initialize_partition_table). */
+const DATA_PARTITIONS: readonly DataPartition[] = [
+  { role: 'swap', setting: 'SwapSize', name: 'Swap Partition', mountPoint: null },
+  { role: 'home', setting: 'HomeSize', name: 'Home Partition', mountPoint: '/home' },
+  { role: 'srv', setting: 'SrvSize', name: 'Server Data Partition', mountPoint: '/srv' },
+  { role: 'tmp', setting: 'TmpSize', name: 'Temporary Data Partition', mountPoint: '/var/tmp' },
+];
+
+export function alignUp(bytes: number, alignment = ALIGNMENT): number {
+  return Math.ceil(bytes / alignment) * alignment;
+}
+
+/** The root file system of each disk format. */
+export function rootFileSystem(format: Config['Format']): FileSystemType {
+  switch (format) {
+    case 'gpt_ext4':
+      return 'ext4';
+    case 'gpt_xfs':
+      return 'xfs';
+    case 'gpt_btrfs':
+      return 'btrfs';
+    case 'gpt_squashfs':
+    case 'plain_squashfs':
+      return 'squashfs';
+    default:
+      throw new Error(`internal: ${format} is not a disk format`);
+  }
+}
+
+/**
+ * The file system of /home, /srv and /var/tmp partitions: mkosi 14 uses the root's for XFS and ext4
+ * otherwise (squashfs cannot be written to); gpt_btrfs and plain_squashfs have none.
+ */
+function dataFileSystem(format: Config['Format']): FileSystemType | null {
+  if (format === 'gpt_btrfs' || format === 'plain_squashfs') return null;
+  return format === 'gpt_xfs' ? 'xfs' : 'ext4';
+}
+
+function isEnabled(size: number | null): size is number {
+  return size !== null && size > 0;
+}
+
+/** Size settings that are set but have no effect for this format (mkosi 14 ignores them silently). */
+export function ignoredSizeSettings(config: DiskConfig): string[] {
+  const dataFs = dataFileSystem(config.Format);
+  return DATA_PARTITIONS.filter((p) => isEnabled(config[p.setting]))
+    .filter((p) => config.Format === 'plain_squashfs' || (p.role !== 'swap' && dataFs === null))
+    .map((p) => p.setting);
+}
+
+/** The partitions of the image, in table order. plain_squashfs has only its root, and no table. */
+export function planPartitions(config: DiskConfig): PartitionPlan[] {
+  const rootFs = rootFileSystem(config.Format);
+  const root: PartitionPlan = {
+    role: 'root',
+    fs: rootFs,
+    size: rootFs === 'squashfs' ? null : alignUp(config.RootSize),
+    name: rootPartitionLabel(config),
+    label: 'root',
+    mountPoint: '/',
+    readOnly: config.ReadOnly,
+    growFs: !config.ReadOnly && rootFs !== 'squashfs',
+  };
+  if (config.Format === 'plain_squashfs') return [root];
+  const dataFs = dataFileSystem(config.Format);
+  const plans: PartitionPlan[] = [];
+  for (const partition of DATA_PARTITIONS) {
+    const size = config[partition.setting];
+    if (!isEnabled(size)) continue;
+    const fs = partition.role === 'swap' ? 'swap' : dataFs;
+    if (fs === null) continue;
+    plans.push({
+      role: partition.role,
+      fs,
+      size: alignUp(size),
+      name: partition.name,
+      label: partition.role,
+      mountPoint: partition.mountPoint,
+      readOnly: false,
+      growFs: fs !== 'swap',
+    });
+  }
+  plans.push(root);
+  return plans;
+}
+
+/** Problems with the configuration that make a disk impossible, as one-line messages. */
+export function checkDiskConfig(config: DiskConfig): string[] {
+  const problems: string[] = [];
+  if (config.Format !== 'plain_squashfs' && rootPartitionType(config.Architecture) === undefined) {
+    problems.push(`the Discoverable Partitions Specification has no root partition type for Architecture=${config.Architecture}`);
+  }
+  const plans = planPartitions(config);
+  const root = plans.find((p) => p.role === 'root')!;
+  if (root.name.length > GPT_NAME_LENGTH) {
+    problems.push(`the root partition name "${root.name}" (from ImageId= and ImageVersion=) is longer than the ${GPT_NAME_LENGTH} characters GPT allows`);
+  }
+  // sfdisk takes the name in double quotes and has no way to escape one.
+  if (/["\\\p{Cc}]/u.test(root.name)) {
+    problems.push(`the root partition name "${root.name}" (from ImageId= and ImageVersion=) contains a quote, backslash or control character`);
+  }
+  for (const plan of plans) {
+    if (plan.fs === 'xfs' && plan.size !== null && plan.size < XFS_MINIMUM_SIZE) {
+      const setting = plan.role === 'root' ? 'RootSize' : DATA_PARTITIONS.find((p) => p.role === plan.role)!.setting;
+      problems.push(`${setting}= is ${formatBytes(plan.size)}, but xfsprogs makes no XFS smaller than ${formatBytes(XFS_MINIMUM_SIZE)}`);
+    }
+  }
+  return problems;
+}
+
+/**
+ * Places the partitions one after the other from 1 MiB, each size rounded up to 1 MiB, and leaves
+ * 1 MiB at the end for the backup table. UUIDs derive from `seed` when given.
+ */
+export function layoutDisk(
+  plans: readonly (PartitionPlan & { readonly size: number })[],
+  options: { readonly architecture: string; readonly seed?: string },
+): DiskLayout {
+  let offset = ALIGNMENT;
+  const partitions = plans.map((plan, index): PlacedPartition => {
+    const size = alignUp(plan.size);
+    const placed: PlacedPartition = {
+      ...plan,
+      number: index + 1,
+      size,
+      offset,
+      typeUuid: partitionType(plan.role, options.architecture),
+      uuid: makeUuid(options.seed, `partition:${plan.role}`),
+      attributes: [...(plan.growFs ? [ATTRIBUTE_GROWFS] : []), ...(plan.readOnly ? [ATTRIBUTE_READ_ONLY] : [])],
+    };
+    offset += size;
+    return placed;
+  });
+  return { size: offset + ALIGNMENT, uuid: makeUuid(options.seed, 'disk'), partitions };
+}
+
+function partitionType(role: PartitionRole, architecture: string): string {
+  if (role !== 'root') return PARTITION_TYPES[role];
+  const type = rootPartitionType(architecture);
+  if (type === undefined) throw new Error(`internal: no root partition type for ${architecture} (checkDiskConfig lets none through)`);
+  return type;
+}
+
+/** The sfdisk input that writes exactly this table, in sectors. */
+export function sfdiskScript(layout: DiskLayout): string {
+  const header = [
+    'label: gpt',
+    `label-id: ${layout.uuid}`,
+    'unit: sectors',
+    `sector-size: ${SECTOR_SIZE}`,
+    `first-lba: ${ALIGNMENT / SECTOR_SIZE}`,
+  ];
+  const lines = layout.partitions.map((p) => {
+    const fields = [
+      `start=${p.offset / SECTOR_SIZE}`,
+      `size=${p.size / SECTOR_SIZE}`,
+      `type=${p.typeUuid}`,
+      `uuid=${p.uuid}`,
+      `name="${p.name}"`,
+    ];
+    if (p.attributes.length > 0) fields.push(`attrs="GUID:${p.attributes.join(',')}"`);
+    return fields.join(', ');
+  });
+  return `${[...header, '', ...lines].join('\n')}\n`;
+}
+
+/** "3 GiB", "300 MiB", "1.5 GiB": sizes in messages. */
+export function formatBytes(bytes: number): string {
+  const units = ['bytes', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  const text = unit === 0 || Number.isInteger(value) ? String(value) : value.toFixed(1).replace(/\.0$/, '');
+  return `${text} ${units[unit]}`;
+}
