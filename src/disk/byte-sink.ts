@@ -47,16 +47,15 @@ export async function openSparseFileSink(file: string, options: { hash: boolean 
       if (!isZero(data)) {
         // Write each run of non-zero blocks, skip the zero ones.
         let runStart = -1;
-        for (let at = 0; at <= data.length; at += BLOCK) {
-          const zero = at === data.length || isZero(data.subarray(at, at + BLOCK));
+        for (let at = 0; at < data.length; at += BLOCK) {
+          const zero = isZero(data.subarray(at, at + BLOCK));
           if (!zero && runStart < 0) runStart = at;
           if (zero && runStart >= 0) {
-            const end = Math.min(at, data.length);
-            await handle.write(data, runStart, end - runStart, position + runStart);
+            await handle.write(data, runStart, at - runStart, position + runStart);
             runStart = -1;
           }
-          if (at === data.length) break;
         }
+        if (runStart >= 0) await handle.write(data, runStart, data.length - runStart, position + runStart);
       }
       position += data.length;
     },

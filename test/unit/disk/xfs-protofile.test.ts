@@ -1,0 +1,130 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { UserError } from '../../../src/errors.js';
+import { bigtimeHex, buildXfsPrototype, protoMode, splitDevice } from '../../../src/disk/xfs-protofile.js';
+
+let root: string;
+
+beforeEach(() => {
+  root = fs.mkdtempSync(path.join(os.tmpdir(), 'kiln-xfs-proto-'));
+});
+
+afterEach(() => {
+  fs.rmSync(root, { recursive: true, force: true });
+});
+
+const uid = process.getuid?.() ?? 0;
+const gid = process.getgid?.() ?? 0;
+
+describe('protoMode', () => {
+  it('spells type, setuid, setgid and permissions as mkfs.xfs reads them', () => {
+    expect(protoMode(0o040755n)).toBe('d--755');
+    expect(protoMode(0o104755n)).toBe('-u-755');
+    expect(protoMode(0o102755n)).toBe('--g755');
+    expect(protoMode(0o120777n)).toBe('l--777');
+    expect(protoMode(0o020666n)).toBe('c--666');
+    expect(protoMode(0o060660n)).toBe('b--660');
+    expect(protoMode(0o010644n)).toBe('p--644');
+    // The sticky bit has no letter; the fix-up script sets it.
+    expect(protoMode(0o041777n)).toBe('d--777');
+  });
+});
+
+describe('bigtimeHex', () => {
+  it('encodes nanoseconds since 1901-12-13T20:45:52Z, big-endian', () => {
+    // Checked with xfs_db: this value prints as 2001-02-03 04:05:06.123456789 UTC.
+    expect(bigtimeHex(981173106_123456789n)).toBe('#2b6b38bdd5a7c115');
+    expect(bigtimeHex(0n)).toBe(`#${(2n ** 31n * 1_000_000_000n).toString(16).padStart(16, '0')}`);
+    expect(bigtimeHex(-(2n ** 40n) * 1_000_000_000n)).toBe('#0000000000000000');
+  });
+});
+
+describe('splitDevice', () => {
+  it('splits dev_t like glibc', () => {
+    expect(splitDevice(0x0103n)).toEqual({ major: 1n, minor: 3n });
+    expect(splitDevice(0x0501n)).toEqual({ major: 5n, minor: 1n });
+    // major 259, minor 300: both need the high bits.
+    const dev = ((259n & 0xfffn) << 8n) | (300n & 0xffn) | ((300n & ~0xffn) << 12n);
+    expect(splitDevice(dev)).toEqual({ major: 259n, minor: 300n });
+  });
+});
+
+describe('buildXfsPrototype', () => {
+  it('lists the tree depth first with owners, file sources relative to the tree and symlink targets', () => {
+    fs.mkdirSync(path.join(root, 'etc'), { mode: 0o755 });
+    fs.writeFileSync(path.join(root, 'etc', 'os-release'), 'ID=test\n', { mode: 0o644 });
+    fs.symlinkSync('../usr/lib/x', path.join(root, 'etc', 'link'));
+    fs.mkdirSync(path.join(root, 'tmp'));
+    fs.chmodSync(path.join(root, 'tmp'), 0o1777);
+    fs.chmodSync(root, 0o755);
+    const { protofile, fixups } = buildXfsPrototype(root);
+    expect(protofile.split('\n')).toEqual([
+      'kiln',
+      '0 0',
+      `d--755 ${uid} ${gid}`,
+      ` etc d--755 ${uid} ${gid}`,
+      `  link l--777 ${uid} ${gid} ../usr/lib/x`,
+      `  os-release ---644 ${uid} ${gid} ./etc/os-release`,
+      ' $',
+      ` tmp d--777 ${uid} ${gid}`,
+      ' $',
+      '$',
+      '',
+    ]);
+    const lines = fixups.split('\n');
+    expect(lines.filter((l) => l.startsWith('path '))).toEqual(['path /', 'path /etc', 'path /etc/link', 'path /etc/os-release', 'path /tmp']);
+    // Only the sticky directory needs its mode written again.
+    expect(lines.filter((l) => l.startsWith('write core.mode'))).toEqual(['write core.mode 041777']);
+    const mtime = fs.lstatSync(path.join(root, 'etc', 'os-release'), { bigint: true }).mtimeNs;
+    const start = lines.indexOf('path /etc/os-release');
+    expect(lines.slice(start + 1, start + 4)).toContain(`write core.mtime ${bigtimeHex(mtime)}`);
+  });
+
+  it('rewrites owner and mode below a setgid directory, whose group XFS would hand down', () => {
+    fs.mkdirSync(path.join(root, 'shared'));
+    fs.chmodSync(path.join(root, 'shared'), 0o2775);
+    fs.writeFileSync(path.join(root, 'shared', 'f'), '');
+    const lines = buildXfsPrototype(root).fixups.split('\n');
+    const start = lines.indexOf('path /shared/f');
+    expect(lines.slice(start + 1, start + 4)).toEqual([`write core.mode 0100644`, `write core.uid ${uid}`, `write core.gid ${gid}`]);
+  });
+
+  it('counts hard links, which become copies, and leaves out sockets', async () => {
+    fs.writeFileSync(path.join(root, 'a'), 'x');
+    fs.linkSync(path.join(root, 'a'), path.join(root, 'b'));
+    fs.linkSync(path.join(root, 'a'), path.join(root, 'c'));
+    const net = await import('node:net');
+    const server = net.createServer();
+    await new Promise<void>((resolve) => server.listen(path.join(root, 'sock'), resolve));
+    try {
+      const result = buildXfsPrototype(root);
+      expect(result.copiedHardLinks).toBe(2);
+      expect(result.skippedSockets).toEqual(['/sock']);
+      expect(result.protofile).not.toContain('sock');
+    } finally {
+      server.close();
+    }
+  });
+
+  it.each([
+    ['a name with a space', 'with space', 'white space'],
+    ['a name with a tab', 'tab\there', 'white space'],
+    ['a name starting with a colon', ':comment', "starting with ':'"],
+    ['the name $', '$', "the name '$'"],
+  ])('refuses %s', (_what, name, reason) => {
+    fs.mkdirSync(path.join(root, 'd'));
+    fs.writeFileSync(path.join(root, 'd', name), '');
+    expect(() => buildXfsPrototype(root)).toThrow(UserError);
+    expect(() => buildXfsPrototype(root)).toThrow(reason);
+    expect(() => buildXfsPrototype(root)).toThrow(`gpt_xfs cannot store /d/${name}`);
+  });
+
+  it('refuses a symlink target with white space but keeps colons inside names', () => {
+    fs.writeFileSync(path.join(root, 'Foo::Bar.3pm'), '');
+    expect(buildXfsPrototype(root).protofile).toContain(' Foo::Bar.3pm ---');
+    fs.symlinkSync('a target', path.join(root, 'l'));
+    expect(() => buildXfsPrototype(root)).toThrow('symlink target with white space');
+  });
+});
