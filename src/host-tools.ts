@@ -28,6 +28,7 @@ export const TOOL_PACKAGES = {
   zstd: 'zstd',
   gzip: 'gzip',
   pigz: 'pigz',
+  getfattr: 'attr',
   'dpkg-query': 'dpkg',
   openssl: 'openssl',
   tar: 'tar',
