@@ -1,8 +1,13 @@
 /** The output formats kiln builds. This registry is the only list of them. */
 import type { FormatName } from '../config/types.js';
+import { directoryOutput } from './directory.js';
+import { tarOutput } from './tar.js';
 import type { OutputFormat } from './types.js';
 
-export const OUTPUTS: Partial<Record<FormatName, OutputFormat>> = {};
+export const OUTPUTS: Partial<Record<FormatName, OutputFormat>> = {
+  directory: directoryOutput,
+  tar: tarOutput,
+};
 
 export const SUPPORTED_FORMAT_NAMES = Object.keys(OUTPUTS) as FormatName[];
 
