@@ -1,0 +1,78 @@
+/**
+ * Issue 5's proof for Arch Linux: `kiln build` of directory and tar images from a local pacman
+ * repository (LocalMirror=file://…), started with systemd-nspawn: the package runs, the extra file
+ * is there and mkosi.postinst left its mark from inside the container.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { archPackages, missingFixtureInput } from '../fixtures/repos/packages.js';
+import { buildPacmanRepo, missingPacmanRepoTools, type PacmanRepo } from '../fixtures/repos/pacman-repo.js';
+import { EXTRA_CONTENT, EXTRA_FILE, makeLocalMirrorProject, POSTINST_MARK } from '../fixtures/repos/project.js';
+import { kiln, kilnOk, mountsUnder, whyNotRoot, workspacesIn } from './helpers/kiln.js';
+import { importTar, nspawn, SYSTEMD_IMPORT } from './helpers/systemd.js';
+
+const fixtureProblem = missingPacmanRepoTools() ?? missingFixtureInput();
+if (fixtureProblem) console.warn(`skipping the Arch build tests: ${fixtureProblem}`);
+const reason = whyNotRoot(['pacstrap', 'pacman', 'unshare', 'repo-add', 'bsdtar', 'systemd-nspawn', SYSTEMD_IMPORT, 'xz']) ?? fixtureProblem;
+
+describe.skipIf(reason)('kiln build, Distribution=arch from a local repository', () => {
+  let workDir: string;
+  let repo: PacmanRepo;
+  const cleanups: string[] = [];
+
+  beforeAll(async () => {
+    workDir = await fs.mkdtemp(path.join(os.tmpdir(), 'kiln-arch-build-'));
+    repo = await buildPacmanRepo(path.join(workDir, 'repo'), archPackages());
+  });
+
+  afterAll(async () => {
+    for (const dir of cleanups) await fs.rm(dir, { recursive: true, force: true });
+    await fs.rm(workDir, { recursive: true, force: true });
+  });
+
+  async function build(format: 'directory' | 'tar'): Promise<string> {
+    const project = await makeLocalMirrorProject({ distribution: 'arch', mirror: repo.url, format });
+    cleanups.push(project);
+    const started = performance.now();
+    kilnOk(['--cache', path.join(workDir, 'cache'), 'build'], { cwd: project });
+    console.log(`kiln build (arch, ${format}) took ${Math.round(performance.now() - started)} ms`);
+    expect(workspacesIn(project)).toEqual([]);
+    expect(mountsUnder(project)).toEqual([]);
+    return project;
+  }
+
+  function checkImage(root: string): void {
+    expect(nspawn(root, ['/usr/bin/hello'])).toBe('hello from kiln-test-hello\n');
+    expect(nspawn(root, ['/usr/bin/busybox', 'cat', EXTRA_FILE])).toBe(EXTRA_CONTENT);
+    expect(nspawn(root, ['/usr/bin/busybox', 'cat', POSTINST_MARK])).toBe('final in systemd-nspawn: kiln-test-hello 1.0\n');
+  }
+
+  it('builds a directory image that systemd-nspawn starts', async () => {
+    const project = await build('directory');
+    checkImage(path.join(project, 'image'));
+    const manifest = JSON.parse(readFileSync(path.join(project, 'image.manifest'), 'utf8')) as { packages: { type: string; name: string }[] };
+    expect(manifest.packages.map((p) => `${p.type}:${p.name}`)).toEqual(['pkg:base', 'pkg:kiln-test-busybox', 'pkg:kiln-test-hello']);
+  });
+
+  it('builds a tar image that systemd-import accepts and systemd-nspawn starts', async () => {
+    const project = await build('tar');
+    const imported = importTar(path.join(project, 'image.tar.xz'), 'kiln-arch');
+    cleanups.push(path.dirname(imported));
+    checkImage(imported);
+  });
+
+  it('fails with one clear line when a package does not exist, leaving nothing behind', async () => {
+    const project = await makeLocalMirrorProject({ distribution: 'arch', mirror: repo.url, format: 'directory', packages: ['kiln-test-hello', 'kiln-test-nope'] });
+    cleanups.push(project);
+    const result = kiln(['--cache', path.join(workDir, 'cache'), 'build'], { cwd: project });
+    expect(result.status).not.toBe(0);
+    expect(result.stderr).toContain('kiln: error: Installing packages with pacstrap: target not found: kiln-test-nope');
+    expect(result.stderr).not.toMatch(/\n\s+at /);
+    expect(existsSync(path.join(project, 'image'))).toBe(false);
+    expect(workspacesIn(project)).toEqual([]);
+    expect(mountsUnder(project)).toEqual([]);
+  });
+});
