@@ -116,7 +116,7 @@ export function parseRpmList(stdout: string): InstalledPackage[] {
       // gpg-pubkey entries (imported keys) have no architecture.
       return { type: 'rpm' as const, name, version, architecture: architecture === '(none)' ? '' : architecture };
     })
-    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.version < b.version ? -1 : 1));
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.version < b.version ? -1 : a.version > b.version ? 1 : 0));
 }
 
 export const dnf: PackageManager = {

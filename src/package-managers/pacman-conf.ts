@@ -55,8 +55,7 @@ export function renderPacmanConf(options: PacmanConfOptions): string {
   ];
   if (!options.withDocs) lines.push(`NoExtract = ${DOCUMENTATION.join(' ')}`);
   for (const repository of options.repositories) {
-    checkValue(`repository name ${repository.name}`, repository.name);
-    checkValue(`repository URL ${repository.server}`, repository.server);
+    checkRepository(repository);
     lines.push('', `[${repository.name}]`);
     if (repository.sigLevel) lines.push(`SigLevel = ${repository.sigLevel}`);
     lines.push(`Server = ${repository.server}`);
@@ -80,9 +79,10 @@ export function parseArchRepositories(entries: readonly string[], keyCheck: bool
   });
 }
 
-/** pacman.conf has no quoting: a line break or a "]" would change the file's meaning. */
-function checkValue(what: string, value: string): void {
-  if (/[\n\r]/.test(value) || (what.startsWith('repository name') && /[\][\s]/.test(value))) {
-    throw new UserError(`${what.split('\n')[0]} cannot be written into pacman.conf`);
+/** pacman.conf has no quoting: a line break or a bracket would change the file's meaning. */
+function checkRepository(repository: PacmanRepository): void {
+  if (!/^[A-Za-z0-9_.+-]+$/.test(repository.name)) {
+    throw new UserError(`"${repository.name}" cannot be a pacman repository name`, { hint: 'use letters, digits and . _ + -' });
   }
+  if (/[\r\n]/.test(repository.server)) throw new UserError(`the URL of repository ${repository.name} contains a line break`);
 }

@@ -3,6 +3,7 @@
  * repository (LocalMirror=file://…), started with systemd-nspawn: the package runs, the extra file
  * is there and mkosi.postinst left its mark from inside the container.
  */
+import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
@@ -11,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { archPackages, missingFixtureInput } from '../fixtures/repos/packages.js';
 import { buildPacmanRepo, missingPacmanRepoTools, type PacmanRepo } from '../fixtures/repos/pacman-repo.js';
 import { EXTRA_CONTENT, EXTRA_FILE, makeLocalMirrorProject, POSTINST_MARK } from '../fixtures/repos/project.js';
-import { kiln, kilnOk, mountsUnder, whyNotRoot, workspacesIn } from './helpers/kiln.js';
+import { KILN, kiln, kilnOk, mountsUnder, whyNotRoot, workspacesIn } from './helpers/kiln.js';
 import { importTar, nspawn, SYSTEMD_IMPORT } from './helpers/systemd.js';
 
 const fixtureProblem = missingPacmanRepoTools() ?? missingFixtureInput();
@@ -74,5 +75,21 @@ describe.skipIf(reason)('kiln build, Distribution=arch from a local repository',
     expect(existsSync(path.join(project, 'image'))).toBe(false);
     expect(workspacesIn(project)).toEqual([]);
     expect(mountsUnder(project)).toEqual([]);
+  });
+
+  it('names the Debian package to install when pacstrap is missing, before doing anything', async () => {
+    const project = await makeLocalMirrorProject({ distribution: 'arch', mirror: repo.url, format: 'directory' });
+    cleanups.push(project);
+    const program = spawnSync('sh', ['-c', 'command -v pacstrap'], { encoding: 'utf8' }).stdout.trim();
+    // pacstrap hidden from this one command by a private mount namespace.
+    const result = spawnSync('unshare', ['--mount', 'sh', '-c', 'mount --bind /dev/null "$0" && exec "$@"', program, KILN, 'build'], {
+      cwd: project,
+      encoding: 'utf8',
+    });
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain('kiln: error: missing host tools: pacstrap');
+    expect(result.stderr).toContain('apt-get install arch-install-scripts');
+    expect(existsSync(path.join(project, 'image'))).toBe(false);
+    expect(workspacesIn(project)).toEqual([]);
   });
 });

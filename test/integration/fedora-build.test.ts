@@ -3,6 +3,7 @@
  * repository (LocalMirror=file://…), started with systemd-nspawn: the package runs, the extra file
  * is there and mkosi.postinst left its mark from inside the container.
  */
+import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
@@ -11,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fedoraPackages, missingFixtureInput } from '../fixtures/repos/packages.js';
 import { EXTRA_CONTENT, EXTRA_FILE, makeLocalMirrorProject, POSTINST_MARK, type ProjectOptions } from '../fixtures/repos/project.js';
 import { buildRpmRepo, type RpmRepo } from '../fixtures/repos/rpm-repo.js';
-import { kiln, kilnOk, mountsUnder, whyNotRoot, workspacesIn } from './helpers/kiln.js';
+import { KILN, kiln, kilnOk, mountsUnder, whyNotRoot, workspacesIn } from './helpers/kiln.js';
 import { importTar, nspawn, SYSTEMD_IMPORT } from './helpers/systemd.js';
 
 const fixtureProblem = missingFixtureInput();
@@ -89,5 +90,21 @@ describe.skipIf(reason)('kiln build, Distribution=fedora from a local repository
     expect(nspawn(root, ['/usr/bin/busybox', 'cat', '/var/lib/kiln-test/hello-removed'])).toBe('removed\n');
     // The post-installation script ran before the removal, with the package still there.
     expect(nspawn(root, ['/usr/bin/busybox', 'cat', POSTINST_MARK])).toBe('final in systemd-nspawn: kiln-test-hello 1.0\n');
+  });
+
+  it('names the Debian package to install when dnf is missing, before doing anything', async () => {
+    const project = await fedoraProject({});
+    cleanups.push(project);
+    const program = spawnSync('sh', ['-c', 'command -v dnf'], { encoding: 'utf8' }).stdout.trim();
+    // dnf hidden from this one command by a private mount namespace.
+    const result = spawnSync('unshare', ['--mount', 'sh', '-c', 'mount --bind /dev/null "$0" && exec "$@"', program, KILN, 'build'], {
+      cwd: project,
+      encoding: 'utf8',
+    });
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain('kiln: error: missing host tools: dnf');
+    expect(result.stderr).toContain('apt-get install dnf');
+    expect(existsSync(path.join(project, 'image'))).toBe(false);
+    expect(workspacesIn(project)).toEqual([]);
   });
 });
