@@ -23,6 +23,13 @@ import { inRootNamespace } from './root-namespace.js';
 import type { PackageManager } from './types.js';
 
 const CACHE = 'var/cache/dnf';
+/** dnf's own account of a failure: its "Error:" line, and which packages failed their signature check. */
+const REASON = /^(?:Error: (.+)|(Package \S+ is not signed)|Public key for (\S+ is not installed))$/;
+
+function explainSignatures(reasons: readonly string[]): string | undefined {
+  if (!reasons.some((reason) => /GPG|signed|public key|signature/i.test(reason))) return undefined;
+  return 'RepositoryKeyCheck=yes: every package must be signed with the distribution key kiln found on the host; set RepositoryKeyCheck=no for an unsigned local repository';
+}
 
 function policyOf(config: Config): DnfPolicy {
   const distribution = getDistribution(config.Distribution) as Partial<DnfPolicy>;
@@ -92,7 +99,7 @@ async function runDnf(context: BuildContext, command: 'install' | 'remove', pack
   const full = await inRootNamespace(context.root, [...argv, command, ...sortPackages(packages)], [
     { source: context.packageCache, imagePath: CACHE },
   ]);
-  await runPackageManager(full, { tool: 'dnf', reason: /^Error: (.+)$/, what, hint, env, searchPaths: context.config.ExtraSearchPaths });
+  await runPackageManager(full, { tool: 'dnf', reason: REASON, explain: explainSignatures, what, hint, env, searchPaths: context.config.ExtraSearchPaths });
 }
 
 /** Fedora's own compat link: /var/lib/rpm → ../../usr/lib/sysimage/rpm, where nothing else is there. */

@@ -27,6 +27,11 @@ const ENV = { KERNEL_INSTALL_BYPASS: '1', LC_ALL: 'C' };
 /** How pacman states why it failed. */
 const REASON = /^error: (.+)$/;
 
+function explainSignatures(reasons: readonly string[]): string | undefined {
+  if (!reasons.some((reason) => /\.sig\b|signature|keyring|key missing|PGP/i.test(reason))) return undefined;
+  return `RepositoryKeyCheck=yes: every package must be signed by a key the keyring in ${HOST_KEYRING} trusts; set RepositoryKeyCheck=no for an unsigned local repository`;
+}
+
 function policyOf(config: Config): PacmanPolicy {
   const distribution = getDistribution(config.Distribution) as Partial<PacmanPolicy>;
   if (typeof distribution.pacmanRepositories !== 'function' || typeof distribution.mirrorList !== 'function') {
@@ -70,6 +75,7 @@ async function pacstrap(context: BuildContext, packages: readonly string[]): Pro
   await runPackageManager(argv, {
     tool: 'pacstrap',
     reason: REASON,
+    explain: explainSignatures,
     env: ENV,
     what: 'Installing packages with pacstrap',
     hint: 'check Packages=, Mirror= / LocalMirror= and Repositories=; --debug=run shows the full output',

@@ -9,16 +9,21 @@ import { run, type RunOptions } from '../run.js';
 export interface PackageManagerRun extends RunOptions {
   /** The program the user knows (pacstrap, dnf), not the namespace wrapper in front of it. */
   readonly tool: string;
-  /** Matches the lines that state a reason; the first group is the reason. */
+  /** Matches the lines that state a reason; the first group that matched is the reason. */
   readonly reason: RegExp;
   readonly what: string;
+  /** A better hint for some reasons (a signature problem), or undefined to keep the usual one. */
+  readonly explain?: (reasons: readonly string[]) => string | undefined;
 }
+
+/** Enough of the reasons to say what happened in one line. */
+const MAX_REASONS = 3;
 
 export function reasonsOf(output: string, pattern: RegExp): string[] {
   const reasons: string[] = [];
   for (const line of output.split('\n')) {
-    const match = pattern.exec(line.trim());
-    if (match?.[1] && !reasons.includes(match[1])) reasons.push(match[1]);
+    const reason = pattern.exec(line.trim())?.slice(1).find(Boolean);
+    if (reason && !reasons.includes(reason)) reasons.push(reason);
   }
   return reasons;
 }
@@ -31,7 +36,9 @@ export async function runPackageManager(argv: readonly string[], options: Packag
     const reasons = reasonsOf(error.stderrTail, options.reason);
     // 127: a program was not found; run() already says which and what to install.
     if (reasons.length === 0 && error.code === 127) throw error;
-    const why = reasons.length > 0 ? reasons.join('; ') : `${options.tool} exited with code ${error.code}`;
-    throw new ToolError(argv, `${options.what}: ${why}`, { code: error.code, stderrTail: error.stderrTail, hint: error.hint ?? options.hint });
+    const more = reasons.length > MAX_REASONS ? ` (and ${reasons.length - MAX_REASONS} more)` : '';
+    const why = reasons.length > 0 ? reasons.slice(0, MAX_REASONS).join('; ') + more : `${options.tool} exited with code ${error.code}`;
+    const hint = options.explain?.(reasons) ?? error.hint ?? options.hint;
+    throw new ToolError(argv, `${options.what}: ${why}`, { code: error.code, stderrTail: error.stderrTail, hint });
   }
 }

@@ -128,7 +128,7 @@ describe.skipIf(reason)('pacman backend (Arch Linux)', () => {
 
   it('adds Repositories=name::url and installs more packages later', async () => {
     const extraPackage: FixturePackage = { ...stubPackage('kiln-test-extra'), files: [{ path: 'usr/share/kiln-test-extra', content: 'extra\n' }] };
-    const extraRepo = await buildPacmanRepo(path.join(workDir, 'extra'), [extraPackage], 'kiln-extra');
+    const extraRepo = await buildPacmanRepo(path.join(workDir, 'extra'), [extraPackage], { name: 'kiln-extra' });
     const ctx = await context(archConfig(repo.url, { distribution: `Repositories=kiln-extra::${extraRepo.url}` }));
     await pacman.install(ctx, wanted(ctx));
     await pacman.installMore(ctx, ['kiln-test-extra']);
