@@ -21,6 +21,7 @@ export const TOOL_PACKAGES = {
   'mkfs.xfs': 'xfsprogs',
   mksquashfs: 'squashfs-tools',
   mkswap: 'util-linux',
+  unshare: 'util-linux',
   sfdisk: 'fdisk',
   'qemu-img': 'qemu-utils',
   gpg: 'gnupg',
