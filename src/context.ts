@@ -17,6 +17,13 @@ export interface Artifact {
   /** Whether SHA256SUMS lists it (the image and its sidecars; not the manifest, as in mkosi). */
   readonly checksummed: boolean;
   readonly isDirectory?: boolean;
+  /**
+   * Called by the commit step before the artifact replaces the previous output at `existing`, and
+   * after it is in place at `final`. A read-only btrfs subvolume can be neither renamed nor moved
+   * aside, so Format=subvolume makes the old one writable first and the new one read-only last.
+   */
+  readonly beforeReplace?: (existing: string) => Promise<void>;
+  readonly afterCommit?: (final: string) => Promise<void>;
 }
 
 /** A package recorded for the manifest. */

@@ -36,6 +36,7 @@ export async function commitArtifacts(context: BuildContext): Promise<string[]> 
     if (previous?.isDirectory()) {
       // rename() cannot replace a non-empty directory: move the old one into the workspace first;
       // it is deleted with the workspace.
+      await artifact.beforeReplace?.(target);
       await fs.rename(target, path.join(context.workspace, `previous-${artifact.name}`));
     }
     try {
@@ -44,6 +45,7 @@ export async function commitArtifacts(context: BuildContext): Promise<string[]> 
       if ((error as NodeJS.ErrnoException).code !== 'EXDEV') throw error;
       await copyDirectoryAcross(artifact.path, target);
     }
+    await artifact.afterCommit?.(target);
     committed.push(target);
   }
   return committed;

@@ -38,7 +38,7 @@ export async function ensureFits(job: FileSystemJob, attempt: SizedAttempt): Pro
     throw firstFailure ?? new UserError(`could not make the ${job.fs} file system for ${job.contents} at any size`);
   }
   throw new UserError(
-    `${job.contents} does not fit in ${job.sizeSetting}=${formatBytes(size)}: ${formatBytes(usage.bytes)} of files need a ${job.fs} file system of about ${formatBytes(needed)}`,
+    `${job.contents} does not fit in ${job.sizeSetting}=${formatBytes(size)}: its ${formatBytes(usage.bytes)} of files need about ${formatBytes(needed)} as ${job.fs}`,
     { hint: `set ${job.sizeSetting}=${Math.ceil(needed / MiB)}M or more` },
   );
 }

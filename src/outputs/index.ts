@@ -1,12 +1,20 @@
 /** The output formats kiln builds. This registry is the only list of them. */
 import type { FormatName } from '../config/types.js';
 import { directoryOutput } from './directory.js';
+import { gptBtrfsOutput, gptExt4Output, gptSquashfsOutput, gptXfsOutput, plainSquashfsOutput } from './disk.js';
+import { subvolumeOutput } from './subvolume.js';
 import { tarOutput } from './tar.js';
 import type { OutputFormat } from './types.js';
 
 export const OUTPUTS: Partial<Record<FormatName, OutputFormat>> = {
   directory: directoryOutput,
   tar: tarOutput,
+  subvolume: subvolumeOutput,
+  gpt_ext4: gptExt4Output,
+  gpt_xfs: gptXfsOutput,
+  gpt_btrfs: gptBtrfsOutput,
+  gpt_squashfs: gptSquashfsOutput,
+  plain_squashfs: plainSquashfsOutput,
 };
 
 export const SUPPORTED_FORMAT_NAMES = Object.keys(OUTPUTS) as FormatName[];

@@ -1,0 +1,223 @@
+/**
+ * The disk formats: gpt_ext4, gpt_xfs, gpt_btrfs and gpt_squashfs (a GPT disk image with
+ * Discoverable Partitions types that systemd-dissect, systemd-nspawn -i and machinectl import-raw
+ * accept) and plain_squashfs (the bare squashfs file system). Every file system is made from the tree
+ * and the disk is assembled in a plain sparse file: no loop device, no mount, no root-only ioctl.
+ * QCow2= converts with qemu-img; CompressOutput= compresses the whole file in an external compressor.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { COMPRESSOR_TOOLS, compressorCommand } from '../archive/compressor.js';
+import { readTreeXattrs } from '../archive/xattrs.js';
+import { effectiveFsCompression, outputCompression } from '../config/derived.js';
+import type { Config } from '../config/types.js';
+import type { BuildContext } from '../context.js';
+import { UserError } from '../errors.js';
+import { step, warn } from '../log.js';
+import { run } from '../run.js';
+import { copyRange, writeDisk, writePartitionTable } from '../disk/assemble.js';
+import { openCompressorSink, openSparseFileSink, type ByteSink } from '../disk/byte-sink.js';
+import { makeFileSystem } from '../disk/filesystems.js';
+import { checkDiskConfig, ignoredSizeSettings, layoutDisk, planPartitions, type FileSystemType, type PartitionPlan } from '../disk/layout.js';
+import { fileSystemUuid } from '../disk/seeded-uuid.js';
+import { withSplitTree } from '../disk/split-tree.js';
+import type { OutputFormat } from './types.js';
+
+type DiskFormatName = 'gpt_ext4' | 'gpt_xfs' | 'gpt_btrfs' | 'gpt_squashfs' | 'plain_squashfs';
+
+export interface DiskWriteOptions {
+  /** Derive the disk, partition and file-system UUIDs from this seed instead of picking them at random. */
+  readonly seed?: string;
+}
+
+const FS_TOOLS: Readonly<Record<Exclude<FileSystemType, 'squashfs'>, readonly string[]>> = {
+  ext4: ['mkfs.ext4', 'debugfs'],
+  btrfs: ['mkfs.btrfs'],
+  xfs: ['mkfs.xfs', 'xfs_db', 'getfattr'],
+  swap: ['mkswap'],
+};
+
+const SIZE_SETTINGS: Readonly<Record<PartitionPlan['role'], string>> = {
+  root: 'RootSize',
+  home: 'HomeSize',
+  srv: 'SrvSize',
+  tmp: 'TmpSize',
+  swap: 'SwapSize',
+};
+
+function usesQcow2(config: Config): boolean {
+  return config.QCow2 && config.Format !== 'plain_squashfs';
+}
+
+function requiredTools(config: Config): string[] {
+  const tools = new Set<string>();
+  for (const plan of planPartitions(config)) {
+    if (plan.fs === 'squashfs') tools.add(config.Mksquashfs[0] ?? 'mksquashfs');
+    else for (const tool of FS_TOOLS[plan.fs]) tools.add(tool);
+  }
+  if (config.Format !== 'plain_squashfs') tools.add('sfdisk');
+  if (usesQcow2(config)) tools.add('qemu-img');
+  const compression = outputCompression(config);
+  if (compression && Object.hasOwn(COMPRESSOR_TOOLS, compression)) tools.add(COMPRESSOR_TOOLS[compression]);
+  return [...tools];
+}
+
+async function check(config: Config): Promise<void> {
+  const problems = checkDiskConfig(config);
+  const compression = outputCompression(config);
+  // Compress= means whole-file compression for ext4 and XFS disks, where only xz, zstd and gz exist.
+  if (compression && !Object.hasOwn(COMPRESSOR_TOOLS, compression)) {
+    problems.push(`${config.Format} images are compressed as a whole, which ${compression} cannot do: use CompressOutput=xz, zstd or gz, or CompressFs= for squashfs`);
+  }
+  if (problems.length > 0) throw new UserError(problems.join('\n'));
+  const ignored = ignoredSizeSettings(config);
+  if (ignored.length > 0) {
+    const why = config.Format === 'plain_squashfs' ? 'a plain squashfs has no partitions' : 'gpt_btrfs puts no data partitions beside its root (as in mkosi 14)';
+    warn(`${ignored.map((s) => `${s}=`).join(', ')} ${ignored.length > 1 ? 'have' : 'has'} no effect: ${why}`);
+  }
+  if (config.QCow2 && config.Format === 'plain_squashfs') warn('QCow2= has no effect on plain_squashfs, which is a file system, not a disk');
+  if (config.Format === 'gpt_btrfs' && effectiveFsCompression(config.Format, config.Compress, config.CompressFs) !== false) {
+    warn('gpt_btrfs is written uncompressed: mkfs.btrfs --rootdir of btrfs-progs 6.2 cannot compress, and kiln mounts nothing');
+  }
+}
+
+/** Warns about what an XFS prototype cannot carry, before the time is spent. */
+async function warnAboutXattrs(context: BuildContext): Promise<void> {
+  const xattrs = await readTreeXattrs(context.root, { searchPaths: context.config.ExtraSearchPaths });
+  if (xattrs.size === 0) return;
+  const examples = [...xattrs].slice(0, 3).map(([file, attributes]) => `/${Buffer.from(file, 'latin1').toString()} (${[...attributes.keys()].join(', ')})`);
+  warn(`gpt_xfs cannot store extended attributes or ACLs (xfsprogs' prototype files have no syntax for them): ${xattrs.size} files lose theirs, e.g. ${examples.join(', ')}`);
+}
+
+/** Makes every partition's file system; returns the image of each role. */
+async function makeImages(context: BuildContext, plans: readonly PartitionPlan[], scratch: string, seed: string | undefined): Promise<Map<PartitionPlan['role'], string>> {
+  const { config } = context;
+  if (plans.some((p) => p.fs === 'xfs')) await warnAboutXattrs(context);
+  const separate = plans.filter((p) => p.role !== 'root' && p.mountPoint !== null).map((p) => p.mountPoint!);
+  return withSplitTree(context.root, separate, scratch, async (trees) => {
+    const images = new Map<PartitionPlan['role'], string>();
+    for (const plan of plans) {
+      const image = path.join(scratch, `${plan.role}.img`);
+      const contents = plan.role === 'root' ? 'the image root' : plan.role === 'swap' ? 'swap' : `the contents of ${plan.mountPoint}`;
+      const title = plan.fs === 'swap' ? 'Making the swap partition' : `Making the ${plan.fs} file system for ${contents}`;
+      await step(title, () =>
+        makeFileSystem({
+          fs: plan.fs,
+          tree: plan.role === 'root' ? context.root : (trees.get(plan.mountPoint ?? '') ?? scratch),
+          image,
+          size: plan.size,
+          label: plan.label,
+          mountPoint: plan.mountPoint,
+          uuid: fileSystemUuid(seed, plan.role),
+          contents,
+          sizeSetting: SIZE_SETTINGS[plan.role],
+          compression: effectiveFsCompression(config.Format, config.Compress, config.CompressFs),
+          mksquashfs: config.Mksquashfs,
+          scratch,
+          searchPaths: config.ExtraSearchPaths,
+        }),
+      );
+      images.set(plan.role, image);
+    }
+    return images;
+  });
+}
+
+async function hashFile(file: string): Promise<string> {
+  const hash = createHash('sha256');
+  await pipeline(createReadStream(file), hash);
+  return hash.digest('hex');
+}
+
+/** Streams the finished bytes into a sink and closes it; on failure the sink is aborted and the file removed. */
+async function writeThrough(sink: ByteSink, file: string, write: (sink: ByteSink) => Promise<void>): Promise<string | undefined> {
+  try {
+    await write(sink);
+    return await sink.close();
+  } catch (error) {
+    await sink.abort();
+    await fs.rm(file, { force: true });
+    throw error;
+  }
+}
+
+async function openSink(context: BuildContext, file: string, compressed: boolean): Promise<ByteSink> {
+  const { config } = context;
+  const compression = compressed ? outputCompression(config) : false;
+  if (!compression) return openSparseFileSink(file, { hash: config.Checksum });
+  const argv = compressorCommand(compression, config.ExtraSearchPaths);
+  return openCompressorSink(file, argv, { hash: config.Checksum, what: `Compressing the disk image with ${argv[0]}`, searchPaths: config.ExtraSearchPaths });
+}
+
+/**
+ * Writes the disk image of `context.root` into `context.staging` under the name of Output= and
+ * records it in `context.artifacts`.
+ */
+export async function writeDiskOutput(context: BuildContext, options: DiskWriteOptions = {}): Promise<void> {
+  const { config } = context;
+  const plans = planPartitions(config);
+  const name = path.basename(config.Output);
+  const target = path.join(context.staging, name);
+  const scratch = await fs.mkdtemp(path.join(context.workspace, 'disk-'));
+  try {
+    const images = await makeImages(context, plans, scratch, options.seed);
+    let write: (sink: ByteSink) => Promise<void>;
+    if (config.Format === 'plain_squashfs') {
+      const image = images.get('root')!;
+      const size = (await fs.stat(image)).size;
+      write = (sink) => copyRange(image, 0, size, sink);
+    } else {
+      const sized = await Promise.all(plans.map(async (plan) => ({ ...plan, size: plan.size ?? (await fs.stat(images.get(plan.role)!)).size })));
+      const layout = layoutDisk(sized, { architecture: config.Architecture, seed: options.seed });
+      const table = path.join(scratch, 'table.img');
+      await writePartitionTable(layout, table, config.ExtraSearchPaths);
+      const byNumber = new Map(layout.partitions.map((p) => [p.number, images.get(p.role)!]));
+      write = (sink) => writeDisk(layout, table, byNumber, sink);
+    }
+    let sha256: string | undefined;
+    if (usesQcow2(config)) {
+      const raw = path.join(scratch, 'disk.raw');
+      await writeThrough(await openSparseFileSink(raw, { hash: false }), raw, write);
+      const compressed = outputCompression(config) !== false;
+      const qcow2 = compressed ? path.join(scratch, 'disk.qcow2') : target;
+      await step('Converting the disk image to qcow2', () =>
+        run(['qemu-img', 'convert', '-f', 'raw', '-O', 'qcow2', raw, qcow2], { what: 'Converting the disk image to qcow2', searchPaths: config.ExtraSearchPaths }),
+      );
+      await fs.rm(raw);
+      if (compressed) {
+        const size = (await fs.stat(qcow2)).size;
+        sha256 = await writeThrough(await openSink(context, target, true), target, (sink) => copyRange(qcow2, 0, size, sink));
+      } else {
+        await fs.chmod(target, 0o644);
+        // qemu-img writes the file itself, so this one artifact is read back once to hash it.
+        if (config.Checksum) sha256 = await hashFile(target);
+      }
+    } else {
+      sha256 = await step('Writing the disk image', async () => writeThrough(await openSink(context, target, true), target, write));
+    }
+    context.artifacts.push({ name, path: target, sha256, checksummed: true });
+  } catch (error) {
+    await fs.rm(target, { force: true });
+    throw error;
+  } finally {
+    await fs.rm(scratch, { recursive: true, force: true });
+  }
+}
+
+function diskOutput(name: DiskFormatName): OutputFormat {
+  return {
+    name,
+    requiredTools,
+    check,
+    write: (context) => writeDiskOutput(context),
+  };
+}
+
+export const gptExt4Output = diskOutput('gpt_ext4');
+export const gptXfsOutput = diskOutput('gpt_xfs');
+export const gptBtrfsOutput = diskOutput('gpt_btrfs');
+export const gptSquashfsOutput = diskOutput('gpt_squashfs');
+export const plainSquashfsOutput = diskOutput('plain_squashfs');
