@@ -6,7 +6,7 @@ import path from 'node:path';
 import { parseArguments } from './cli/arguments.js';
 import { formatHelp } from './cli/help.js';
 import { displayPath, loadConfig, type Loaded } from './config/load.js';
-import { ConfigErrors, KilnError } from './errors.js';
+import { ConfigErrors, KilnError, ToolError } from './errors.js';
 import { configureLog, stopProgress } from './log.js';
 import { installSignalHandlers, interruptSignal } from './signals.js';
 import { VERBS } from './verbs/index.js';
@@ -56,6 +56,10 @@ function report(error: unknown): number {
   stopProgress();
   const reason = interruptSignal().aborted ? (interruptSignal().reason as unknown) : error;
   if (reason instanceof KilnError) {
+    if (reason instanceof ToolError && reason.stderrTail) {
+      const tail = reason.stderrTail.split('\n').slice(-10);
+      process.stderr.write(`${tail.map((line) => `  │ ${line}`).join('\n')}\n`);
+    }
     const messages = reason instanceof ConfigErrors ? reason.errors.map((e) => e.message) : [reason.message];
     for (const message of messages) process.stderr.write(`kiln: error: ${message}\n`);
     if (reason.hint) process.stderr.write(`kiln: hint: ${reason.hint}\n`);

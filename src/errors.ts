@@ -62,7 +62,7 @@ export class ToolError extends KilnError {
     options: { code?: number; stderrTail?: string; hint?: string; exitCode?: number },
   ) {
     const tail = options.stderrTail?.trim();
-    super(`${what}${tail ? `: ${lastLine(tail)}` : ''}`, {
+    super(what, {
       hint: options.hint,
       exitCode: options.exitCode,
     });
@@ -77,9 +77,4 @@ export class InterruptedError extends KilnError {
   constructor(signal: NodeJS.Signals) {
     super(`interrupted by ${signal}`, { exitCode: signal === 'SIGINT' ? 130 : signal === 'SIGTERM' ? 143 : 129 });
   }
-}
-
-function lastLine(text: string): string {
-  const lines = text.split('\n').map((l) => l.trim()).filter(Boolean);
-  return lines[lines.length - 1] ?? '';
 }

@@ -48,8 +48,11 @@ export interface ContainerCommand {
   readonly root: string;
   readonly flags: readonly string[];
   readonly command: readonly string[];
-  /** Network access: the host's network and resolv.conf; otherwise a private network namespace. */
-  readonly network: boolean;
+  /**
+   * Network access for build steps: the host's network and resolv.conf, or a private network
+   * namespace. 'default' leaves nspawn's own choice (shell and boot).
+   */
+  readonly network: boolean | 'default';
   readonly binds?: readonly Bind[];
   readonly env?: Readonly<Record<string, string>>;
   readonly machine?: string;
@@ -75,8 +78,11 @@ export function nspawnArgv(spec: ContainerCommand): string[] {
   argv.push('--link-journal=no');
   if (spec.ephemeral) argv.push('--ephemeral');
   if (spec.console) argv.push(`--console=${spec.console}`);
-  argv.push(spec.network ? '--resolv-conf=bind-host' : '--private-network');
-  argv.push('--setenv=SYSTEMD_OFFLINE=1');
+  if (spec.network !== 'default') {
+    argv.push(spec.network ? '--resolv-conf=bind-host' : '--private-network');
+    // systemctl enable and friends in scripts must not try to talk to a (missing) manager.
+    argv.push('--setenv=SYSTEMD_OFFLINE=1');
+  }
   for (const bind of spec.binds ?? []) {
     argv.push(`--${bind.readOnly ? 'bind-ro' : 'bind'}=${bind.source}:${bind.target}`);
   }

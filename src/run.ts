@@ -42,6 +42,16 @@ export interface RunResult {
   readonly exitCode: number;
 }
 
+/** Messages tools print that mean nothing to the user (nspawn without systemd as PID 1). */
+const NOISE = [/^Attempted to remove disk file system under "\/run\/systemd\/nspawn\/propagate\/.*", and we can't allow that\.$/];
+
+export function withoutNoise(output: string): string {
+  return output
+    .split('\n')
+    .filter((line) => !NOISE.some((pattern) => pattern.test(line.trim())))
+    .join('\n');
+}
+
 function redact(text: string, secrets: readonly string[] | undefined): string {
   let result = text;
   for (const secret of secrets ?? []) if (secret) result = result.split(secret).join('(secret)');
@@ -69,6 +79,8 @@ function execaOptions(options: RunOptions): Options {
     forceKillAfterDelay: 5000,
     cleanup: true,
     stripFinalNewline: true,
+    // stdout and stderr interleaved, for the tail shown when the command fails.
+    all: true,
     maxBuffer: 256 * 1024 * 1024,
   };
 }
@@ -86,7 +98,7 @@ export async function run(argv: readonly string[], options: RunOptions = {}): Pr
   }
   const exitCode = result.exitCode ?? -1;
   if (result.failed && !(options.okCodes ?? []).includes(exitCode)) {
-    throw toolError(argv, result, stderr || stdout, options);
+    throw toolError(argv, result, typeof result.all === 'string' ? result.all : stderr || stdout, options);
   }
   return { stdout, stderr, exitCode };
 }
@@ -101,6 +113,9 @@ export function spawn(argv: readonly string[], options: RunOptions & { stdin?: '
     stdin: options.stdin ?? 'ignore',
     stdout: options.stdoutFile ? { file: options.stdoutFile } : (options.stdout ?? 'pipe'),
     stderr: 'pipe',
+    // An interleaved "all" stream would also read the piped stdout, and with nobody reading it the
+    // child stalls once the pipe is full (a compressor fed a disk image never finishes).
+    all: false,
     buffer: { stdout: !options.stdoutFile && options.stdout !== 'pipe', stderr: true },
   });
 }
@@ -135,7 +150,7 @@ function toolError(argv: readonly string[], result: FailedResult, output: string
   const command = formatCommand(argv.slice(0, 3), options.secrets) + (argv.length > 3 ? ' …' : '');
   return new ToolError(argv, `${what}${command} ${status}`, {
     code: result.exitCode,
-    stderrTail: redact(output.split('\n').slice(-20).join('\n'), options.secrets),
+    stderrTail: redact(withoutNoise(output).trimEnd().split('\n').slice(-20).join('\n'), options.secrets),
     hint: options.hint,
   });
 }

@@ -1,6 +1,8 @@
 /** The verbs of the command line. This registry is the only list of them. */
 import { UserError } from '../errors.js';
 import { build } from './build.js';
+import { clean } from './clean.js';
+import { boot, shell } from './shell-boot.js';
 import { summary } from './summary.js';
 import type { Verb } from './types.js';
 
@@ -28,10 +30,10 @@ function notSupported(name: string, doc: string, hint: string, shape: Partial<Ve
 
 export const VERBS: Record<string, Verb> = {
   build,
-  clean: notYet('clean', 'Remove the outputs (-f: also the incremental cache, -ff: also the package cache)'),
+  clean,
   summary,
-  shell: notYet('shell', 'Run a shell, or the given command, in the built image (systemd-nspawn)', { takesCommandLine: true }),
-  boot: notYet('boot', 'Boot the built image in a container (systemd-nspawn --boot)', { takesCommandLine: true }),
+  shell,
+  boot,
   qemu: notSupported('qemu', 'Boot the image in a virtual machine', 'boot it in a container with kiln boot', { takesCommandLine: true }),
   ssh: notSupported('ssh', 'Connect to a running image with ssh', 'use machinectl shell or kiln shell', { takesCommandLine: true }),
   serve: notYet('serve', 'Serve the output directory over HTTP on port 8081'),

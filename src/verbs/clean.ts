@@ -1,0 +1,30 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { producedFiles } from '../artifacts/names.js';
+import { checkRoot } from '../checks.js';
+import { info } from '../log.js';
+import { run } from '../run.js';
+import type { Verb } from './types.js';
+
+/** The directories `clean -f` (incremental cache) and `clean -ff` (also packages) remove, as mkosi 14. */
+export function cacheDirectories(cache: string, force: number): string[] {
+  const dirs: string[] = [];
+  if (force >= 1) dirs.push(path.join(cache, 'roots'));
+  if (force >= 2) dirs.push(path.join(cache, 'packages'));
+  return dirs;
+}
+
+export const clean: Verb = {
+  doc: 'Remove the outputs (-f: also the incremental cache, -ff: also the package cache)',
+  origin: 'mkosi',
+  async run(invocation) {
+    checkRoot('clean');
+    const { config } = invocation.config();
+    const targets = [...producedFiles(config), ...cacheDirectories(config.Cache!, config.Force)];
+    for (const target of targets) {
+      if (!existsSync(target)) continue;
+      await run(['rm', '-rf', '--one-file-system', target], { what: `Removing ${invocation.display(target)}` });
+      info(`removed ${invocation.display(target)}`);
+    }
+  },
+};

@@ -1,0 +1,89 @@
+/**
+ * Running the real kiln CLI (compiled, as users run it) in integration tests, and the checks that
+ * every failed or finished build must leave nothing behind.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+export const REPO = path.resolve(import.meta.dirname, '../../..');
+export const KILN = path.join(REPO, 'bin/kiln');
+/** One package cache for all integration tests, so each .deb is downloaded once per machine. */
+export const TEST_CACHE = process.env.KILN_TEST_CACHE ?? '/var/tmp/kiln-test-cache';
+
+export interface KilnResult {
+  readonly status: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/**
+ * Runs kiln asynchronously: a build takes minutes, and a test worker blocked in spawnSync that long
+ * loses its connection to vitest.
+ */
+export function kiln(args: readonly string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; input?: string } = {}): Promise<KilnResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(KILN, args, { cwd: options.cwd, env: { ...process.env, ...options.env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    child.on('error', reject);
+    child.on('close', (status) => resolve({ status, stdout, stderr }));
+    child.stdin.end(options.input ?? '');
+  });
+}
+
+/** Like kiln(), but throws with kiln's own output when it fails. */
+export async function kilnOk(args: readonly string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<KilnResult> {
+  const result = await kiln(args, options);
+  if (result.status !== 0) throw new Error(`kiln ${args.join(' ')} exited with ${result.status}:\n${result.stderr}`);
+  return result;
+}
+
+/** A copy of an images/ definition (or an empty dir) in a temp directory, so builds never touch the repo. */
+export function makeProject(image?: string): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'kiln-it-'));
+  if (image) cpSync(path.join(REPO, 'images', image), dir, { recursive: true });
+  return dir;
+}
+
+export function whyNotRoot(tools: readonly string[] = []): string | undefined {
+  const missing: string[] = [];
+  if (process.getuid?.() !== 0) missing.push('root');
+  for (const tool of tools) {
+    if (spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0 && !existsSync(tool)) missing.push(tool);
+  }
+  if (missing.length === 0) return undefined;
+  const reason = `needs ${missing.join(', ')}`;
+  console.warn(`skipping: ${reason}`);
+  return reason;
+}
+
+/** Mount points at or below a directory. */
+export function mountsUnder(dir: string): string[] {
+  return readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .map((line) => line.split(' ')[4] ?? '')
+    .filter((point) => point === dir || point.startsWith(`${dir}/`));
+}
+
+/** Leftover kiln workspaces in a directory. */
+export function workspacesIn(dir: string): string[] {
+  return existsSync(dir) ? readdirSync(dir).filter((name) => name.startsWith('.kiln-build-')) : [];
+}
+
+/** Running processes whose command line mentions a path (nspawn, mmdebstrap, …). */
+export function processesMentioning(needle: string): string[] {
+  const found: string[] = [];
+  for (const pid of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
+    try {
+      const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
+      if (cmdline.includes(needle) && Number(pid) !== process.pid) found.push(`${pid}: ${cmdline}`);
+    } catch {
+      // gone
+    }
+  }
+  return found;
+}
