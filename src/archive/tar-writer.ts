@@ -12,6 +12,7 @@ import { UserError } from '../errors.js';
 import { debug } from '../log.js';
 import { paxHeaderEntry, asciiPrefix } from './pax.js';
 import { entryHeaders, kindOf } from './tar-entry.js';
+import { readAhead } from './read-ahead.js';
 import { walkTree } from './tree-walk.js';
 import { readTreeXattrs, xattrKey, type XattrMap } from './xattrs.js';
 
@@ -56,7 +57,7 @@ async function fill(archive: Pack, root: string, options: PackTreeOptions): Prom
   // First archive name of every inode with more than one link, by device and inode number.
   const firstNames = new Map<string, Buffer>();
 
-  for await (const entry of walkTree(root)) {
+  for await (const entry of readAhead(walkTree(root))) {
     if (archive.destroyed) return;
     const kind = kindOf(Number(entry.stat.mode));
     if (kind === undefined) {
@@ -74,7 +75,7 @@ async function fill(archive: Pack, root: string, options: PackTreeOptions): Prom
       name,
       stat: entry.stat,
       hardLinkTo,
-      linkTarget: kind === 'symlink' && hardLinkTo === undefined ? await readlink(entry.path, { encoding: 'buffer' }) : undefined,
+      linkTarget: kind === 'symlink' && hardLinkTo === undefined ? await (entry.target ?? readlink(entry.path, { encoding: 'buffer' })) : undefined,
       // Attributes belong to the inode: the first entry carries them, a hard link would repeat them.
       xattrs: hardLinkTo === undefined ? xattrs.get(xattrKey(entry.relative)) : undefined,
     });
@@ -83,8 +84,9 @@ async function fill(archive: Pack, root: string, options: PackTreeOptions): Prom
       // directly before the header of the entry they describe.
       archive.push(paxHeaderEntry(`PaxHeaders/${asciiPrefix(path.posix.basename(header.name), 88)}`, pax, header.mtime!.getTime() / 1000));
     }
-    if (header.type === 'file' && header.size! > 0) await addFile(archive, header, entry.path);
-    else await addEntry(archive, header);
+    if (header.type !== 'file' || header.size === 0) await addEntry(archive, header, EMPTY);
+    else if (entry.content) await addEntry(archive, header, sameSize(await entry.content, header.size!, entry.path));
+    else await addFile(archive, header, entry.path);
   }
 }
 
@@ -92,10 +94,16 @@ async function fill(archive: Pack, root: string, options: PackTreeOptions): Prom
 // which would crash the process without a listener.
 const ignore = (): void => {};
 
-function addEntry(archive: Pack, header: Header): Promise<void> {
+function addEntry(archive: Pack, header: Header, content: Buffer): Promise<void> {
   return new Promise((resolve, reject) => {
-    archive.entry(header, EMPTY, (error) => (error ? reject(error) : resolve())).on('error', ignore);
+    archive.entry(header, content, (error) => (error ? reject(error) : resolve())).on('error', ignore);
   });
+}
+
+/** The header already says how big the file is; content of another size would corrupt the archive. */
+function sameSize(content: Buffer, size: number, file: Buffer): Buffer {
+  if (content.length !== size) throw new UserError(`${file.toString()} changed while it was being archived`);
+  return content;
 }
 
 async function addFile(archive: Pack, header: Header, file: Buffer): Promise<void> {
@@ -123,7 +131,7 @@ async function copyContent(handle: Handle, sink: Sink, size: number, file: Buffe
   while (done < size) {
     const chunk = Buffer.allocUnsafe(Math.min(CHUNK, size - done));
     const { bytesRead } = await handle.read(chunk, 0, chunk.length, done);
-    if (bytesRead === 0) throw new UserError(`${file.toString()} shrank while it was being archived`);
+    if (bytesRead === 0) throw new UserError(`${file.toString()} changed while it was being archived`);
     done += bytesRead;
     const data = bytesRead === chunk.length ? chunk : chunk.subarray(0, bytesRead);
     if (done === size) {
