@@ -65,6 +65,22 @@ export function ensureDist(): void {
   if (!fs.existsSync(path.join(DIST, 'outputs/disk.js'))) throw new Error('tsc did not produce dist/outputs/disk.js');
 }
 
+/**
+ * `argv` run in a private mount namespace where /dev/loop-control and every /dev/loopN are /dev/null,
+ * so that no loop device can be made or opened; exits 99 if one still can.
+ */
+export function withoutLoopDevices(argv: readonly string[]): string[] {
+  const script = [
+    'set -e',
+    'mount --bind /dev/null /dev/loop-control',
+    'for node in /dev/loop[0-9]*; do if [ -e "$node" ]; then mount --bind /dev/null "$node"; fi; done',
+    // Proof that the masking holds: attaching any loop device must fail here.
+    'if losetup -f >/dev/null 2>&1; then echo "a loop device is still available" >&2; exit 99; fi',
+    'exec "$@"',
+  ].join('\n');
+  return ['unshare', '-m', 'sh', '-c', script, 'sh', ...argv];
+}
+
 export interface WriteResult {
   readonly status: number | null;
   readonly artifacts: { name: string; path: string; sha256?: string; isDirectory?: boolean }[];
@@ -82,16 +98,8 @@ export interface WriteResult {
 export function writeWithoutLoopDevices(configDir: string, mkosiDefault: string, root: string, seed?: string): WriteResult {
   fs.mkdirSync(configDir, { recursive: true });
   fs.writeFileSync(path.join(configDir, 'mkosi.default'), mkosiDefault);
-  const script = [
-    'set -e',
-    'mount --bind /dev/null /dev/loop-control',
-    'for node in /dev/loop[0-9]*; do if [ -e "$node" ]; then mount --bind /dev/null "$node"; fi; done',
-    // Proof that the masking holds: attaching any loop device must fail here.
-    'if losetup -f >/dev/null 2>&1; then echo "a loop device is still available" >&2; exit 99; fi',
-    'exec node "$@"',
-  ].join('\n');
-  const args = [WRITER, DIST, configDir, root, ...(seed ? [seed] : [])];
-  const result = spawnSync('unshare', ['-m', 'sh', '-c', script, 'sh', ...args], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  const args = ['node', WRITER, DIST, configDir, root, ...(seed ? [seed] : [])];
+  const result = spawnSync(withoutLoopDevices(args)[0]!, withoutLoopDevices(args).slice(1), { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
   if (result.status === 99) throw new Error(result.stderr);
   const line = result.stdout.trim().split('\n').pop() ?? '';
   let parsed: Partial<WriteResult> = {};
