@@ -14,6 +14,7 @@ import { findProblems } from './config/validate.js';
 import { getDistribution } from './distributions/index.js';
 import { ConfigErrors, UserError, type KilnError } from './errors.js';
 import { installHint, locateTool } from './host-tools.js';
+import { probeMirror } from './mirror-probe.js';
 import { OUTPUTS } from './outputs/index.js';
 import { getPackageManager } from './package-managers/index.js';
 
@@ -46,8 +47,12 @@ export async function checkBuild(loaded: Loaded, display: (file: string) => stri
   const errors: KilnError[] = [...problems.unsupported, ...problems.errors];
   if (errors.length > 0) throw new ConfigErrors(errors);
 
+  const distribution = getDistribution(config.Distribution);
   if (config.Mirror === null && config.LocalMirror === null) {
-    errors.push(new UserError(`no mirror for ${config.Distribution}`, { hint: getDistribution(config.Distribution).mirrorHint }));
+    errors.push(new UserError(`no mirror for ${config.Distribution}`, { hint: distribution.mirrorHint }));
+  } else {
+    const probe = distribution.probe?.(config);
+    if (probe) await probeMirror(probe.url, `${probe.setting}=`).catch((error: unknown) => errors.push(error as KilnError));
   }
 
   const missing = requiredTools(config).filter((tool) => !locateTool(tool, config.ExtraSearchPaths));

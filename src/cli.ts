@@ -6,7 +6,7 @@ import path from 'node:path';
 import { parseArguments } from './cli/arguments.js';
 import { formatHelp } from './cli/help.js';
 import { displayPath, loadConfig, type Loaded } from './config/load.js';
-import { ConfigErrors, KilnError, ToolError } from './errors.js';
+import { ConfigErrors, KilnError, ToolError, UserError } from './errors.js';
 import { configureLog, stopProgress } from './log.js';
 import { installSignalHandlers, interruptSignal } from './signals.js';
 import { VERBS } from './verbs/index.js';
@@ -52,9 +52,23 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
 }
 
+/** File-system errors the user can act on (a full or read-only disk) are not bugs in kiln. */
+function asUserError(error: unknown): unknown {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  const file = (error as NodeJS.ErrnoException | undefined)?.path;
+  if (code === 'ENOSPC') {
+    return new UserError(`no space left on device${file ? ` (writing ${file})` : ''}`, {
+      hint: 'free space where the image is built (the output directory, or WorkspaceDirectory=)',
+    });
+  }
+  if (code === 'EROFS') return new UserError(`read-only file system${file ? ` (writing ${file})` : ''}`);
+  if (code === 'EDQUOT') return new UserError(`disk quota exceeded${file ? ` (writing ${file})` : ''}`);
+  return error;
+}
+
 function report(error: unknown): number {
   stopProgress();
-  const reason = interruptSignal().aborted ? (interruptSignal().reason as unknown) : error;
+  const reason = interruptSignal().aborted ? (interruptSignal().reason as unknown) : asUserError(error);
   if (reason instanceof KilnError) {
     if (reason instanceof ToolError && reason.stderrTail) {
       const tail = reason.stderrTail.split('\n').slice(-10);

@@ -147,10 +147,17 @@ function toolError(argv: readonly string[], result: FailedResult, output: string
     });
   }
   const status = result.signal ? `was killed by ${result.signal}` : `exited with code ${result.exitCode}`;
+  if (/No space left on device/.test(output)) {
+    return new ToolError(argv, `${what}no space left on device`, {
+      code: result.exitCode,
+      stderrTail: output.split('\n').slice(-20).join('\n'),
+      hint: 'free space where the image is built (the output directory, or WorkspaceDirectory=)',
+    });
+  }
   const command = formatCommand(argv.slice(0, 3), options.secrets) + (argv.length > 3 ? ' …' : '');
   return new ToolError(argv, `${what}${command} ${status}`, {
     code: result.exitCode,
-    stderrTail: redact(withoutNoise(output).trimEnd().split('\n').slice(-20).join('\n'), options.secrets),
+    stderrTail: redact(withoutNoise(output).trimEnd().split('\n').slice(-200).join('\n'), options.secrets),
     hint: options.hint,
   });
 }

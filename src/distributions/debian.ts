@@ -8,4 +8,9 @@ export const debian: Distribution = {
   // mkosi 14 also adds systemd-resolved and systemd-boot where the archive has them; bookworm's
   // systemd still ships resolved, and boot loaders only matter for bootable images.
   basePackages: () => ['systemd', 'systemd-sysv', 'dbus', 'libpam-systemd'],
+  probe: (config) => {
+    const setting = config.LocalMirror ? 'LocalMirror' : 'Mirror';
+    const mirror = (config.LocalMirror ?? config.Mirror)?.replace(/\/+$/, '');
+    return mirror ? { url: `${mirror}/dists/${config.Release}/Release`, setting } : undefined;
+  },
 };

@@ -21,6 +21,11 @@ export interface Distribution {
    * container needs to boot); `conditional` only matters for RPM rich dependencies.
    */
   basePackages(config: Config): readonly string[];
+  /**
+   * A small file of the configured repository, fetched before the build to fail fast with the URL
+   * (Debian: dists/<release>/Release). Undefined when there is nothing cheap to ask.
+   */
+  probe?(config: Config): { readonly url: string; readonly setting: 'Mirror' | 'LocalMirror' } | undefined;
 }
 
 export type { Config };

@@ -7,6 +7,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { runInContainer } from '../container.js';
 import type { BuildContext, InstalledPackage } from '../context.js';
+import { ToolError } from '../errors.js';
 import { run } from '../run.js';
 import { buildSources, components, debianArchitecture, hostAptSources, imageSources, sourceLine } from './apt-sources.js';
 import { restoreCachedDebs, saveNewDebs } from './deb-cache.js';
@@ -107,23 +108,46 @@ async function writeSources(context: BuildContext): Promise<void> {
   await fs.writeFile(path.join(context.root, 'etc/apt/sources.list'), `${lines.join('\n')}\n`);
 }
 
+/** The base system and packages, with whichever bootstrapper the configuration picked. */
+async function bootstrap(context: BuildContext, wanted: readonly string[]): Promise<void> {
+  if (context.config.Bootstrapper === 'mmdebstrap') {
+    const archives = path.join(context.root, ARCHIVES);
+    await fs.mkdir(archives, { recursive: true });
+    await restoreCachedDebs(context.packageCache, archives);
+    const newDebs = path.join(context.workspace, 'new-debs');
+    await fs.mkdir(newDebs, { recursive: true });
+    await mmdebstrap(context, wanted, newDebs);
+    await saveNewDebs(newDebs, context.packageCache);
+    if (context.config.LocalMirror) await writeSources(context);
+  } else {
+    await debootstrap(context, wanted);
+  }
+}
+
+/** apt's way of saying a name in Packages= does not exist, turned into one clear line. */
+export function explainAptFailure(error: unknown): unknown {
+  if (!(error instanceof ToolError)) return error;
+  const unknown = [...error.stderrTail.matchAll(/E: (?:Unable to locate package |Package '?)([^\s']+)'?(?: has no installation candidate)?/g)]
+    .map((match) => match[1]!)
+    .filter((name, index, all) => all.indexOf(name) === index);
+  if (unknown.length === 0) return error;
+  return new ToolError(error.argv, `unknown package${unknown.length > 1 ? 's' : ''}: ${unknown.join(', ')}`, {
+    code: error.code,
+    stderrTail: error.stderrTail,
+    hint: 'check the names in Packages= (apt-cache search NAME on a Debian system finds the right one)',
+  });
+}
+
 export const apt: PackageManager = {
   name: 'apt',
   requiredTools: (config) => [config.Bootstrapper ?? 'debootstrap', 'dpkg-query', 'systemd-nspawn'],
 
   async install(context, packages) {
     const wanted = [...new Set(['ca-certificates', ...packages])];
-    if (context.config.Bootstrapper === 'mmdebstrap') {
-      const archives = path.join(context.root, ARCHIVES);
-      await fs.mkdir(archives, { recursive: true });
-      await restoreCachedDebs(context.packageCache, archives);
-      const newDebs = path.join(context.workspace, 'new-debs');
-      await fs.mkdir(newDebs, { recursive: true });
-      await mmdebstrap(context, wanted, newDebs);
-      await saveNewDebs(newDebs, context.packageCache);
-      if (context.config.LocalMirror) await writeSources(context);
-    } else {
-      await debootstrap(context, wanted);
+    try {
+      await bootstrap(context, wanted);
+    } catch (error) {
+      throw explainAptFailure(error);
     }
     if (!context.config.WithDocs) {
       await Promise.all(DOC_PATHS.map((p) => emptyDirectory(path.join(context.root, p))));
@@ -131,7 +155,11 @@ export const apt: PackageManager = {
   },
 
   async installMore(context, packages) {
-    await installWithApt(context, packages);
+    try {
+      await installWithApt(context, packages);
+    } catch (error) {
+      throw explainAptFailure(error);
+    }
   },
 
   async remove(context, packages) {
