@@ -37,6 +37,7 @@ export const TOOL_PACKAGES = {
   tar: 'tar',
   cp: 'coreutils',
   mount: 'mount',
+  flock: 'util-linux',
   umount: 'mount',
 } as const;
 

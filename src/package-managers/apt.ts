@@ -8,6 +8,7 @@ import path from 'node:path';
 import { runInContainer } from '../container.js';
 import type { BuildContext, InstalledPackage } from '../context.js';
 import { ToolError } from '../errors.js';
+import { withLock } from '../lock.js';
 import { run } from '../run.js';
 import { buildSources, components, debianArchitecture, hostAptSources, imageSources, sourceLine } from './apt-sources.js';
 import { restoreCachedDebs, saveNewDebs } from './deb-cache.js';
@@ -120,7 +121,8 @@ async function bootstrap(context: BuildContext, wanted: readonly string[]): Prom
     await saveNewDebs(newDebs, context.packageCache);
     if (context.config.LocalMirror) await writeSources(context);
   } else {
-    await debootstrap(context, wanted);
+    // debootstrap and apt write into the shared cache in place: one build at a time.
+    await withLock(`${context.packageCache}.lock`, 'the package cache', () => debootstrap(context, wanted));
   }
 }
 
@@ -156,7 +158,7 @@ export const apt: PackageManager = {
 
   async installMore(context, packages) {
     try {
-      await installWithApt(context, packages);
+      await withLock(`${context.packageCache}.lock`, 'the package cache', () => installWithApt(context, packages));
     } catch (error) {
       throw explainAptFailure(error);
     }

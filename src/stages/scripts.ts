@@ -10,6 +10,7 @@ import type { BuildContext } from '../context.js';
 import { ToolError, UserError } from '../errors.js';
 import { getDistribution } from '../distributions/index.js';
 import { getPackageManager } from '../package-managers/index.js';
+import { withLock } from '../lock.js';
 import { run } from '../run.js';
 import { resolveInRoot } from '../tree/safe-path.js';
 import type { Stage } from './types.js';
@@ -56,13 +57,14 @@ async function runScriptInImage(context: BuildContext, script: string, network: 
   const inside = `/run/kiln/${path.basename(script)}`;
   const manager = getPackageManager(getDistribution(context.config.Distribution).packageManager);
   try {
-    await runInContainer(context, [inside, 'final'], {
+    // The script sees the shared package cache (apt-get install works offline); one build at a time.
+    await withLock(`${context.packageCache}.lock`, 'the package cache', () => runInContainer(context, [inside, 'final'], {
       network,
       binds: [{ source: script, target: inside, readOnly: true }],
       env: context.config.Environment,
       packageCache: manager.cacheMountPoint,
       what: `Running ${path.basename(script)}`,
-    });
+    }));
   } catch (error) {
     throw scriptFailed(script, error);
   }
