@@ -1,6 +1,6 @@
 /**
  * Arch Linux: a rolling release (Release= is ignored), [core] and [extra] from Mirror=, or the single
- * repository LocalMirror= names, installed with pacstrap.
+ * repository LocalMirror= names, installed with pacman (package-managers/pacman.ts).
  */
 import type { Config } from '../config/types.js';
 import { parseArchRepositories, type PacmanPolicy, type PacmanRepository } from '../package-managers/pacman-conf.js';

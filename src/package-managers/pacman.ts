@@ -1,11 +1,16 @@
 /**
- * pacman: the image is bootstrapped with pacstrap (arch-install-scripts) and a pacman.conf kiln
- * generates; packages are downloaded into the package cache outside the image.
+ * pacman: packages are installed with pacman --root (RootDir in a pacman.conf kiln generates) and
+ * downloaded into the package cache outside the image.
  *
- * pacstrap mounts /proc, /dev, /sys, /run and /tmp on the image itself and runs pacman in a PID
- * namespace. Its mounts would otherwise live in kiln's mount namespace and rely on a shell EXIT trap
- * to go away, so kiln runs it in a private mount namespace of its own: if pacstrap is killed, the
- * mounts vanish with the namespace. Removal runs plain pacman the same way (root-namespace.ts).
+ * kiln does what pacstrap does (create pacman's directories, mount the API file systems, run pacman
+ * in a PID namespace) itself, in root-namespace.ts, because pacstrap as such is less robust here:
+ * - it mounts the host's devtmpfs on the image's /dev, so any scriptlet can remove or write the
+ *   host's device nodes; kiln's namespace gives the image a private /dev with the basic nodes only;
+ * - its mounts live in the caller's mount namespace and go away only through a shell EXIT trap,
+ *   and its pacman outlives it when it is killed (measured: an interrupted build left pacman and a
+ *   scriptlet running); in kiln's namespace the kernel ends both with the namespace;
+ * - it copies the host's keyring (with its secret key) and mirrorlist into the image unless told not to.
+ * Install and removal go through the same namespace.
  */
 import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
@@ -13,8 +18,9 @@ import path from 'node:path';
 import type { Config } from '../config/types.js';
 import type { BuildContext, InstalledPackage } from '../context.js';
 import { getDistribution } from '../distributions/index.js';
-import { UserError } from '../errors.js';
-import { resolveInRoot, writeFileInRoot } from '../tree/safe-path.js';
+import { ToolError, UserError } from '../errors.js';
+import { warn } from '../log.js';
+import { mkdirInRoot, resolveInRoot, writeFileInRoot } from '../tree/safe-path.js';
 import { renderPacmanConf, type PacmanPolicy } from './pacman-conf.js';
 import { inRootNamespace } from './root-namespace.js';
 import { runPackageManager } from './tool-failure.js';
@@ -24,8 +30,10 @@ import type { PackageManager } from './types.js';
 export const HOST_KEYRING = '/etc/pacman.d/gnupg';
 
 const ENV = { KERNEL_INSTALL_BYPASS: '1', LC_ALL: 'C' };
-/** How pacman states why it failed. */
-const REASON = /^error: (.+)$/;
+/** How pacman states why it failed (sometimes after a prompt it answered on the same line). */
+const REASON = /(?:^|\s)error: (.+)$/;
+/** A cached file with the name of a package but other content (a local repository rebuilt in place). */
+const STALE_CACHE = /corrupted package \(checksum\)/;
 
 function explainSignatures(reasons: readonly string[]): string | undefined {
   if (!reasons.some((reason) => /\.sig\b|signature|keyring|key missing|PGP/i.test(reason))) return undefined;
@@ -65,22 +73,37 @@ async function writeConf(context: BuildContext): Promise<string> {
   return file;
 }
 
-async function pacstrap(context: BuildContext, packages: readonly string[]): Promise<void> {
-  if (packages.length === 0) return;
+/** Directories pacman needs in the image before its first run (pacstrap makes the same). */
+const PACMAN_DIRECTORIES = ['var/lib/pacman', 'var/cache/pacman/pkg', 'var/log', 'etc/pacman.d'];
+
+async function runPacman(context: BuildContext, operation: readonly string[], what: string, hint: string): Promise<void> {
   const conf = await writeConf(context);
-  await fs.mkdir(context.packageCache, { recursive: true });
-  // -c: use CacheDir from our pacman.conf; -G: never copy the host's keyring (and its secret key)
-  // into the image; -M: no host mirrorlist either.
-  const argv = ['unshare', '--mount', '--propagation', 'private', 'pacstrap', '-C', conf, '-c', '-G', '-M', context.root, ...packages];
-  await runPackageManager(argv, {
-    tool: 'pacstrap',
+  for (const dir of PACMAN_DIRECTORIES) await mkdirInRoot(context.root, dir);
+  const command = ['pacman', '--config', conf, '--noconfirm', '--noprogressbar', ...operation];
+  await runPackageManager(await inRootNamespace(context.root, command), {
+    tool: 'pacman',
     reason: REASON,
     explain: explainSignatures,
     env: ENV,
-    what: 'Installing packages with pacstrap',
-    hint: 'check Packages=, Mirror= / LocalMirror= and Repositories=; --debug=run shows the full output',
+    what,
+    hint,
     searchPaths: context.config.ExtraSearchPaths,
   });
+}
+
+async function installPackages(context: BuildContext, packages: readonly string[]): Promise<void> {
+  if (packages.length === 0) return;
+  await fs.mkdir(context.packageCache, { recursive: true });
+  const what = 'Installing packages with pacman';
+  const hint = 'check Packages=, Mirror= / LocalMirror= and Repositories=; --debug=run shows the full output';
+  try {
+    await runPacman(context, ['-Sy', ...packages], what, hint);
+  } catch (error) {
+    // pacman deletes such files (--noconfirm says yes) but fails the transaction; once more works.
+    if (!(error instanceof ToolError) || !STALE_CACHE.test(error.message)) throw error;
+    warn('pacman found packages in the cache that differ from the repository\'s (same name, other content), removed them, and is trying again');
+    await runPacman(context, ['-Sy', ...packages], what, hint);
+  }
 }
 
 /** Reads pacman's local database: one directory per package with a `desc` file. */
@@ -96,31 +119,22 @@ export function parsePacmanDesc(text: string): { name?: string; version?: string
 
 export const pacman: PackageManager = {
   name: 'pacman',
-  requiredTools: () => ['pacstrap', 'pacman', 'unshare'],
+  requiredTools: () => ['pacman', 'unshare'],
 
   async install(context, packages) {
-    await pacstrap(context, packages);
+    await installPackages(context, packages);
     const mirrorList = policyOf(context.config).mirrorList(context.config);
     if (mirrorList !== null) await writeFileInRoot(context.root, 'etc/pacman.d/mirrorlist', mirrorList, 0o644);
   },
 
   async installMore(context, packages) {
-    await pacstrap(context, packages);
+    await installPackages(context, packages);
   },
 
   async remove(context, packages) {
     if (packages.length === 0) return;
-    const conf = await writeConf(context);
     // -n: also remove their saved configuration files; -s: and dependencies nothing else needs.
-    const command = ['pacman', '--config', conf, '--noconfirm', '--noprogressbar', '-Rns', ...packages];
-    await runPackageManager(await inRootNamespace(context.root, command), {
-      tool: 'pacman',
-      reason: REASON,
-      env: ENV,
-      what: 'Removing packages (RemovePackages=)',
-      hint: 'RemovePackages= must name installed packages that nothing else still needs',
-      searchPaths: context.config.ExtraSearchPaths,
-    });
+    await runPacman(context, ['-Rns', ...packages], 'Removing packages (RemovePackages=)', 'RemovePackages= must name installed packages that nothing else still needs');
   },
 
   async listInstalled(context): Promise<InstalledPackage[]> {

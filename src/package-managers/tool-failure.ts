@@ -7,7 +7,7 @@ import { ToolError } from '../errors.js';
 import { run, type RunOptions } from '../run.js';
 
 export interface PackageManagerRun extends RunOptions {
-  /** The program the user knows (pacstrap, dnf), not the namespace wrapper in front of it. */
+  /** The program the user knows (pacman, dnf), not the namespace wrapper in front of it. */
   readonly tool: string;
   /** Matches the lines that state a reason; the first group that matched is the reason. */
   readonly reason: RegExp;

@@ -1,6 +1,6 @@
 /**
  * The pacman backend against a real pacman repository built at test time (bsdtar + repo-add):
- * pacstrap installs into a root that systemd-nspawn then starts.
+ * pacman installs into a root that systemd-nspawn then starts.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
@@ -12,11 +12,11 @@ import { KilnError, ToolError, UserError } from '../../src/errors.js';
 import { HOST_KEYRING, pacman } from '../../src/package-managers/pacman.js';
 import { listFiles, makeTestContext, missingForTests, runInImage, type TestContext } from '../fixtures/repos/harness.js';
 import { serveDirectory, type RepoServer } from '../fixtures/repos/http-server.js';
-import { archPackages, missingFixtureInput, stubPackage, type FixturePackage } from '../fixtures/repos/packages.js';
+import { archPackages, busyboxPackage, helloPackage, missingFixtureInput, PRIVATE_DEV, stubPackage, type FixturePackage } from '../fixtures/repos/packages.js';
 import { buildPacmanRepo, missingPacmanRepoTools, type PacmanRepo } from '../fixtures/repos/pacman-repo.js';
 
 const reason =
-  missingForTests(['pacstrap', 'pacman', 'repo-add', 'bsdtar', 'unshare', 'systemd-nspawn']) ?? missingPacmanRepoTools() ?? missingFixtureInput();
+  missingForTests(['pacman', 'repo-add', 'bsdtar', 'unshare', 'systemd-nspawn']) ?? missingPacmanRepoTools() ?? missingFixtureInput();
 if (reason) console.warn(`skipping the Arch package-manager tests: ${reason}`);
 
 function archConfig(mirror: string, extra: { distribution?: string; content?: string } = {}): string {
@@ -61,11 +61,13 @@ describe.skipIf(reason)('pacman backend (Arch Linux)', () => {
     const ctx = await context(archConfig(repo.url));
     const started = performance.now();
     await pacman.install(ctx, wanted(ctx));
-    console.log(`pacstrap install took ${Math.round(performance.now() - started)} ms`);
+    console.log(`pacman install took ${Math.round(performance.now() - started)} ms`);
 
     expect(await runInImage(ctx.root, ['/usr/bin/hello'])).toBe('hello from kiln-test-hello');
     // The post_install scriptlet ran inside the image with /dev mounted.
     expect(await runInImage(ctx.root, ['/usr/bin/busybox', 'cat', '/var/lib/kiln-test/hello-installed'])).toBe('installed');
+    // …with a private /dev, never the host's device nodes.
+    expect((await fs.readFile(path.join(ctx.root, 'var/lib/kiln-test/dev'), 'utf8')).split('\n').filter(Boolean)).toEqual(PRIVATE_DEV);
     expect(await listFiles(ctx.packageCache)).toEqual(Object.values(repo.files).map((file) => path.basename(file)).sort());
     expect(await pacman.listInstalled(ctx)).toEqual([
       { type: 'pkg', name: 'base', version: '1.0-1', architecture: 'any' },
@@ -109,6 +111,20 @@ describe.skipIf(reason)('pacman backend (Arch Linux)', () => {
     }
   });
 
+  it('installs from a local repository rebuilt in place (same file names, new content) with the old cache', async () => {
+    const rebuilt = path.join(workDir, 'rebuilt');
+    const before = await buildPacmanRepo(rebuilt, archPackages());
+    const first = await context(archConfig(before.url));
+    await pacman.install(first, wanted(first));
+    // Same names and versions, other bytes: pacman calls the cached files corrupted.
+    await fs.rm(rebuilt, { recursive: true });
+    const hello = { ...helloPackage(), files: helloPackage().files.map((f) => (f.path === 'usr/bin/hello' ? { ...f, content: '#!/bin/sh\necho rebuilt\n' } : f)) };
+    const after = await buildPacmanRepo(rebuilt, [busyboxPackage(), hello, stubPackage('base')]);
+    const second = await context(archConfig(after.url), { packageCache: first.packageCache });
+    await pacman.install(second, wanted(second));
+    expect(await runInImage(second.root, ['/usr/bin/hello'])).toBe('rebuilt');
+  });
+
   it('BasePackages=no installs Packages= and their dependencies only', async () => {
     const ctx = await context(archConfig(repo.url, { content: 'BasePackages=no' }));
     await pacman.install(ctx, wanted(ctx));
@@ -139,7 +155,7 @@ describe.skipIf(reason)('pacman backend (Arch Linux)', () => {
     const ctx = await context(archConfig(repo.url));
     const failure = pacman.install(ctx, ['kiln-test-nope']);
     await expect(failure).rejects.toBeInstanceOf(ToolError);
-    await expect(failure).rejects.toThrow('Installing packages with pacstrap: target not found: kiln-test-nope');
+    await expect(failure).rejects.toThrow('Installing packages with pacman: target not found: kiln-test-nope');
     expect(mountsUnder(ctx.root)).toEqual([]);
   });
 

@@ -41,7 +41,7 @@ describe.skipIf(reason)('kiln build, Distribution=fedora from a local repository
     const project = await fedoraProject({ format });
     cleanups.push(project);
     const started = performance.now();
-    kilnOk(['--cache', path.join(workDir, 'cache'), 'build'], { cwd: project });
+    await kilnOk(['--cache', path.join(workDir, 'cache'), 'build'], { cwd: project });
     console.log(`kiln build (fedora, ${format}) took ${Math.round(performance.now() - started)} ms`);
     expect(workspacesIn(project)).toEqual([]);
     expect(mountsUnder(project)).toEqual([]);
@@ -71,7 +71,7 @@ describe.skipIf(reason)('kiln build, Distribution=fedora from a local repository
   it('fails with one clear line when a package does not exist, leaving nothing behind', async () => {
     const project = await fedoraProject({ packages: ['kiln-test-hello', 'kiln-test-nope'] });
     cleanups.push(project);
-    const result = kiln(['--cache', path.join(workDir, 'cache'), 'build'], { cwd: project });
+    const result = await kiln(['--cache', path.join(workDir, 'cache'), 'build'], { cwd: project });
     expect(result.status).not.toBe(0);
     expect(result.stderr).toContain('kiln: error: Installing packages with dnf: Unable to find a match: kiln-test-nope');
     expect(result.stderr).not.toMatch(/\n\s+at /);
@@ -84,7 +84,7 @@ describe.skipIf(reason)('kiln build, Distribution=fedora from a local repository
     const project = await fedoraProject({});
     cleanups.push(project);
     await fs.appendFile(path.join(project, 'mkosi.default'), 'RemovePackages=kiln-test-hello\n');
-    kilnOk(['--cache', path.join(workDir, 'cache'), 'build'], { cwd: project });
+    await kilnOk(['--cache', path.join(workDir, 'cache'), 'build'], { cwd: project });
     const root = path.join(project, 'image');
     expect(existsSync(path.join(root, 'usr/bin/hello'))).toBe(false);
     expect(nspawn(root, ['/usr/bin/busybox', 'cat', '/var/lib/kiln-test/hello-removed'])).toBe('removed\n');

@@ -13,7 +13,7 @@ import { dnf } from '../../src/package-managers/dnf.js';
 import { run } from '../../src/run.js';
 import { listFiles, makeTestContext, missingForTests, runInImage, type TestContext } from '../fixtures/repos/harness.js';
 import { serveDirectory, type RepoServer } from '../fixtures/repos/http-server.js';
-import { fedoraPackages, missingFixtureInput } from '../fixtures/repos/packages.js';
+import { fedoraPackages, missingFixtureInput, PRIVATE_DEV } from '../fixtures/repos/packages.js';
 import { buildRpmRepo, type RpmRepo } from '../fixtures/repos/rpm-repo.js';
 
 const reason = missingForTests(['dnf', 'rpm', 'rpmbuild', 'createrepo_c', 'unshare', 'systemd-nspawn']) ?? missingFixtureInput();
@@ -66,6 +66,8 @@ describe.skipIf(reason)('dnf backend (Fedora)', () => {
     expect(await runInImage(ctx.root, ['/usr/bin/hello'])).toBe('hello from kiln-test-hello');
     // The %post scriptlet ran inside the image with /dev and /proc mounted.
     expect(await runInImage(ctx.root, ['/usr/bin/busybox', 'cat', '/var/lib/kiln-test/hello-installed'])).toBe('installed');
+    // …with a private /dev, never the host's device nodes.
+    expect((await fs.readFile(path.join(ctx.root, 'var/lib/kiln-test/dev'), 'utf8')).split('\n').filter(Boolean)).toEqual(PRIVATE_DEV);
     expect(await dnf.listInstalled(ctx)).toEqual([
       { type: 'rpm', name: 'dnf', version: '1.0-1', architecture: 'noarch' },
       { type: 'rpm', name: 'kiln-test-busybox', version: '1.0-1', architecture: os.machine() },
