@@ -29,6 +29,13 @@ export const arch: Distribution & PacmanPolicy = {
   // BasePackages=conditional only means something for RPM rich dependencies (mkosi 14).
   basePackages: (config) => (config.BasePackages === true ? ['base'] : []),
   pacmanRepositories,
+  // The [core] database: a wrong URL fails before the build, not inside pacman.
+  probe: (config) => {
+    if (config.LocalMirror) return { url: `${config.LocalMirror.replace(/\/+$/, '')}/core.db`, setting: 'LocalMirror' };
+    if (!config.Mirror) return undefined;
+    const core = serverOf(config.Mirror, config.Architecture).replace('$repo', 'core').replace('$arch', config.Architecture);
+    return { url: `${core}/core.db`, setting: 'Mirror' };
+  },
   // The image keeps Mirror=, never the LocalMirror= the build may have used.
   mirrorList: (config) => (config.Mirror ? `Server = ${serverOf(config.Mirror, config.Architecture)}\n` : null),
 };

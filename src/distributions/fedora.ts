@@ -48,6 +48,13 @@ export const fedora: Distribution & DnfPolicy = {
   packageManager: 'dnf',
   basePackages,
   dnfRepositories,
+  // The first repository's index: a wrong URL or Release= fails before the build, not inside dnf.
+  probe: (config) => {
+    const first = dnfRepositories(config)[0];
+    if (!first) return undefined;
+    const url = `${first.baseurl.replace('$basearch', config.Architecture).replace(/\/+$/, '')}/repodata/repomd.xml`;
+    return { url, setting: config.LocalMirror ? 'LocalMirror' : 'Mirror' };
+  },
   releasever: (config) => parseFedoraRelease(config.Release).releasever,
   rpmDatabase,
   gpgKeyCandidates: (config) => {

@@ -121,4 +121,14 @@ describe.skipIf(reason)('kiln build, Distribution=arch from a local repository',
     expect(workspacesIn(project)).toEqual([]);
     expect(existsSync(path.join(project, 'image'))).toBe(false);
   }, 60_000);
+
+  it('checks LocalMirror= before building and names the file it looked for', async () => {
+    const project = await makeLocalMirrorProject({ distribution: 'arch', mirror: `${repo.url}/nope`, format: 'directory' });
+    cleanups.push(project);
+    const result = await kiln(['--cache', path.join(workDir, 'cache'), 'build'], { cwd: project });
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain(`kiln: error: LocalMirror=: ${repo.directory}/nope/core.db does not exist`);
+    expect(result.stderr).not.toContain('Installing packages');
+    expect(workspacesIn(project)).toEqual([]);
+  });
 });

@@ -107,4 +107,14 @@ describe.skipIf(reason)('kiln build, Distribution=fedora from a local repository
     expect(existsSync(path.join(project, 'image'))).toBe(false);
     expect(workspacesIn(project)).toEqual([]);
   });
+
+  it('checks LocalMirror= before building and names the file it looked for', async () => {
+    const project = await fedoraProject({ mirror: `${repo.url}/nope` });
+    cleanups.push(project);
+    const result = await kiln(['--cache', path.join(workDir, 'cache'), 'build'], { cwd: project });
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain(`kiln: error: LocalMirror=: ${repo.directory}/nope/repodata/repomd.xml does not exist`);
+    expect(result.stderr).not.toContain('Installing packages');
+    expect(workspacesIn(project)).toEqual([]);
+  });
 });

@@ -30,6 +30,14 @@ describe('Fedora policy (distributions/fedora.ts)', () => {
     expect(parseFedoraRelease('38')).toEqual({ release: '38', releasever: '38' });
   });
 
+  it('probes the index of the first repository before building', () => {
+    expect(fedora.probe?.(configOf(`${FEDORA}Release=38\nMirror=http://127.0.0.1/fedora\n`))).toEqual({
+      url: 'http://127.0.0.1/fedora/releases/38/Everything/x86_64/os/repodata/repomd.xml',
+      setting: 'Mirror',
+    });
+    expect(fedora.probe?.(configOf(`${FEDORA}LocalMirror=file:///srv/rpms\n`))).toEqual({ url: 'file:///srv/rpms/repodata/repomd.xml', setting: 'LocalMirror' });
+  });
+
   it('keeps the RPM database where each release\'s rpm looks for it', () => {
     expect(fedora.rpmDatabase(configOf(`${FEDORA}Release=35\n`))).toBe('var/lib/rpm');
     expect(fedora.rpmDatabase(configOf(`${FEDORA}Release=36\n`))).toBe('usr/lib/sysimage/rpm');

@@ -44,6 +44,14 @@ describe('Arch repositories (distributions/arch.ts)', () => {
     expect(arch.pacmanRepositories(config)[0]).toEqual({ name: 'core', server: 'http://127.0.0.1/alarm/$arch/$repo' });
   });
 
+  it('probes the [core] database of LocalMirror= or Mirror= before building', () => {
+    expect(arch.probe?.(configOf(`${ARCH}LocalMirror=file:///srv/repo/\n`))).toEqual({ url: 'file:///srv/repo/core.db', setting: 'LocalMirror' });
+    expect(arch.probe?.(configOf(`${ARCH}Mirror=http://127.0.0.1/archlinux\n`))).toEqual({
+      url: 'http://127.0.0.1/archlinux/core/os/x86_64/core.db',
+      setting: 'Mirror',
+    });
+  });
+
   it('has base as its base package, and none for BasePackages=no or conditional', () => {
     expect(arch.basePackages(configOf(ARCH))).toEqual(['base']);
     expect(arch.basePackages(configOf(`${ARCH}[Content]\nBasePackages=no\n`))).toEqual([]);
