@@ -75,8 +75,10 @@ function execaOptions(options: RunOptions): Options {
     stdout: options.stdoutFile ? { file: options.stdoutFile } : inherit ? 'inherit' : 'pipe',
     stderr: inherit ? 'inherit' : 'pipe',
     reject: false,
-    cancelSignal: options.uninterruptible ? undefined : interruptSignal(),
-    forceKillAfterDelay: 5000,
+    // Each command gets its own process group, so that an interrupt ends everything it started
+    // (mmdebstrap's apt and dpkg, nspawn's payload), not just the direct child. Commands on the
+    // terminal stay in kiln's group, or they could not read from it.
+    detached: !inherit,
     cleanup: true,
     stripFinalNewline: true,
     // stdout and stderr interleaved, for the tail shown when the command fails.
@@ -85,15 +87,66 @@ function execaOptions(options: RunOptions): Options {
   };
 }
 
+const GRACE_MS = 5000;
+
+/** Sends a signal to a whole process group, ignoring groups that are already gone. */
+function signalGroup(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    // the group is gone
+  }
+}
+
+function groupAlive(pid: number): boolean {
+  try {
+    process.kill(-pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Ends the child's process group on interrupt (SIGTERM, then SIGKILL after a grace period). The
+ * returned promise settles when the child has exited and nothing of its group is left: a dying dpkg
+ * must not write into a workspace that is being removed.
+ */
+function superviseGroup(child: ResultPromise, options: RunOptions): Promise<void> {
+  const pid = child.pid;
+  if (pid === undefined) return Promise.resolve();
+  const signal = interruptSignal();
+  let killer: NodeJS.Timeout | undefined;
+  const onAbort = (): void => {
+    signalGroup(pid, 'SIGTERM');
+    killer = setTimeout(() => signalGroup(pid, 'SIGKILL'), GRACE_MS);
+  };
+  if (!options.uninterruptible) {
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+  }
+  const done = async (): Promise<void> => {
+    signal.removeEventListener('abort', onAbort);
+    if (killer) clearTimeout(killer);
+    signalGroup(pid, 'SIGKILL');
+    for (let waited = 0; groupAlive(pid) && waited < 10_000; waited += 50) await new Promise((r) => setTimeout(r, 50));
+  };
+  return child.then(done, done);
+}
+
 /** Runs a command to completion; throws ToolError unless it exits with 0 (or an okCode). */
 export async function run(argv: readonly string[], options: RunOptions = {}): Promise<RunResult> {
   const [file, ...args] = argv;
   if (!file) throw new Error('internal: run() without a command');
   debug(`$ ${formatCommand(argv, options.secrets)}`);
-  const result = await execa(file, args, execaOptions(options));
+  const execaOpts = execaOptions(options);
+  const child = execa(file, args, execaOpts);
+  const settled = execaOpts.detached ? superviseGroup(child, options) : Promise.resolve();
+  const result = await child;
+  await settled;
   const stdout = typeof result.stdout === 'string' ? result.stdout : '';
   const stderr = typeof result.stderr === 'string' ? result.stderr : '';
-  if (!options.uninterruptible && (result.isCanceled || (result.isTerminated && interruptSignal().aborted))) {
+  if (!options.uninterruptible && interruptSignal().aborted && result.failed) {
     throw interruptSignal().reason as Error;
   }
   const exitCode = result.exitCode ?? -1;
@@ -108,8 +161,9 @@ export function spawn(argv: readonly string[], options: RunOptions & { stdin?: '
   const [file, ...args] = argv;
   if (!file) throw new Error('internal: spawn() without a command');
   debug(`$ ${formatCommand(argv, options.secrets)}`);
-  return execa(file, args, {
+  const child = execa(file, args, {
     ...execaOptions(options),
+    detached: true,
     stdin: options.stdin ?? 'ignore',
     stdout: options.stdoutFile ? { file: options.stdoutFile } : (options.stdout ?? 'pipe'),
     stderr: 'pipe',
@@ -118,12 +172,18 @@ export function spawn(argv: readonly string[], options: RunOptions & { stdin?: '
     all: false,
     buffer: { stdout: !options.stdoutFile && options.stdout !== 'pipe', stderr: true },
   });
+  groups.set(child, superviseGroup(child, options));
+  return child;
 }
+
+/** The supervision of each spawn()ed child, awaited by finish(). */
+const groups = new WeakMap<ResultPromise, Promise<void>>();
 
 /** Waits for a spawned child and applies run()'s error handling. */
 export async function finish(child: ResultPromise, argv: readonly string[], options: RunOptions = {}): Promise<void> {
   const result = await child;
-  if (result.isCanceled || (result.isTerminated && interruptSignal().aborted)) throw interruptSignal().reason as Error;
+  await groups.get(child);
+  if (result.failed && interruptSignal().aborted) throw interruptSignal().reason as Error;
   if (result.failed) {
     const stderr = typeof result.stderr === 'string' ? result.stderr : '';
     throw toolError(argv, result, stderr, options);
