@@ -26,6 +26,7 @@ describe.skipIf(reason)('RepositoryKeyCheck=yes with pacman', () => {
   let signed: PacmanRepo;
   let unsigned: PacmanRepo;
   let foreign: PacmanRepo;
+  const projects: string[] = [];
 
   beforeAll(async () => {
     workDir = await fs.mkdtemp(path.join(os.tmpdir(), 'kiln-arch-signed-'));
@@ -41,11 +42,13 @@ describe.skipIf(reason)('RepositoryKeyCheck=yes with pacman', () => {
   });
 
   afterAll(async () => {
+    for (const project of projects) await fs.rm(project, { recursive: true, force: true });
     await fs.rm(workDir, { recursive: true, force: true });
   });
 
   async function buildFrom(repo: PacmanRepo, name: string) {
     const project = await makeLocalMirrorProject({ distribution: 'arch', mirror: repo.url, format: 'directory' });
+    projects.push(project);
     // The default, stated: signatures are checked.
     await fs.writeFile(
       path.join(project, 'mkosi.default'),

@@ -26,6 +26,7 @@ describe.skipIf(reason)('RepositoryKeyCheck=yes with dnf', () => {
   let signed: RpmRepo;
   let unsigned: RpmRepo;
   let foreign: RpmRepo;
+  const projects: string[] = [];
 
   beforeAll(async () => {
     workDir = await fs.mkdtemp(path.join(os.tmpdir(), 'kiln-fedora-signed-'));
@@ -42,11 +43,13 @@ describe.skipIf(reason)('RepositoryKeyCheck=yes with dnf', () => {
   });
 
   afterAll(async () => {
+    for (const project of projects) await fs.rm(project, { recursive: true, force: true });
     await fs.rm(workDir, { recursive: true, force: true });
   });
 
   async function buildFrom(repo: RpmRepo, name: string) {
     const project = await makeLocalMirrorProject({ distribution: 'fedora', mirror: repo.url, format: 'directory', distributionLines: ['Release=38'] });
+    projects.push(project);
     // The default, stated: signatures are checked.
     await fs.writeFile(
       path.join(project, 'mkosi.default'),
