@@ -7,6 +7,7 @@ import { constants } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { producedFiles } from './artifacts/names.js';
+import { checkSigning } from './artifacts/sign.js';
 import { outputCompression } from './config/derived.js';
 import type { Loaded } from './config/load.js';
 import type { Config } from './config/types.js';
@@ -29,6 +30,7 @@ export function requiredTools(config: Config): string[] {
   const compression = outputCompression(config);
   if (compression) tools.push(COMPRESSORS[compression]!);
   if (config.PrepareScript || config.PostInstallationScript || config.RemovePackages.length > 0) tools.push('systemd-nspawn');
+  if (config.Sign) tools.push('gpg');
   return [...new Set(tools)];
 }
 
@@ -71,6 +73,10 @@ export async function checkBuild(loaded: Loaded, display: (file: string) => stri
       }));
     }
   }
+
+  // A key that is missing or locked would otherwise fail the build at its very last step.
+  const signingProblem = missing.includes('gpg') ? undefined : await checkSigning(config);
+  if (signingProblem) errors.push(signingProblem);
 
   const outputDirectory = path.dirname(config.Output);
   const writableProblem = await checkWritable(outputDirectory, config.OutputDirectory !== null);

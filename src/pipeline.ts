@@ -5,7 +5,9 @@
  */
 import path from 'node:path';
 import { commitArtifacts } from './artifacts/commit.js';
-import { stageChecksums, stageManifest, stageNspawnSettings } from './artifacts/sidecars.js';
+import { stageManifest } from './artifacts/manifest.js';
+import { stageChecksums, stageNspawnSettings } from './artifacts/sidecars.js';
+import { stageSignature } from './artifacts/sign.js';
 import { checkBuild, checkRoot } from './checks.js';
 import type { Loaded } from './config/load.js';
 import { CleanupStack, type BuildContext } from './context.js';
@@ -66,6 +68,7 @@ export async function buildImage(loaded: Loaded, options: BuildOptions): Promise
     await step(`Writing ${options.display(config.Output)}`, () => format.write(context));
     await stageNspawnSettings(context);
     await stageChecksums(context);
+    await stageSignature(context);
     await stageManifest(context);
     throwIfInterrupted();
     return await commitArtifacts(context);

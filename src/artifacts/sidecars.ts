@@ -1,10 +1,9 @@
-/** Files written beside the image: the .nspawn settings, the manifest and SHA256SUMS. */
+/** Files written beside the image: the .nspawn settings and SHA256SUMS (the manifest: manifest.ts). */
 import { createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { BuildContext } from '../context.js';
 import { streamToFile } from '../util/hash-stream.js';
-import { KILN_VERSION } from '../version.js';
 import { outputNames } from './names.js';
 
 /** mkosi.nspawn / NSpawnSettings= becomes `<stem>.nspawn`, which SHA256SUMS covers (importd checks it). */
@@ -15,31 +14,6 @@ export async function stageNspawnSettings(context: BuildContext): Promise<void> 
   const target = path.join(context.staging, name);
   const sha256 = await streamToFile(createReadStream(source), target, context.config.Checksum);
   context.artifacts.push({ name, path: target, sha256, checksummed: true });
-}
-
-/**
- * The JSON manifest as mkosi 14 writes it (manifest_version 1, config, packages), plus kiln's
- * version. Not listed in SHA256SUMS, as in mkosi.
- */
-export async function stageManifest(context: BuildContext): Promise<void> {
-  const { config } = context;
-  if (!config.ManifestFormat.includes('json')) return;
-  const manifest = {
-    manifest_version: 1,
-    config: {
-      name: config.ImageId ?? 'image',
-      distribution: config.Distribution,
-      architecture: config.Architecture,
-      ...(config.ImageVersion !== null ? { version: config.ImageVersion } : {}),
-      release: config.Release,
-    },
-    packages: context.packages,
-    kiln: { version: KILN_VERSION },
-  };
-  const name = outputNames(config).manifest;
-  const target = path.join(context.staging, name);
-  await fs.writeFile(target, `${JSON.stringify(manifest, null, 2)}\n`, { mode: 0o644 });
-  context.artifacts.push({ name, path: target, checksummed: false });
 }
 
 /** `<sha256> *<name>` lines, the form every systemd version's importer accepts. */
