@@ -2,9 +2,12 @@
 import { UserError } from '../errors.js';
 import { build } from './build.js';
 import { clean } from './clean.js';
+import { genkey } from './genkey.js';
+import { serve } from './serve.js';
 import { boot, shell } from './shell-boot.js';
 import { summary } from './summary.js';
 import type { Verb } from './types.js';
+import { verify } from './verify.js';
 
 function notYet(name: string, doc: string, shape: Partial<Verb> = {}): Verb {
   return {
@@ -36,8 +39,9 @@ export const VERBS: Record<string, Verb> = {
   boot,
   qemu: notSupported('qemu', 'Boot the image in a virtual machine', 'boot it in a container with kiln boot', { takesCommandLine: true }),
   ssh: notSupported('ssh', 'Connect to a running image with ssh', 'use machinectl shell or kiln shell', { takesCommandLine: true }),
-  serve: notYet('serve', 'Serve the output directory over HTTP on port 8081'),
+  serve,
   bump: notYet('bump', 'Increase the last number of mkosi.version'),
-  genkey: notYet('genkey', 'Create a gpg signing key for Sign='),
+  genkey,
+  verify,
   help: { doc: 'Show this help', origin: 'mkosi', run: async () => undefined },
 };

@@ -1,0 +1,79 @@
+/** The pure parts of the genkey and serve verbs (the verbs themselves run for real in test/integration). */
+import { describe, expect, it } from 'vitest';
+import { duplicateProblem, parseSecretKeys } from '../../../src/verbs/genkey.js';
+import { parseListen, requestedFile } from '../../../src/verbs/serve.js';
+
+/** `gpg --with-colons --list-secret-keys` of gpg 2.2 with two keys, the second with a subkey. */
+const LISTING = [
+  'sec:u:255:22:3F19F8BE1643BED9:1795613777:::u:::scSC:::+::ed25519:::0:',
+  'fpr:::::::::ED07BA7863D4741B8674484F3F19F8BE1643BED9:',
+  'grp:::::::::806399CA506B592D6AF01ED7FBD9BEB79EFB78C0:',
+  'uid:u::::1795613777::F1BD32AE1EEE7F7BBE13339CA60AC3A4DB3780AE::kiln test <kiln-test@localhost>::::::::::0:',
+  'sec:u:3072:1:1111222233334444:1795613780:::u:::scESC:::+:::23::0:',
+  'fpr:::::::::AAAABBBBCCCCDDDDEEEEFFFF1111222233334444:',
+  'uid:u::::1795613780::0000::Ops\\x3a images <ops@localhost>::::::::::0:',
+  'ssb:u:3072:1:5555666677778888:1795613780::::::e:::+:::23:',
+  'fpr:::::::::99990000111122223333444455556666777788888:',
+].join('\n');
+
+describe('parseSecretKeys', () => {
+  it('reads each primary key with its fingerprint and user IDs, not the subkeys', () => {
+    expect(parseSecretKeys(LISTING)).toEqual([
+      { fingerprint: 'ED07BA7863D4741B8674484F3F19F8BE1643BED9', userIds: ['kiln test <kiln-test@localhost>'] },
+      { fingerprint: 'AAAABBBBCCCCDDDDEEEEFFFF1111222233334444', userIds: ['Ops: images <ops@localhost>'] },
+    ]);
+    expect(parseSecretKeys('')).toEqual([]);
+  });
+});
+
+describe('duplicateProblem', () => {
+  const keys = parseSecretKeys(LISTING);
+
+  it('refuses a second key with the same user ID', () => {
+    const problem = duplicateProblem(keys, 'kiln test <kiln-test@localhost>', true, '/root/.gnupg');
+    expect(problem?.message).toBe('a gpg key for "kiln test <kiln-test@localhost>" already exists in /root/.gnupg: ED07BA7863D4741B8674484F3F19F8BE1643BED9');
+    expect(problem?.hint).toContain('Key=ED07BA7863D4741B8674484F3F19F8BE1643BED9');
+  });
+
+  it('refuses an unnamed key beside existing ones, which would blur the default key', () => {
+    expect(duplicateProblem(keys, 'kiln image signing key', false, '/root/.gnupg')?.message).toBe(
+      '/root/.gnupg already has a gpg secret key: ED07BA7863D4741B8674484F3F19F8BE1643BED9 (kiln test <kiln-test@localhost>)',
+    );
+  });
+
+  it('allows a named new key, and any key in an empty keyring', () => {
+    expect(duplicateProblem(keys, 'CI <ci@localhost>', true, '/root/.gnupg')).toBeUndefined();
+    expect(duplicateProblem([], 'kiln image signing key', false, '/root/.gnupg')).toBeUndefined();
+  });
+});
+
+describe('requestedFile', () => {
+  it('maps a request path to a file below the served directory', () => {
+    expect(requestedFile('/image.tar.xz')).toBe('image.tar.xz');
+    expect(requestedFile('/image%20v1.tar.xz?x=1')).toBe('image v1.tar.xz');
+    expect(requestedFile('/sub/image.raw')).toBe('sub/image.raw');
+  });
+
+  it('refuses anything that could leave it or show what is hidden', () => {
+    for (const bad of ['/', '/../etc/passwd', '/a/../../etc', '/%2e%2e/etc/passwd', '/..%2fetc%2fpasswd', '/.kiln-build-x/root/etc/shadow', '//etc/passwd', '/a%00b', '/%zz', 'relative', '/a\\..\\b']) {
+      expect(requestedFile(bad), bad).toBeUndefined();
+    }
+  });
+});
+
+describe('parseListen', () => {
+  it("defaults to mkosi's port 8081 on every address", () => {
+    expect(parseListen(undefined)).toEqual({ port: 8081 });
+  });
+
+  it('takes a port, or an address and a port', () => {
+    expect(parseListen('0')).toEqual({ port: 0 });
+    expect(parseListen('127.0.0.1:9000')).toEqual({ host: '127.0.0.1', port: 9000 });
+    expect(parseListen('[::1]:9000')).toEqual({ host: '::1', port: 9000 });
+  });
+
+  it('says what it wanted otherwise', () => {
+    expect(() => parseListen('localhost')).toThrow('kiln serve: "localhost" is not a port or ADDRESS:PORT');
+    expect(() => parseListen('70000')).toThrow('is not a port');
+  });
+});
