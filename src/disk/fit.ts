@@ -6,7 +6,7 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { UserError } from '../errors.js';
+import { ToolError, UserError } from '../errors.js';
 import type { FileSystemJob } from './filesystems.js';
 import { alignUp, formatBytes, MiB, XFS_MINIMUM_SIZE } from './layout.js';
 import { measureTree, type TreeUsage } from './tree-usage.js';
@@ -29,6 +29,8 @@ export async function ensureFits(job: FileSystemJob, attempt: SizedAttempt): Pro
     try {
       if (await attempt(size, job.image)) return;
     } catch (error) {
+      // Only a lack of space is answered with a size; any other failure is the tool's own.
+      if (!isOutOfSpace(error)) throw error;
       firstFailure = error;
     }
   }
@@ -41,6 +43,13 @@ export async function ensureFits(job: FileSystemJob, attempt: SizedAttempt): Pro
     `${job.contents} does not fit in ${job.sizeSetting}=${formatBytes(size)}: its ${formatBytes(usage.bytes)} of files need about ${formatBytes(needed)} as ${job.fs}`,
     { hint: `set ${job.sizeSetting}=${Math.ceil(needed / MiB)}M or more` },
   );
+}
+
+/** How mke2fs and mkfs.xfs say that the files did not fit (mkfs.btrfs grows the file instead). */
+const OUT_OF_SPACE = /no space left|could not allocate|cannot allocate|error reserving space|no free space/i;
+
+export function isOutOfSpace(error: unknown): boolean {
+  return error instanceof ToolError && OUT_OF_SPACE.test(`${error.message}\n${error.stderrTail}`);
 }
 
 /** The first estimate: the files, a tenth more for metadata, and room for a journal. */
