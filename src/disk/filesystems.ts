@@ -142,7 +142,9 @@ async function makeXfs(job: FileSystemJob, image: string, files: XfsFiles): Prom
     what: `Making the XFS file system for ${job.contents}`,
     searchPaths: job.searchPaths,
   });
-  await run(['xfs_db', '-x', '-f', '-c', `source ${files.fixups}`, image], {
+  // The script goes in on stdin: a `source PATH` command would break on a path with spaces.
+  await run(['xfs_db', '-x', '-f', image], {
+    input: await fs.readFile(files.fixups),
     stdoutFile: '/dev/null',
     what: `Setting time stamps and modes in the XFS file system for ${job.contents}`,
     searchPaths: job.searchPaths,
