@@ -27,9 +27,12 @@ export function gnupgHome(env: NodeJS.ProcessEnv = process.env): string {
 /** Flags of every gpg call that must never stop to ask anything. */
 const BATCH = ['--batch', '--no-tty', '--pinentry-mode', 'error'];
 
-/** `gpg --detach-sign` over `input` into `output`; binary even if gpg.conf says armor. */
-export function signArgv(key: string | null, input: string, output: string): string[] {
-  return ['gpg', ...BATCH, '--status-fd', '1', '--no-armor', ...(key ? ['--local-user', key] : []), '--detach-sign', '--output', output, input];
+/**
+ * `gpg --detach-sign` over `input` into `output`; binary even if gpg.conf says armor. Status lines
+ * go to `statusFd` (1: stdout, 2: stderr when the signature itself goes to stdout).
+ */
+export function signArgv(key: string | null, input: string, output: string, statusFd: 1 | 2 = 1): string[] {
+  return ['gpg', ...BATCH, '--status-fd', String(statusFd), '--no-armor', ...(key ? ['--local-user', key] : []), '--detach-sign', '--output', output, input];
 }
 
 /** A line of gpg's --status-fd output, split into its keyword and arguments. */
@@ -108,10 +111,12 @@ export async function checkSigning(config: Config): Promise<UserError | undefine
   if (!existsSync(home)) {
     return new UserError(`Sign=yes: there is no gpg keyring at ${home}`, { hint: 'create a signing key with: kiln genkey (or set GNUPGHOME)' });
   }
-  const argv = signArgv(config.Key, '-', '/dev/null');
-  const result = await run(argv, { input: 'kiln signing probe\n', env: { GNUPGHOME: home }, okCodes: [1, 2], what: 'Probing the gpg signing key' });
+  // The probe signature goes to stdout and is thrown away. Never `--output /dev/null`: when signing
+  // fails, gpg deletes its output file, and as root that is the host's /dev/null.
+  const argv = signArgv(config.Key, '-', '-', 2);
+  const result = await run(argv, { input: 'kiln signing probe\n', stdio: 'pipe', env: { GNUPGHOME: home }, okCodes: [1, 2], what: 'Probing the gpg signing key' });
   if (result.exitCode === 0) return undefined;
-  return describeSigningFailure(parseStatus(result.stdout), result.stderr, config.Key, home);
+  return describeSigningFailure(parseStatus(result.stderr), result.stderr, config.Key, home);
 }
 
 /** The fingerprint gpg reports having signed with. */
@@ -130,7 +135,7 @@ export async function stageSignature(context: BuildContext): Promise<void> {
   const target = path.join(context.staging, names.signature);
   const home = gnupgHome();
   await step('Signing SHA256SUMS', async () => {
-    const result = await run(signArgv(config.Key, sums.path, target), { env: { GNUPGHOME: home }, okCodes: [1, 2], what: 'Signing SHA256SUMS' });
+    const result = await run(signArgv(config.Key, sums.path, target), { stdio: 'pipe', env: { GNUPGHOME: home }, okCodes: [1, 2], what: 'Signing SHA256SUMS' });
     // The key passed the check before the build, but it can have been locked or removed since.
     if (result.exitCode !== 0) throw describeSigningFailure(parseStatus(result.stdout), result.stderr, config.Key, home);
     const signer = signerOf(parseStatus(result.stdout));
