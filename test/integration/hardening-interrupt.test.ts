@@ -1,0 +1,142 @@
+/**
+ * Issue 7: a build interrupted at any stage (SIGINT, SIGTERM) ends its child processes, undoes its
+ * mounts, removes its workspace, leaves no partial output and the previous output untouched, exits
+ * with 130/143 — and the next build succeeds. Two builds sharing one cache directory both succeed.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { KILN, kiln, kilnOk, mountsUnder, processesMentioning, TEST_CACHE, whyNotRoot, workspacesIn } from './helpers/kiln.js';
+import { minimalProject, writeScript } from './helpers/projects.js';
+
+const skip = whyNotRoot(['mmdebstrap', 'debootstrap', 'systemd-nspawn', 'xz']);
+
+interface Running {
+  readonly done: Promise<{ status: number | null; stderr: string }>;
+  signal(name: NodeJS.Signals): void;
+}
+
+function startBuild(dir: string, args: readonly string[]): Running {
+  const child = spawn(KILN, ['--cache', TEST_CACHE, ...args, 'build'], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  return {
+    done: new Promise((resolve) => child.on('close', (status) => resolve({ status, stderr }))),
+    signal: (name) => child.kill(name),
+  };
+}
+
+async function waitFor(what: string, condition: () => boolean, timeoutMs = 300_000): Promise<void> {
+  const started = Date.now();
+  while (!condition()) {
+    if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** A file inside the build's root, wherever its workspace is. */
+function inWorkspace(dir: string, relative: string): boolean {
+  return workspacesIn(dir).some((workspace) => existsSync(path.join(dir, workspace, relative)));
+}
+
+describe.skipIf(skip)('interrupted builds', () => {
+  let dir: string;
+  const previous = 'the previous, good build\n';
+
+  beforeAll(() => {
+    dir = minimalProject({ format: 'tar' });
+    // The previous outputs that an interrupted `-f` build must not touch.
+    writeFileSync(path.join(dir, 'image.tar.xz'), previous);
+  });
+
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  function expectNothingLeft(result: { status: number | null; stderr: string }, signal: 'SIGINT' | 'SIGTERM'): void {
+    expect(result.stderr).toContain(`kiln: error: interrupted by ${signal}\n`);
+    expect(result.status).toBe(signal === 'SIGINT' ? 130 : 143);
+    expect(result.stderr).not.toMatch(/\n\s+at |internal error/);
+    expect(workspacesIn(dir)).toEqual([]);
+    expect(mountsUnder(dir)).toEqual([]);
+    expect(processesMentioning(dir)).toEqual([]);
+    expect(readFileSync(path.join(dir, 'image.tar.xz'), 'utf8')).toBe(previous);
+    expect(readdirSync(dir).filter((name) => !name.startsWith('mkosi.'))).toEqual(['image.tar.xz']);
+  }
+
+  it('while packages are installed (SIGINT)', async () => {
+    const build = startBuild(dir, ['-f']);
+    await waitFor('mmdebstrap', () => processesMentioning(dir).some((p) => p.includes('mmdebstrap')));
+    build.signal('SIGINT');
+    expectNothingLeft(await build.done, 'SIGINT');
+  });
+
+  it('while mkosi.postinst runs in the container (SIGTERM)', async () => {
+    writeScript(dir, 'mkosi.postinst', '#!/bin/sh\ntouch /postinst-started\nsleep 300\n');
+    const build = startBuild(dir, ['-f']);
+    await waitFor('the post-installation script', () => inWorkspace(dir, 'root/postinst-started'));
+    build.signal('SIGTERM');
+    expectNothingLeft(await build.done, 'SIGTERM');
+    rmSync(path.join(dir, 'mkosi.postinst'));
+  });
+
+  it('while mkosi.finalize runs on the host (SIGINT)', async () => {
+    writeScript(dir, 'mkosi.finalize', '#!/bin/sh\ntouch "$BUILDROOT/finalize-started"\nsleep 300\n');
+    const build = startBuild(dir, ['-f']);
+    await waitFor('the finalize script', () => inWorkspace(dir, 'root/finalize-started'));
+    build.signal('SIGINT');
+    expectNothingLeft(await build.done, 'SIGINT');
+    rmSync(path.join(dir, 'mkosi.finalize'));
+  });
+
+  it('while the tarball is written (SIGTERM)', async () => {
+    const build = startBuild(dir, ['-f']);
+    await waitFor('the tarball', () => inWorkspace(dir, 'staging/image.tar.xz') && statSafe(dir) > 0);
+    build.signal('SIGTERM');
+    expectNothingLeft(await build.done, 'SIGTERM');
+  });
+
+  it('is followed by a build that succeeds', async () => {
+    await kilnOk(['--cache', TEST_CACHE, '-f', 'build'], { cwd: dir });
+    expect(readFileSync(path.join(dir, 'image.tar.xz')).subarray(0, 6)).toEqual(Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]));
+    expect(workspacesIn(dir)).toEqual([]);
+  });
+});
+
+/** Size of the tarball being written, so the interrupt lands in the middle of it. */
+function statSafe(dir: string): number {
+  for (const workspace of workspacesIn(dir)) {
+    try {
+      return statSync(path.join(dir, workspace, 'staging/image.tar.xz')).size;
+    } catch {
+      // not there yet
+    }
+  }
+  return 0;
+}
+
+describe.skipIf(skip)('two builds sharing one cache directory', () => {
+  it('both succeed, with mmdebstrap and with debootstrap, each running a script that sees the cache', async () => {
+    const a = minimalProject();
+    const b = minimalProject({ content: 'Bootstrapper=debootstrap' });
+    try {
+      for (const project of [a, b]) {
+        writeScript(project, 'mkosi.postinst', '#!/bin/sh\nls /var/cache/apt/archives > /cache-listing\n');
+      }
+      mkdirSync(path.join(TEST_CACHE), { recursive: true });
+      const [first, second] = await Promise.all([
+        kiln(['--cache', TEST_CACHE, 'build'], { cwd: a }),
+        kiln(['--cache', TEST_CACHE, 'build'], { cwd: b }),
+      ]);
+      expect(first.stderr).not.toContain('kiln: error');
+      expect(second.stderr).not.toContain('kiln: error');
+      expect([first.status, second.status]).toEqual([0, 0]);
+      for (const project of [a, b]) {
+        expect(readFileSync(path.join(project, 'image/cache-listing'), 'utf8')).toMatch(/\.deb$/m);
+        expect(workspacesIn(project)).toEqual([]);
+      }
+    } finally {
+      rmSync(a, { recursive: true, force: true });
+      rmSync(b, { recursive: true, force: true });
+    }
+  });
+});
