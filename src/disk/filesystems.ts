@@ -9,6 +9,7 @@ import path from 'node:path';
 import type { Compression } from '../config/types.js';
 import { ToolError } from '../errors.js';
 import { debug, warn } from '../log.js';
+import { readTreeXattrs } from '../archive/xattrs.js';
 import { run } from '../run.js';
 import { ensureFits } from './fit.js';
 import type { FileSystemType } from './layout.js';
@@ -124,10 +125,14 @@ interface XfsFiles {
 async function writeXfsPrototype(job: FileSystemJob): Promise<XfsFiles> {
   // Absolute: mkfs.xfs runs in the tree, because the prototype names the files relative to it.
   const files = { proto: path.resolve(job.scratch, `${job.label}.xfs-proto`), fixups: path.resolve(job.scratch, `${job.label}.xfs-fixups`) };
-  const prototype = buildXfsPrototype(job.tree);
+  const prototype = buildXfsPrototype(job.tree, await readTreeXattrs(job.tree, { searchPaths: job.searchPaths }));
   await fs.writeFile(files.proto, prototype.protofile);
   await fs.writeFile(files.fixups, prototype.fixups);
   if (prototype.copiedHardLinks > 0) debug(`gpt_xfs: ${prototype.copiedHardLinks} hard links of ${job.contents} become separate copies`);
+  if (prototype.lostXattrs.length > 0) {
+    const examples = prototype.lostXattrs.slice(0, 3).join(', ');
+    warn(`gpt_xfs could not keep the extended attributes of ${prototype.lostXattrs.length} files (too many or too large to write without mounting), e.g. ${examples}`);
+  }
   if (prototype.skippedSockets.length > 0) {
     warn(`gpt_xfs leaves out sockets, which XFS prototype files cannot make: ${prototype.skippedSockets.join(', ')}`);
   }
@@ -136,19 +141,20 @@ async function writeXfsPrototype(job: FileSystemJob): Promise<XfsFiles> {
 
 async function makeXfs(job: FileSystemJob, image: string, files: XfsFiles): Promise<void> {
   const uuid = job.uuid ? `,uuid=${job.uuid}` : '';
-  // bigtime is xfsprogs 6.1's default; it is named because the time stamp fix-ups are written in its encoding.
-  await run(['mkfs.xfs', '-q', '-f', '-L', job.label, '-n', 'ftype=1', '-m', `bigtime=1${uuid}`, '-p', files.proto, path.resolve(image)], {
+  // bigtime and 512-byte inodes are xfsprogs 6.1's defaults; they are named because the fix-ups
+  // write time stamps in bigtime encoding and size attributes to fit in the inode.
+  await run(['mkfs.xfs', '-q', '-f', '-L', job.label, '-n', 'ftype=1', '-i', 'size=512', '-m', `bigtime=1${uuid}`, '-p', files.proto, path.resolve(image)], {
     cwd: job.tree,
     what: `Making the XFS file system for ${job.contents}`,
     searchPaths: job.searchPaths,
   });
   // The script goes in on stdin: a `source PATH` command would break on a path with spaces.
-  await run(['xfs_db', '-x', '-f', image], {
-    input: await fs.readFile(files.fixups),
-    stdoutFile: '/dev/null',
-    what: `Setting time stamps and modes in the XFS file system for ${job.contents}`,
-    searchPaths: job.searchPaths,
-  });
+  const argv = ['xfs_db', '-x', '-f', image];
+  const what = `Setting modes, attributes and time stamps in the XFS file system for ${job.contents}`;
+  const result = await run(argv, { input: await fs.readFile(files.fixups), what, searchPaths: job.searchPaths });
+  // xfs_db exits 0 even when an attr_set fails; its messages are the only sign.
+  const failures = `${result.stdout}\n${result.stderr}`.split('\n').filter((line) => /^failed |not found|unable to|cannot /i.test(line));
+  if (failures.length > 0) throw new ToolError(argv, `${what}: xfs_db failed`, { stderrTail: failures.slice(0, 20).join('\n') });
 }
 
 /** mksquashfs's -comp names for mkosi's compression words. */

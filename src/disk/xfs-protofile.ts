@@ -11,13 +11,15 @@
  * - no sticky bit, no time stamps (all get the time of mkfs, atime 0), no sockets, no hard links
  *   (every name becomes its own inode), no extended attributes, and children of a setgid directory
  *   inherit its group.
- * The xfs_db script restores the sticky bit, the owner and mode under setgid directories, and
- * atime/mtime/ctime to the nanosecond. Hard links stay separate copies and extended attributes are
- * lost; the caller is told how many.
+ * The xfs_db script restores the sticky bit, the owner and mode under setgid directories,
+ * extended attributes and ACLs (xfs-xattrs.ts), and atime/mtime/ctime to the nanosecond. Hard links
+ * stay separate copies, and attribute sets too big to write this way are lost; the caller is told.
  */
 import { readdirSync, readlinkSync, lstatSync, type BigIntStats } from 'node:fs';
 import path from 'node:path';
+import type { XattrMap } from '../archive/xattrs.js';
 import { UserError } from '../errors.js';
+import { xfsAttributeCommands } from './xfs-xattrs.js';
 
 export interface XfsPrototype {
   /** The prototype; regular file sources are relative paths, so mkfs.xfs must run in the tree. */
@@ -28,6 +30,8 @@ export interface XfsPrototype {
   readonly copiedHardLinks: number;
   /** Sockets, which XFS protofiles cannot make (image paths). */
   readonly skippedSockets: readonly string[];
+  /** Files whose extended attributes could not be written (image paths). */
+  readonly lostXattrs: readonly string[];
 }
 
 const S_IFMT = 0o170000n;
@@ -94,12 +98,35 @@ function timeFixups(stat: BigIntStats): string[] {
   ];
 }
 
-/** Builds the prototype and fix-up script for the tree at `root` (its own mode and times included). */
-export function buildXfsPrototype(root: string): XfsPrototype {
+/** XFS v5 inodes are 512 bytes (mkfs is told so), 176 of them the core: the rest holds both forks. */
+const INODE_LITERAL_AREA = 512 - 176;
+
+/** A directory's entries kept in the inode: 6 bytes of header, then length, offset, name, type, inode number. */
+function shortFormDirectoryBytes(names: readonly string[]): number {
+  const bytes = 6 + names.reduce((sum, name) => sum + 1 + 2 + Buffer.byteLength(name) + 1 + 4, 0);
+  // Too big for the inode: the directory lives in blocks, a few extents in the inode.
+  return bytes <= INODE_LITERAL_AREA ? bytes : 48;
+}
+
+/**
+ * How many bytes of attributes stay in the inode ("short form") beside a data fork of `dataFork`
+ * bytes. XFS keeps at least room for a bmap btree root (56 bytes) for the data fork and splits the
+ * inode on 8-byte boundaries; another 8 bytes are kept spare.
+ */
+export function shortFormAttributeBudget(dataFork: number): number {
+  return INODE_LITERAL_AREA - Math.ceil(Math.max(dataFork, 56) / 8) * 8 - 8;
+}
+
+/**
+ * Builds the prototype and fix-up script for the tree at `root` (its own mode and times included);
+ * `xattrs` are the tree's extended attributes as readTreeXattrs() gives them.
+ */
+export function buildXfsPrototype(root: string, xattrs: XattrMap = new Map()): XfsPrototype {
   const proto: string[] = [];
   const fixups: string[] = [];
   const seenInodes = new Set<bigint>();
   const skippedSockets: string[] = [];
+  const lostXattrs: string[] = [];
   let copiedHardLinks = 0;
 
   const visit = (relative: string, name: string | null, stat: BigIntStats, parentSetgid: boolean, depth: number): void => {
@@ -108,6 +135,8 @@ export function buildXfsPrototype(root: string): XfsPrototype {
     const owner = `${stat.uid} ${stat.gid}`;
     const type = stat.mode & S_IFMT;
     const prefix = name === null ? indent : `${indent}${name} `;
+    const children = type === S_IFDIR ? readdirSync(path.join(root, relative)).sort() : [];
+    let dataFork = 0;
     if (type === S_IFSOCK) {
       skippedSockets.push(imagePath);
       return;
@@ -121,11 +150,14 @@ export function buildXfsPrototype(root: string): XfsPrototype {
         if (stat.size > MAX_FILE_SIZE) refuse(imagePath, 'mkfs.xfs copies files of 2 GiB or more wrongly from a prototype');
         checkToken(relative, imagePath, 'path');
         proto.push(`${prefix}${protoMode(stat.mode)} ${owner} ./${relative}`);
+        // mkfs.xfs gives every file one extent.
+        dataFork = 16;
         break;
       case S_IFLNK: {
         const target = readlinkSync(path.join(root, relative));
         checkToken(target, imagePath, 'symlink target');
         proto.push(`${prefix}${protoMode(stat.mode)} ${owner} ${target}`);
+        dataFork = Buffer.byteLength(target);
         break;
       }
       case S_IFBLK:
@@ -134,6 +166,7 @@ export function buildXfsPrototype(root: string): XfsPrototype {
         // mkfs.xfs packs the number IRIX-style: 14 bits of major, 18 of minor.
         if (major >= 2n ** 14n || minor >= 2n ** 18n) refuse(imagePath, `device number ${major}:${minor} does not fit XFS prototype files`);
         proto.push(`${prefix}${protoMode(stat.mode)} ${owner} ${major} ${minor}`);
+        dataFork = 8;
         break;
       }
       case S_IFIFO:
@@ -141,6 +174,7 @@ export function buildXfsPrototype(root: string): XfsPrototype {
         break;
       case S_IFDIR:
         proto.push(`${prefix}${protoMode(stat.mode)} ${owner}`);
+        dataFork = shortFormDirectoryBytes(children);
         break;
       default:
         refuse(imagePath, 'it is of an unknown file type');
@@ -149,10 +183,17 @@ export function buildXfsPrototype(root: string): XfsPrototype {
     if (stat.mode & S_ISVTX || parentSetgid) {
       fixups.push(`write core.mode 0${stat.mode.toString(8)}`, `write core.uid ${stat.uid}`, `write core.gid ${stat.gid}`);
     }
+    const attributes = xattrs.get(Buffer.from(relative).toString('latin1'));
+    if (attributes !== undefined) {
+      const commands = xfsAttributeCommands(attributes, shortFormAttributeBudget(dataFork));
+      if (commands === undefined) lostXattrs.push(imagePath);
+      else fixups.push(...commands);
+    }
+    // Last: setting attributes changes ctime.
     fixups.push(...timeFixups(stat));
     if (type === S_IFDIR) {
       const directory = path.join(root, relative);
-      for (const child of readdirSync(directory).sort()) {
+      for (const child of children) {
         const childRelative = relative === '' ? child : `${relative}/${child}`;
         if (child === '$') refuse(`/${childRelative}`, "xfsprogs' prototype files read the name '$' as the end of a directory");
         checkToken(child, `/${childRelative}`, 'name');
@@ -165,5 +206,5 @@ export function buildXfsPrototype(root: string): XfsPrototype {
   // The first line is a placeholder (once a boot block name), the second two ignored numbers.
   proto.push('kiln', '0 0');
   visit('', null, lstatSync(root, { bigint: true }), false, 0);
-  return { protofile: `${proto.join('\n')}\n`, fixups: `${fixups.join('\n')}\n`, copiedHardLinks, skippedSockets };
+  return { protofile: `${proto.join('\n')}\n`, fixups: `${fixups.join('\n')}\n`, copiedHardLinks, skippedSockets, lostXattrs };
 }

@@ -11,7 +11,6 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { COMPRESSOR_TOOLS, compressorCommand } from '../archive/compressor.js';
-import { readTreeXattrs } from '../archive/xattrs.js';
 import { effectiveFsCompression, outputCompression } from '../config/derived.js';
 import type { Config } from '../config/types.js';
 import type { BuildContext } from '../context.js';
@@ -84,18 +83,9 @@ async function check(config: Config): Promise<void> {
   }
 }
 
-/** Warns about what an XFS prototype cannot carry, before the time is spent. */
-async function warnAboutXattrs(context: BuildContext): Promise<void> {
-  const xattrs = await readTreeXattrs(context.root, { searchPaths: context.config.ExtraSearchPaths });
-  if (xattrs.size === 0) return;
-  const examples = [...xattrs].slice(0, 3).map(([file, attributes]) => `/${Buffer.from(file, 'latin1').toString()} (${[...attributes.keys()].join(', ')})`);
-  warn(`gpt_xfs cannot store extended attributes or ACLs (xfsprogs' prototype files have no syntax for them): ${xattrs.size} files lose theirs, e.g. ${examples.join(', ')}`);
-}
-
 /** Makes every partition's file system; returns the image of each role. */
 async function makeImages(context: BuildContext, plans: readonly PartitionPlan[], scratch: string, seed: string | undefined): Promise<Map<PartitionPlan['role'], string>> {
   const { config } = context;
-  if (plans.some((p) => p.fs === 'xfs')) await warnAboutXattrs(context);
   const separate = plans.filter((p) => p.role !== 'root' && p.mountPoint !== null).map((p) => p.mountPoint!);
   return withSplitTree(context.root, separate, scratch, async (trees) => {
     const images = new Map<PartitionPlan['role'], string>();

@@ -121,6 +121,24 @@ describe('buildXfsPrototype', () => {
     expect(() => buildXfsPrototype(root)).toThrow(`gpt_xfs cannot store /d/${name}`);
   });
 
+  it('writes extended attributes before the time stamps and reports those it cannot keep', () => {
+    fs.writeFileSync(path.join(root, 'tool'), '');
+    fs.writeFileSync(path.join(root, 'huge'), '');
+    const xattrs = new Map([
+      ['tool', new Map([['security.capability', Buffer.from('0100000200200000000000000000000000000000', 'hex')]])],
+      ['huge', new Map([['user.a', Buffer.alloc(150, 1)], ['user.b', Buffer.alloc(150, 1)]])],
+    ]);
+    const result = buildXfsPrototype(root, xattrs);
+    const lines = result.fixups.split('\n');
+    const start = lines.indexOf('path /tool');
+    expect(lines.slice(start + 1, start + 4)).toEqual([
+      'attr_set -s -v 20 capability',
+      'write a.sfattr.list[0].value #0100000200200000000000000000000000000000',
+      expect.stringMatching(/^write core\.atime #/),
+    ]);
+    expect(result.lostXattrs).toEqual(['/huge']);
+  });
+
   it('refuses a symlink target with white space but keeps colons inside names', () => {
     fs.writeFileSync(path.join(root, 'Foo::Bar.3pm'), '');
     expect(buildXfsPrototype(root).protofile).toContain(' Foo::Bar.3pm ---');
