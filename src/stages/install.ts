@@ -4,6 +4,7 @@ import path from 'node:path';
 import type { BuildContext } from '../context.js';
 import { getDistribution } from '../distributions/index.js';
 import { getPackageManager } from '../package-managers/index.js';
+import { defuseEscapingLinks } from '../tree/defuse.js';
 import type { Stage } from './types.js';
 
 /** Base packages (BasePackages=) followed by Packages=, without duplicates. */
@@ -32,7 +33,11 @@ export const installPackages: Stage = {
     const before = await Promise.all(HOST_FILES.map((file) => isPresent(path.join(context.root, file))));
     await fs.mkdir(context.packageCache, { recursive: true });
     const manager = getPackageManager(getDistribution(context.config.Distribution).packageManager);
+    // The package manager works on the root from the host side: skeleton links that lead out of the
+    // root must not be there while it runs.
+    const defused = await defuseEscapingLinks(context.root, path.join(context.workspace, 'defused-links'));
     await manager.install(context, packagesToInstall(context));
+    await defused.restore();
     for (const [index, file] of HOST_FILES.entries()) {
       const target = path.join(context.root, file);
       if (before[index]) continue;

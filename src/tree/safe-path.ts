@@ -69,7 +69,8 @@ export async function mkdirInRoot(root: string, imagePath: string, mode = 0o755)
   for (const part of components(imagePath)) {
     const next = await resolveInRoot(root, path.join(path.relative(root, current), part));
     const stat = await lstatOrUndefined(next);
-    if (!stat) await fs.mkdir(next, { mode });
+    // A link may point at a path whose parents do not exist yet; missing components are never links.
+    if (!stat) await fs.mkdir(next, { mode, recursive: true });
     else if (!stat.isDirectory()) {
       throw new UserError(`/${path.relative(root, next)} in the image is not a directory`);
     }
