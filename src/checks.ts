@@ -15,6 +15,7 @@ import { findProblems } from './config/validate.js';
 import { getDistribution } from './distributions/index.js';
 import { ConfigErrors, UserError, type KilnError } from './errors.js';
 import { installHint, locateTool } from './host-tools.js';
+import { warn } from './log.js';
 import { probeMirror } from './mirror-probe.js';
 import { OUTPUTS } from './outputs/index.js';
 import { getPackageManager } from './package-managers/index.js';
@@ -48,6 +49,11 @@ export async function checkBuild(loaded: Loaded, display: (file: string) => stri
   const problems = findProblems(config, loaded.context, display);
   const errors: KilnError[] = [...problems.unsupported, ...problems.errors];
   if (errors.length > 0) throw new ConfigErrors(errors);
+
+  if (config.Checksum && config.Format === 'directory' && config.NSpawnSettings === null) {
+    // mkosi 14 lists no directory in SHA256SUMS; with no .nspawn either there is nothing to sum or sign.
+    warn(`${config.Sign ? 'Sign=' : 'Checksum='} has nothing to cover: Format=directory outputs are not listed in SHA256SUMS`);
+  }
 
   const distribution = getDistribution(config.Distribution);
   if (config.Mirror === null && config.LocalMirror === null) {

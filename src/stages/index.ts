@@ -16,8 +16,9 @@ export const IMAGE_STAGES: readonly Stage[] = [
   configureImage,
   extraTrees,
   postinstScript,
-  recordPackages,
+  // mkosi 14 removes packages first, so the manifest lists what the image really contains.
   removePackages,
+  recordPackages,
   cleanPackageMetadata,
   removeFiles,
   resetMachineId,
