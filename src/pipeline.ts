@@ -5,6 +5,7 @@
  */
 import path from 'node:path';
 import { commitArtifacts } from './artifacts/commit.js';
+import { prepareIncrementalRoot } from './cache/incremental.js';
 import { stageManifest } from './artifacts/manifest.js';
 import { stageChecksums, stageNspawnSettings } from './artifacts/sidecars.js';
 import { stageSignature } from './artifacts/sign.js';
@@ -14,6 +15,7 @@ import { CleanupStack, type BuildContext } from './context.js';
 import { info, step, warn } from './log.js';
 import { buildNspawnFlags, detectNspawnHost } from './nspawn.js';
 import { OUTPUTS } from './outputs/index.js';
+import { run } from './run.js';
 import { throwIfInterrupted } from './signals.js';
 import { BASE_STAGES, IMAGE_STAGES } from './stages/index.js';
 import type { Stage } from './stages/types.js';
@@ -62,7 +64,12 @@ export async function buildImage(loaded: Loaded, options: BuildOptions): Promise
   };
 
   try {
-    await runStages(BASE_STAGES, context);
+    if (config.Force >= 3) {
+      // mkosi 14: -fff also removes the package cache.
+      await run(['rm', '-rf', '--one-file-system', context.packageCache], { what: 'Removing the package cache' });
+    }
+    if (config.Incremental) await prepareIncrementalRoot(context, () => runStages(BASE_STAGES, context));
+    else await runStages(BASE_STAGES, context);
     await runStages(IMAGE_STAGES, context);
     throwIfInterrupted();
     await step(`Writing ${options.display(config.Output)}`, () => format.write(context));

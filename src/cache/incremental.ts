@@ -1,0 +1,104 @@
+/**
+ * Incremental=yes: the root as it stands after the packages and the prepare script is kept in the
+ * cache under a key of everything that shaped it. A later build with the same key starts from it; a
+ * build that only adds packages starts from the closest cached root and installs the difference.
+ * The cached root is never modified: the build works on an overlay of it (or a copy, for directory
+ * outputs, which are renamed into place at the end).
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type { BuildContext } from '../context.js';
+import { getDistribution } from '../distributions/index.js';
+import { step } from '../log.js';
+import { getPackageManager } from '../package-managers/index.js';
+import { run } from '../run.js';
+import { packagesToInstall } from '../stages/install.js';
+import { cacheInputs, cacheKey } from './key.js';
+import { RootCache, type CacheEntry } from './store.js';
+
+export type CacheOutcome = 'hit' | 'extended' | 'miss';
+
+function overlayOption(dir: string): string {
+  // lowerdir/upperdir values are separated by ',' and ':'; escape them in our paths.
+  return dir.replace(/([\\,:])/g, '\\$1');
+}
+
+async function overlayAvailable(): Promise<boolean> {
+  const filesystems = await fs.readFile('/proc/filesystems', 'utf8').catch(() => '');
+  return /\boverlay\b/.test(filesystems);
+}
+
+/** Makes `context.root` show the cached root: an overlay mount, or a copy where a mount cannot do. */
+async function useEntry(context: BuildContext, entry: CacheEntry): Promise<void> {
+  const copy = context.config.Format === 'directory' || !(await overlayAvailable());
+  if (copy) {
+    await run(['cp', '-a', '--reflink=auto', `${entry.root}/.`, context.root], { what: 'Copying the cached root' });
+    return;
+  }
+  const upper = path.join(context.workspace, 'overlay/upper');
+  const work = path.join(context.workspace, 'overlay/work');
+  await fs.mkdir(upper, { recursive: true });
+  await fs.mkdir(work, { recursive: true });
+  const options = `lowerdir=${overlayOption(entry.root)},upperdir=${overlayOption(upper)},workdir=${overlayOption(work)}`;
+  await run(['mount', '-t', 'overlay', 'kiln-root', '-o', options, context.root], { what: 'Mounting the cached root' });
+  context.cleanup.push('unmount the cached root overlay', () =>
+    run(['umount', context.root], { what: 'Unmounting the cached root', uninterruptible: true, okCodes: [32] }).then(() => undefined),
+  );
+}
+
+/** Stores the current root as a new entry without disturbing the build that keeps using it. */
+async function saveCopy(cache: RootCache, context: BuildContext, key: string, inputs: Awaited<ReturnType<typeof cacheInputs>>): Promise<void> {
+  const snapshot = path.join(context.workspace, 'snapshot');
+  await run(['cp', '-a', '--reflink=auto', context.root, snapshot], { what: 'Copying the root into the cache' });
+  await cache.save(key, inputs, snapshot);
+}
+
+/**
+ * Prepares `context.root` for an incremental build. On a miss, `buildBase` makes the root from
+ * scratch (skeleton, packages, prepare) and the result is stored before the build goes on.
+ */
+export async function prepareIncrementalRoot(context: BuildContext, buildBase: () => Promise<void>): Promise<CacheOutcome> {
+  const { config } = context;
+  const cache = new RootCache(config.Cache!);
+  const packages = packagesToInstall(context);
+  const inputs = await cacheInputs(config, packages);
+  const key = await cacheKey(inputs);
+  const release = await cache.useShared();
+  context.cleanup.push('release the root cache', async () => {
+    await release();
+    await cache.evict();
+  });
+  // -ff: rebuild the cached root (mkosi 14: "also remove the incremental cache").
+  const reuse = config.Force < 2;
+
+  const hit = reuse ? await cache.find(key) : undefined;
+  if (hit) {
+    await step(`Using the cached root ${key}`, () => useEntry(context, hit));
+    context.reusedCachedRoot = true;
+    return 'hit';
+  }
+
+  // Adding packages is the only change that can be applied on top of a cached root and give the same
+  // result as a fresh build; a prepare script may depend on the package set, so it forces a rebuild.
+  const base = reuse && config.PrepareScript === null ? await cache.closest(inputs) : undefined;
+  if (base) {
+    const added = packages.filter((name) => !base.inputs.packages.includes(name));
+    await step(`Extending the cached root ${base.key} with ${added.join(', ')}`, async () => {
+      await useEntry(context, base);
+      const manager = getPackageManager(getDistribution(config.Distribution).packageManager);
+      await manager.installMore(context, added);
+    });
+    await step(`Saving the cached root ${key}`, () => saveCopy(cache, context, key, inputs));
+    context.reusedCachedRoot = true;
+    return 'extended';
+  }
+
+  await buildBase();
+  await step(`Saving the cached root ${key}`, async () => {
+    const entry = await cache.save(key, inputs, context.root);
+    // save() moves the root into the cache when it can; then the build goes on from the entry.
+    if ((await fs.readdir(context.root)).length === 0) await useEntry(context, entry);
+  });
+  context.reusedCachedRoot = true;
+  return 'miss';
+}

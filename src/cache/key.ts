@@ -1,0 +1,128 @@
+/**
+ * The incremental cache key: an xxhash of everything that shapes the root up to the end of the
+ * prepare script — distribution, release, architecture, mirrors, repositories, the package list,
+ * the skeleton trees' content, the prepare script and what it sees, kiln's version. Anything else
+ * (extra trees, postinst, hostname, password, output format) is applied after the cached root, so
+ * changing it never costs a bootstrap. mkosi 14 had no key at all: its cache never invalidated.
+ */
+import { createReadStream } from 'node:fs';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import xxhash from 'xxhash-wasm';
+import type { Config } from '../config/types.js';
+import { KILN_VERSION } from '../version.js';
+
+type Hasher = ReturnType<Awaited<ReturnType<typeof xxhash>>['create64']>;
+let api: Awaited<ReturnType<typeof xxhash>> | undefined;
+
+async function hasher(): Promise<Hasher> {
+  api ??= await xxhash();
+  return api.create64(0n);
+}
+
+function hex(value: bigint): string {
+  return value.toString(16).padStart(16, '0');
+}
+
+async function hashFile(file: string, into: Hasher): Promise<void> {
+  for await (const chunk of createReadStream(file)) into.update(chunk as Buffer);
+}
+
+/**
+ * Content digest of a tree or archive: names, types, permission bits, link targets and file
+ * contents — not owners or times, which the copy into the image does not keep either.
+ */
+export async function digestTree(tree: string): Promise<string> {
+  const digest = await hasher();
+  const stat = await fs.lstat(tree);
+  if (!stat.isDirectory()) {
+    digest.update(`archive\0`);
+    await hashFile(tree, digest);
+    return hex(digest.digest());
+  }
+  const walk = async (dir: string, relative: string): Promise<void> => {
+    const entries = (await fs.readdir(dir, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const entry of entries) {
+      const full = path.join(dir, entry.name);
+      const name = path.posix.join(relative, entry.name);
+      const info = await fs.lstat(full);
+      const mode = (info.mode & 0o7777).toString(8);
+      if (info.isDirectory()) {
+        digest.update(`d\0${name}\0${mode}\0`);
+        await walk(full, name);
+      } else if (info.isSymbolicLink()) {
+        digest.update(`l\0${name}\0${await fs.readlink(full)}\0`);
+      } else if (info.isFile()) {
+        digest.update(`f\0${name}\0${mode}\0${info.size}\0`);
+        await hashFile(full, digest);
+      } else {
+        digest.update(`o\0${name}\0${mode}\0`);
+      }
+    }
+  };
+  await walk(tree, '');
+  return hex(digest.digest());
+}
+
+/** The inputs of the cached root, as one canonical object (also stored beside each entry). */
+export interface CacheInputs {
+  readonly kiln: string;
+  readonly distribution: string;
+  readonly release: string;
+  readonly architecture: string;
+  readonly mirror: string | null;
+  readonly localMirror: string | null;
+  readonly repositories: readonly string[];
+  readonly repositoryKeyCheck: boolean;
+  readonly bootstrapper: string | null;
+  readonly withDocs: boolean;
+  /** Sorted: the same set of packages gives the same root. */
+  readonly packages: readonly string[];
+  readonly skeletonTrees: readonly string[];
+  readonly prepareScript: string | null;
+  /** What the prepare script sees. */
+  readonly prepareEnvironment: Readonly<Record<string, string>> | null;
+  readonly prepareNetwork: boolean | 'never' | null;
+}
+
+export async function cacheInputs(config: Config, packages: readonly string[]): Promise<CacheInputs> {
+  const prepare = config.PrepareScript;
+  return {
+    kiln: KILN_VERSION,
+    distribution: config.Distribution,
+    release: config.Release,
+    architecture: config.Architecture,
+    mirror: config.Mirror,
+    localMirror: config.LocalMirror,
+    repositories: [...config.Repositories],
+    repositoryKeyCheck: config.RepositoryKeyCheck,
+    bootstrapper: config.Bootstrapper,
+    withDocs: config.WithDocs,
+    packages: [...new Set(packages)].sort(),
+    skeletonTrees: await Promise.all(config.SkeletonTrees.map(digestTree)),
+    prepareScript: prepare ? await digestTree(prepare) : null,
+    prepareEnvironment: prepare ? config.Environment : null,
+    prepareNetwork: prepare ? config.WithNetwork : null,
+  };
+}
+
+/** Stable JSON: object keys sorted, so equal inputs always give the same text. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+export async function cacheKey(inputs: CacheInputs): Promise<string> {
+  const digest = await hasher();
+  digest.update(canonicalJson(inputs));
+  return hex(digest.digest());
+}
+
+/** The same inputs with another package list: what a cached root must match to be extended. */
+export function sameExceptPackages(a: CacheInputs, b: CacheInputs): boolean {
+  return canonicalJson({ ...a, packages: [] }) === canonicalJson({ ...b, packages: [] });
+}

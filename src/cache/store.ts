@@ -1,0 +1,141 @@
+/**
+ * Cached roots under `<Cache>/roots/<key>/` (the tree in `root/`, its inputs in `inputs.json`).
+ * An entry appears atomically: it is assembled under a temporary name and renamed into place, so a
+ * killed build never leaves half an entry and two builds making the same entry cannot collide. A
+ * build using an entry holds a shared lock; entries are only deleted under the exclusive lock.
+ */
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { acquireLock, type Release } from '../lock.js';
+import { debug } from '../log.js';
+import { run } from '../run.js';
+import { canonicalJson, sameExceptPackages, type CacheInputs } from './key.js';
+
+export interface CacheEntry {
+  readonly key: string;
+  readonly dir: string;
+  readonly root: string;
+  readonly inputs: CacheInputs;
+}
+
+/** How many cached roots a cache directory keeps (least recently used go first). */
+export const KEEP_ENTRIES = 6;
+
+async function readEntry(base: string, key: string): Promise<CacheEntry | undefined> {
+  const dir = path.join(base, key);
+  try {
+    const inputs = JSON.parse(await fs.readFile(path.join(dir, 'inputs.json'), 'utf8')) as CacheInputs;
+    return { key, dir, root: path.join(dir, 'root'), inputs };
+  } catch {
+    return undefined;
+  }
+}
+
+export class RootCache {
+  readonly base: string;
+
+  constructor(cacheDirectory: string) {
+    this.base = path.join(cacheDirectory, 'roots');
+  }
+
+  /** Held while this build uses cached roots, so that no other build deletes them meanwhile. */
+  async useShared(): Promise<Release> {
+    const release = await acquireLock(path.join(this.base, '.lock'), 'the root cache', { shared: true });
+    if (!release) throw new Error('internal: a shared lock was refused');
+    return release;
+  }
+
+  async find(key: string): Promise<CacheEntry | undefined> {
+    const entry = await readEntry(this.base, key);
+    if (entry) await fs.utimes(entry.dir, new Date(), new Date()).catch(() => undefined);
+    return entry;
+  }
+
+  /**
+   * The cached root this one can be made from by installing more packages: same inputs otherwise,
+   * a subset of the packages, as many of them as possible.
+   */
+  async closest(inputs: CacheInputs): Promise<CacheEntry | undefined> {
+    const wanted = new Set(inputs.packages);
+    let best: CacheEntry | undefined;
+    for (const key of await this.keys()) {
+      const entry = await readEntry(this.base, key);
+      if (!entry || !sameExceptPackages(entry.inputs, inputs)) continue;
+      if (!entry.inputs.packages.every((name) => wanted.has(name))) continue;
+      if (!best || entry.inputs.packages.length > best.inputs.packages.length) best = entry;
+    }
+    return best;
+  }
+
+  /**
+   * Stores `root` as the entry for `key`: moved when it is on the cache's file system (the caller
+   * then works on an overlay or copy of the entry), copied otherwise. Returns the entry.
+   */
+  async save(key: string, inputs: CacheInputs, root: string): Promise<CacheEntry> {
+    await fs.mkdir(this.base, { recursive: true });
+    const temporary = path.join(this.base, `.new-${key}-${randomBytes(4).toString('hex')}`);
+    await fs.mkdir(temporary);
+    try {
+      await fs.writeFile(path.join(temporary, 'inputs.json'), `${canonicalJson(inputs)}\n`);
+      try {
+        await fs.rename(root, path.join(temporary, 'root'));
+        await fs.mkdir(root);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EXDEV') throw error;
+        await run(['cp', '-a', '--reflink=auto', root, path.join(temporary, 'root')], { what: 'Saving the root in the cache' });
+      }
+      const target = path.join(this.base, key);
+      const previous = await readEntry(this.base, key);
+      if (previous) {
+        // -ff rebuilt an existing entry: the old one may be in use, so it is only renamed here and
+        // deleted by the next eviction, which waits for every user.
+        await fs.rename(previous.dir, path.join(this.base, `.old-${key}-${randomBytes(4).toString('hex')}`));
+      }
+      try {
+        await fs.rename(temporary, target);
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw error;
+        debug(`another build stored ${key} first; using that one`);
+        await run(['rm', '-rf', '--one-file-system', temporary], { what: 'Removing a duplicate cache entry', uninterruptible: true });
+      }
+      return (await readEntry(this.base, key))!;
+    } catch (error) {
+      await run(['rm', '-rf', '--one-file-system', temporary], { what: 'Removing a half-made cache entry', uninterruptible: true });
+      throw error;
+    }
+  }
+
+  /** Entries by key. */
+  async keys(): Promise<string[]> {
+    try {
+      return (await fs.readdir(this.base)).filter((name) => /^[0-9a-f]{16}$/.test(name));
+    } catch {
+      return [];
+    }
+  }
+
+  /**
+   * Deletes leftovers and all but the most recently used entries — only when no other build holds
+   * the cache (it never waits for them).
+   */
+  async evict(keep = KEEP_ENTRIES): Promise<void> {
+    const release = await acquireLock(path.join(this.base, '.lock'), 'the root cache', { nonBlocking: true });
+    if (!release) return;
+    try {
+      const names = await fs.readdir(this.base).catch(() => [] as string[]);
+      const stale = names.filter((name) => name.startsWith('.old-') || name.startsWith('.new-'));
+      const entries = await Promise.all(
+        (await this.keys()).map(async (key) => ({ key, used: (await fs.stat(path.join(this.base, key))).mtimeMs })),
+      );
+      entries.sort((a, b) => b.used - a.used);
+      const doomed = [...stale, ...entries.slice(keep).map((entry) => entry.key)];
+      for (const name of doomed) {
+        await run(['rm', '-rf', '--one-file-system', path.join(this.base, name)], { what: 'Evicting a cached root', uninterruptible: true });
+      }
+    } finally {
+      await release();
+    }
+  }
+}
