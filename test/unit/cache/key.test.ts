@@ -1,0 +1,119 @@
+/**
+ * The incremental cache key must change for every input that shapes the cached root, and for
+ * nothing else: a stale root is a wrong image (mkosi 14's silent failure), a needless miss costs a
+ * full bootstrap.
+ */
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { cacheInputs, cacheKey, sameExceptPackages, type CacheInputs } from '../../../src/cache/key.js';
+import type { Assignment } from '../../../src/config/assign.js';
+import type { Host } from '../../../src/config/host.js';
+import { loadConfig } from '../../../src/config/load.js';
+import type { SettingName } from '../../../src/config/types.js';
+import type { BuildContext } from '../../../src/context.js';
+import { packagesToInstall } from '../../../src/stages/install.js';
+
+const host: Host = { distribution: 'debian', release: 'bookworm', architecture: 'x86_64', debianMirror: 'http://127.0.0.1/debian', kvm: false };
+let dir: string;
+
+beforeEach(() => {
+  dir = mkdtempSync(path.join(os.tmpdir(), 'kiln-key-'));
+  writeFileSync(path.join(dir, 'mkosi.default'), '[Distribution]\nDistribution=debian\n[Content]\nPackages=less,vim\n');
+  mkdirSync(path.join(dir, 'mkosi.skeleton/etc'), { recursive: true });
+  writeFileSync(path.join(dir, 'mkosi.skeleton/etc/skeleton'), 'one\n');
+  mkdirSync(path.join(dir, 'mkosi.extra/etc'), { recursive: true });
+  writeFileSync(path.join(dir, 'mkosi.extra/etc/extra'), 'extra\n');
+  writeFileSync(path.join(dir, 'mkosi.prepare'), '#!/bin/sh\necho prepare\n', { mode: 0o755 });
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+async function inputsFor(settings: Partial<Record<SettingName, string>> = {}): Promise<CacheInputs> {
+  const commandLine: Assignment[] = Object.entries(settings).map(([name, raw]) => ({
+    name: name as SettingName,
+    raw,
+    invert: false,
+    origin: { file: 'command line' },
+    spelling: `--${name}`,
+  }));
+  const { config } = loadConfig({ directory: dir, commandLine, host, env: { PATH: '/usr/bin:/bin', SECRET: 'a' }, cwd: dir });
+  return cacheInputs(config, packagesToInstall({ config } as BuildContext));
+}
+
+async function keyFor(settings: Partial<Record<SettingName, string>> = {}): Promise<string> {
+  return cacheKey(await inputsFor(settings));
+}
+
+describe('the incremental cache key', () => {
+  it('is a stable 16-digit xxhash', async () => {
+    const key = await keyFor();
+    expect(key).toMatch(/^[0-9a-f]{16}$/);
+    expect(await keyFor()).toBe(key);
+  });
+
+  it.each([
+    ['Distribution', { Distribution: 'ubuntu', Mirror: 'http://127.0.0.1/debian' }],
+    ['Release', { Release: 'trixie' }],
+    ['Architecture', { Architecture: 'aarch64' }],
+    ['Mirror', { Mirror: 'http://127.0.0.2/debian' }],
+    ['LocalMirror', { LocalMirror: 'file:///srv/mirror' }],
+    ['Repositories', { Repositories: 'main,contrib' }],
+    ['RepositoryKeyCheck', { RepositoryKeyCheck: 'no' }],
+    ['Bootstrapper', { Bootstrapper: 'debootstrap' }],
+    ['WithDocs', { WithDocs: 'yes' }],
+    ['Packages', { Packages: 'htop' }],
+    ['BasePackages', { BasePackages: 'no' }],
+    ['Environment (seen by the prepare script)', { Environment: 'FOO=bar' }],
+    ['WithNetwork (for the prepare script)', { WithNetwork: 'yes' }],
+  ] as const)('changes with %s', async (_label, settings) => {
+    expect(await keyFor(settings as Partial<Record<SettingName, string>>)).not.toBe(await keyFor());
+  });
+
+  it('changes with the skeleton tree: content, mode, new files, link targets', async () => {
+    const keys = new Set([await keyFor()]);
+    writeFileSync(path.join(dir, 'mkosi.skeleton/etc/skeleton'), 'two\n');
+    keys.add(await keyFor());
+    chmodSync(path.join(dir, 'mkosi.skeleton/etc/skeleton'), 0o600);
+    keys.add(await keyFor());
+    writeFileSync(path.join(dir, 'mkosi.skeleton/etc/new'), '');
+    keys.add(await keyFor());
+    symlinkSync('skeleton', path.join(dir, 'mkosi.skeleton/etc/link'));
+    keys.add(await keyFor());
+    rmSync(path.join(dir, 'mkosi.skeleton/etc/link'));
+    symlinkSync('new', path.join(dir, 'mkosi.skeleton/etc/link'));
+    keys.add(await keyFor());
+    expect(keys.size).toBe(6);
+  });
+
+  it('changes with the prepare script', async () => {
+    const before = await keyFor();
+    writeFileSync(path.join(dir, 'mkosi.prepare'), '#!/bin/sh\necho prepared differently\n');
+    expect(await keyFor()).not.toBe(before);
+  });
+
+  it('changes with kiln\'s version', async () => {
+    const inputs = await inputsFor();
+    expect(await cacheKey({ ...inputs, kiln: `${inputs.kiln}-next` })).not.toBe(await cacheKey(inputs));
+  });
+
+  it('does not change with what is applied after the cached root', async () => {
+    const key = await keyFor();
+    writeFileSync(path.join(dir, 'mkosi.extra/etc/extra'), 'edited\n');
+    writeFileSync(path.join(dir, 'mkosi.postinst'), '#!/bin/sh\ntrue\n', { mode: 0o755 });
+    expect(await keyFor({ Hostname: 'other', Format: 'tar', Checksum: 'yes', Password: 'secret', ImageId: 'x' })).toBe(key);
+    expect(await keyFor({ Packages: '!*,vim,less' })).toBe(key);
+  });
+
+  it('without a prepare script, ignores what only the prepare script would see', async () => {
+    rmSync(path.join(dir, 'mkosi.prepare'));
+    expect(await keyFor({ Environment: 'FOO=bar' })).toBe(await keyFor());
+  });
+
+  it('lets a root with fewer packages be extended', async () => {
+    const small = await inputsFor();
+    const big = await inputsFor({ Packages: 'htop' });
+    expect(sameExceptPackages(small, big)).toBe(true);
+    expect(sameExceptPackages(small, await inputsFor({ Packages: 'htop', Release: 'trixie' }))).toBe(false);
+  });
+});

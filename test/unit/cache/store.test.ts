@@ -1,0 +1,70 @@
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { CacheInputs } from '../../../src/cache/key.js';
+import { RootCache } from '../../../src/cache/store.js';
+
+const base: CacheInputs = {
+  kiln: '0', distribution: 'debian', release: 'bookworm', architecture: 'x86_64', mirror: 'm', localMirror: null,
+  repositories: [], repositoryKeyCheck: true, bootstrapper: 'mmdebstrap', withDocs: false, packages: ['a'],
+  skeletonTrees: [], prepareScript: null, prepareEnvironment: null, prepareNetwork: null,
+};
+
+let dir: string;
+beforeEach(() => (dir = mkdtempSync(path.join(os.tmpdir(), 'kiln-store-'))));
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+function makeRoot(marker: string): string {
+  const root = mkdtempSync(path.join(dir, 'root-'));
+  writeFileSync(path.join(root, 'marker'), marker);
+  return root;
+}
+
+describe('RootCache', () => {
+  it('stores a root under its key, moving it when it can', async () => {
+    const cache = new RootCache(dir);
+    const root = makeRoot('first');
+    const entry = await cache.save('0123456789abcdef', base, root);
+    expect(readFileSync(path.join(entry.root, 'marker'), 'utf8')).toBe('first');
+    expect(readdirSync(root)).toEqual([]);
+    expect((await cache.find('0123456789abcdef'))?.inputs).toEqual(base);
+  });
+
+  it('keeps the first of two builds that store the same key', async () => {
+    const cache = new RootCache(dir);
+    await Promise.all([cache.save('0123456789abcdef', base, makeRoot('a')), cache.save('0123456789abcdef', base, makeRoot('b'))]);
+    expect(await cache.keys()).toEqual(['0123456789abcdef']);
+    expect(readdirSync(cache.base).filter((name) => name.startsWith('.new-'))).toEqual([]);
+  });
+
+  it('never shows a half-made entry, and eviction removes it', async () => {
+    const cache = new RootCache(dir);
+    mkdirSync(path.join(cache.base, '.new-0123456789abcdef-dead'), { recursive: true });
+    expect(await cache.find('0123456789abcdef')).toBeUndefined();
+    await cache.evict();
+    expect(existsSync(path.join(cache.base, '.new-0123456789abcdef-dead'))).toBe(false);
+  });
+
+  it('finds the closest root to extend: same inputs, fewest missing packages', async () => {
+    const cache = new RootCache(dir);
+    await cache.save('000000000000000a', { ...base, packages: ['a'] }, makeRoot('a'));
+    await cache.save('00000000000000ab', { ...base, packages: ['a', 'b'] }, makeRoot('ab'));
+    await cache.save('00000000000000ax', { ...base, packages: ['a', 'x'] }, makeRoot('ax'));
+    await cache.save('0000000000000abt', { ...base, release: 'trixie', packages: ['a', 'b'] }, makeRoot('t'));
+    expect((await cache.closest({ ...base, packages: ['a', 'b', 'c'] }))?.key).toBe('00000000000000ab');
+    expect(await cache.closest({ ...base, packages: ['c'] })).toBeUndefined();
+  });
+
+  it('evicts the least recently used entries beyond the limit', async () => {
+    const cache = new RootCache(dir);
+    for (let i = 0; i < 4; i++) {
+      const key = `000000000000000${i}`;
+      await cache.save(key, { ...base, packages: [String(i)] }, makeRoot(String(i)));
+      utimesSync(path.join(cache.base, key), new Date(1000 * (i + 1)), new Date(1000 * (i + 1)));
+    }
+    await cache.find('0000000000000000');
+    await cache.evict(2);
+    expect((await cache.keys()).sort()).toEqual(['0000000000000000', '0000000000000003']);
+  });
+});
