@@ -3,7 +3,7 @@
  * at once: configuration kiln cannot build, missing host tools (with their Debian packages), an
  * existing output without --force, an output directory kiln cannot write to.
  */
-import { constants } from 'node:fs';
+import { constants, existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { producedFiles } from './artifacts/names.js';
@@ -61,6 +61,13 @@ export async function checkBuild(loaded: Loaded, display: (file: string) => stri
   } else {
     const probe = distribution.probe?.(config);
     if (probe) await probeMirror(probe.url, `${probe.setting}=`).catch((error: unknown) => errors.push(error as KilnError));
+  }
+
+  const keyring = distribution.keyring;
+  if (keyring && config.RepositoryKeyCheck && config.LocalMirror === null && !existsSync(keyring.file)) {
+    errors.push(new UserError(`${config.Distribution}'s archive keyring ${keyring.file} is not installed`, {
+      hint: `apt-get install ${keyring.package}, or set RepositoryKeyCheck=no`,
+    }));
   }
 
   const missing = requiredTools(config).filter((tool) => !locateTool(tool, config.ExtraSearchPaths));

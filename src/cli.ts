@@ -74,9 +74,11 @@ function report(error: unknown): number {
       const tail = reason.stderrTail.split('\n').slice(-10);
       process.stderr.write(`${tail.map((line) => `  │ ${line}`).join('\n')}\n`);
     }
-    const messages = reason instanceof ConfigErrors ? reason.errors.map((e) => e.message) : [reason.message];
-    for (const message of messages) process.stderr.write(`kiln: error: ${message}\n`);
-    if (reason.hint) process.stderr.write(`kiln: hint: ${reason.hint}\n`);
+    // Each problem with its own hint, when several were found at once.
+    for (const problem of reason instanceof ConfigErrors ? reason.errors : [reason]) {
+      process.stderr.write(`kiln: error: ${problem.message}\n`);
+      if (problem.hint) process.stderr.write(`kiln: hint: ${problem.hint}\n`);
+    }
     return reason.exitCode;
   }
   process.stderr.write(`kiln: internal error (this is a bug in kiln, please report it):\n`);

@@ -25,6 +25,11 @@ export interface Distribution {
    * A small file of the configured repository, fetched before the build to fail fast with the URL
    * (Debian: dists/<release>/Release). Undefined when there is nothing cheap to ask.
    */
+  /**
+   * The archive keyring the host needs to check signatures (RepositoryKeyCheck=yes), and the Debian
+   * package that provides it.
+   */
+  readonly keyring?: { readonly file: string; readonly package: string };
   probe?(config: Config): { readonly url: string; readonly setting: 'Mirror' | 'LocalMirror' } | undefined;
 }
 

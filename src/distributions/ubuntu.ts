@@ -6,4 +6,5 @@ export const ubuntu: Distribution = {
   name: 'ubuntu',
   defaultMirror: () => null,
   mirrorHint: "set Mirror= to an Ubuntu archive mirror (the host's apt sources are Debian's)",
+  keyring: { file: '/usr/share/keyrings/ubuntu-archive-keyring.gpg', package: 'ubuntu-keyring' },
 };
