@@ -8,17 +8,19 @@ export default defineConfig({
           name: 'unit',
           include: ['test/unit/**/*.test.ts', 'test/compat/**/*.test.ts'],
           testTimeout: 20_000,
+          // Quick tests first; the slow image builds after them.
+          sequence: { groupOrder: 0 },
         },
       },
       {
         test: {
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],
-          // Real builds: debootstrap, nspawn, mkfs. They share the package cache and two cores.
+          // Real builds: mmdebstrap, nspawn, mkfs. They share the package cache and the machine's cores.
           testTimeout: 15 * 60_000,
           hookTimeout: 15 * 60_000,
           maxWorkers: 2,
-          minWorkers: 1,
+          sequence: { groupOrder: 1 },
         },
       },
     ],

@@ -8,7 +8,9 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
+import PQueue from 'p-queue';
 import { pipeline } from 'node:stream/promises';
 import { COMPRESSOR_TOOLS, compressorCommand } from '../archive/compressor.js';
 import { effectiveFsCompression, outputCompression } from '../config/derived.js';
@@ -84,34 +86,49 @@ async function check(config: Config): Promise<void> {
 }
 
 /** Makes every partition's file system; returns the image of each role. */
+/** Like queue.addAll(), but on a failure waits for the other tasks before rethrowing (no mkfs outlives the scratch dir). */
+async function settleAll(queue: PQueue, tasks: readonly (() => Promise<void>)[]): Promise<void> {
+  try {
+    await queue.addAll(tasks);
+  } catch (error) {
+    await queue.onIdle();
+    throw error;
+  }
+}
+
 async function makeImages(context: BuildContext, plans: readonly PartitionPlan[], scratch: string, seed: string | undefined): Promise<Map<PartitionPlan['role'], string>> {
   const { config } = context;
   const separate = plans.filter((p) => p.role !== 'root' && p.mountPoint !== null).map((p) => p.mountPoint!);
   return withSplitTree(context.root, separate, scratch, async (trees) => {
     const images = new Map<PartitionPlan['role'], string>();
-    for (const plan of plans) {
-      const image = path.join(scratch, `${plan.role}.img`);
-      const contents = plan.role === 'root' ? 'the image root' : plan.role === 'swap' ? 'swap' : `the contents of ${plan.mountPoint}`;
-      const title = plan.fs === 'swap' ? 'Making the swap partition' : `Making the ${plan.fs} file system for ${contents}`;
-      await step(title, () =>
-        makeFileSystem({
-          fs: plan.fs,
-          tree: plan.role === 'root' ? context.root : (trees.get(plan.mountPoint ?? '') ?? scratch),
-          image,
-          size: plan.size,
-          label: plan.label,
-          mountPoint: plan.mountPoint,
-          uuid: fileSystemUuid(seed, plan.role),
-          contents,
-          sizeSetting: SIZE_SETTINGS[plan.role],
-          compression: effectiveFsCompression(config.Format, config.Compress, config.CompressFs),
-          mksquashfs: config.Mksquashfs,
-          scratch,
-          searchPaths: config.ExtraSearchPaths,
+    // The file systems of /home, /srv, /var/tmp and swap are independent of the root's: make them
+    // side by side, one per core (mkfs is mostly single-threaded).
+    const queue = new PQueue({ concurrency: Math.max(1, os.availableParallelism()) });
+    const titles = plans.map((plan) => (plan.fs === 'swap' ? 'swap' : `${plan.fs} for ${plan.role === 'root' ? 'the root' : plan.mountPoint}`));
+    await step(`Making the file system${plans.length > 1 ? 's' : ''} (${titles.join(', ')})`, () =>
+      settleAll(queue,
+        plans.map((plan) => async () => {
+          const image = path.join(scratch, `${plan.role}.img`);
+          const contents = plan.role === 'root' ? 'the image root' : plan.role === 'swap' ? 'swap' : `the contents of ${plan.mountPoint}`;
+          await makeFileSystem({
+            fs: plan.fs,
+            tree: plan.role === 'root' ? context.root : (trees.get(plan.mountPoint ?? '') ?? scratch),
+            image,
+            size: plan.size,
+            label: plan.label,
+            mountPoint: plan.mountPoint,
+            uuid: fileSystemUuid(seed, plan.role),
+            contents,
+            sizeSetting: SIZE_SETTINGS[plan.role],
+            compression: effectiveFsCompression(config.Format, config.Compress, config.CompressFs),
+            mksquashfs: config.Mksquashfs,
+            scratch,
+            searchPaths: config.ExtraSearchPaths,
+          });
+          images.set(plan.role, image);
         }),
-      );
-      images.set(plan.role, image);
-    }
+      ),
+    );
     return images;
   });
 }

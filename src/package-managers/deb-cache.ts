@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import PQueue from 'p-queue';
 
 async function debsIn(dir: string): Promise<string[]> {
   try {
@@ -34,15 +35,21 @@ async function placeAtomically(source: string, target: string, move: boolean): P
   if (move) await fs.unlink(source);
 }
 
+/** A cache holds hundreds of packages; a bounded number of file operations at a time avoids EMFILE. */
+async function placeAll(names: readonly string[], from: string, to: string, move: boolean): Promise<void> {
+  const queue = new PQueue({ concurrency: 32 });
+  await queue.addAll(names.map((name) => () => placeAtomically(path.join(from, name), path.join(to, name), move)));
+}
+
 export async function restoreCachedDebs(cache: string, archives: string): Promise<number> {
   const names = await debsIn(cache);
-  await Promise.all(names.map((name) => placeAtomically(path.join(cache, name), path.join(archives, name), false)));
+  await placeAll(names, cache, archives, false);
   return names.length;
 }
 
 export async function saveNewDebs(downloaded: string, cache: string): Promise<number> {
   await fs.mkdir(cache, { recursive: true });
   const names = await debsIn(downloaded);
-  await Promise.all(names.map((name) => placeAtomically(path.join(downloaded, name), path.join(cache, name), true)));
+  await placeAll(names, downloaded, cache, true);
   return names.length;
 }
