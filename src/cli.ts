@@ -7,7 +7,8 @@ import { parseArguments } from './cli/arguments.js';
 import { formatHelp } from './cli/help.js';
 import { displayPath, loadConfig, type Loaded } from './config/load.js';
 import { ConfigErrors, KilnError, ToolError, UserError } from './errors.js';
-import { configureLog, stopProgress } from './log.js';
+import { configureLog, info, stopProgress } from './log.js';
+import { findPreset, implicitPreset, implicitPresetNote, presetLayer } from './presets.js';
 import { installSignalHandlers, interruptSignal } from './signals.js';
 import { VERBS } from './verbs/index.js';
 import type { Invocation } from './verbs/types.js';
@@ -29,20 +30,27 @@ export async function main(argv: readonly string[]): Promise<number> {
     const cwd = process.cwd();
     const directory = path.resolve(cwd, args.directory ?? '.');
     let loaded: Loaded | undefined;
+    const implicit = implicitPreset(args, directory);
+    const preset = args.preset ?? implicit;
+    const load = (): Loaded => {
+      const result = loadConfig({
+        directory,
+        defaultPath: args.defaultPath,
+        extraFiles: args.configFiles.map((file) => path.resolve(cwd, file)),
+        extraFilesAt: args.configFilesAt,
+        commandLine: args.assignments,
+        cwd,
+        ...(preset === undefined ? {} : presetLayer(findPreset(preset), directory)),
+      });
+      if (implicit !== undefined) info(implicitPresetNote(result.config, directory === cwd ? 'this directory' : displayPath(directory, cwd)));
+      return result;
+    };
     const invocation: Invocation = {
-      args,
+      args: { ...args, preset },
       cwd,
       directory,
       display: (file) => displayPath(file, cwd),
-      config: () =>
-        (loaded ??= loadConfig({
-          directory,
-          defaultPath: args.defaultPath,
-          extraFiles: args.configFiles.map((file) => path.resolve(cwd, file)),
-          extraFilesAt: args.configFilesAt,
-          commandLine: args.assignments,
-          cwd,
-        })),
+      config: () => (loaded ??= load()),
     };
     const verb = VERBS[args.verb];
     if (!verb) throw new Error(`internal: verb ${args.verb} has no implementation`);

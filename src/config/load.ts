@@ -16,7 +16,7 @@ import { lookupKey, RETIRED_KEYS, suggestKey, suggestSection } from './keys.js';
 import { createResolveContext, resolveConfig, type Resolved } from './resolve.js';
 import { SECTION_ALIASES, SECTIONS, type Setting } from './setting.js';
 import { SETTINGS } from './settings/index.js';
-import type { SettingName } from './types.js';
+import type { Config, SettingName } from './types.js';
 
 export interface LoadOptions {
   /** The configuration directory (-C), absolute. */
@@ -30,8 +30,12 @@ export interface LoadOptions {
    * it stands among the options. Without it, the files come before all command-line options.
    */
   readonly extraFilesAt?: readonly number[];
-  /** Files applied before everything else (presets). */
+  /** Files applied before everything else (a preset); relative paths in them start from their own directory. */
   readonly baseFiles?: readonly string[];
+  /** Settings the base files may not set: the directory has its own file for them (mkosi.rootpw, mkosi.nspawn…). */
+  readonly baseYields?: ReadonlySet<SettingName>;
+  /** Trees copied into the image before the configuration's own (a preset's mkosi.skeleton/, mkosi.extra/). */
+  readonly baseTrees?: { readonly SkeletonTrees: readonly string[]; readonly ExtraTrees: readonly string[] };
   readonly commandLine: readonly Assignment[];
   readonly host?: Host;
   readonly env?: Readonly<Record<string, string | undefined>>;
@@ -61,15 +65,21 @@ export function loadConfig(options: LoadOptions): Loaded {
     });
   }
 
-  const files = [...(options.baseFiles ?? []), ...findConfigFiles(options.directory, options.defaultPath, display, warnings)];
+  const baseFiles = options.baseFiles ?? [];
+  const files = [...baseFiles, ...findConfigFiles(options.directory, options.defaultPath, display, warnings)];
   const documents = files.map((file) => readConfigFile(file, display(file)));
+  const baseDirs = new Map(documents.slice(0, baseFiles.length).map((document, k) => [document, path.dirname(baseFiles[k]!)]));
   const extraDocuments = (options.extraFiles ?? []).map((file) => readConfigFile(file, display(file)));
 
   const build = (extra: readonly IniDocument[]): RawState => {
     const state: RawState = new Map();
     const context = { baseDir: options.directory };
     for (const document of [...documents, ...extra]) {
-      for (const assignment of assignmentsOf(document)) applyAssignment(state, assignment, context);
+      const baseDir = baseDirs.get(document);
+      for (const assignment of assignmentsOf(document)) {
+        if (baseDir !== undefined && options.baseYields?.has(assignment.name)) continue;
+        applyAssignment(state, assignment, baseDir !== undefined ? { baseDir } : context);
+      }
     }
     const commandLine = options.commandLine;
     const applyFilesAt = (position: number): void => {
@@ -97,10 +107,21 @@ export function loadConfig(options: LoadOptions): Loaded {
   const resolved = resolveConfig({ state, directory: options.directory, host, env });
   return {
     ...resolved,
+    config: withBaseTrees(resolved.config, options.baseTrees),
     warnings: [...warnings, ...resolved.warnings],
     files,
     directory: options.directory,
   };
+}
+
+/** Base trees go first, so that the configuration's own trees can replace any file they put there. */
+function withBaseTrees(config: Config, trees: LoadOptions['baseTrees']): Config {
+  if (!trees || (trees.SkeletonTrees.length === 0 && trees.ExtraTrees.length === 0)) return config;
+  return Object.freeze({
+    ...config,
+    SkeletonTrees: Object.freeze([...trees.SkeletonTrees, ...config.SkeletonTrees]),
+    ExtraTrees: Object.freeze([...trees.ExtraTrees, ...config.ExtraTrees]),
+  });
 }
 
 function findConfigFiles(directory: string, defaultPath: string | undefined, display: (f: string) => string, warnings: string[]): string[] {

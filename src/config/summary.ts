@@ -68,7 +68,9 @@ export function formatSummary(config: Config, notes: SummaryNotes, isSet: (name:
   const width = Math.max(...rows.map((row) => row.key.length)) + 1;
   const lines: string[] = [];
   lines.push(`Configuration: ${notes.files.length > 0 ? notes.files.join(', ') : '(none: defaults only)'}`);
-  if (notes.preset) lines.push(`Preset: ${notes.preset}`);
+  if (notes.preset) {
+    lines.push(`Preset: ${notes.preset} (read first: the files after it and the command line override its settings and add to its lists)`);
+  }
   for (const section of SECTIONS) {
     const sectionRows = rows.filter((row) => row.section === section);
     if (sectionRows.length === 0) continue;

@@ -2,7 +2,9 @@
 import { UserError } from '../errors.js';
 import { build } from './build.js';
 import { clean } from './clean.js';
+import { doctor } from './doctor.js';
 import { genkey } from './genkey.js';
+import { init } from './init.js';
 import { serve } from './serve.js';
 import { boot, shell } from './shell-boot.js';
 import { summary } from './summary.js';
@@ -33,6 +35,7 @@ function notSupported(name: string, doc: string, hint: string, shape: Partial<Ve
 
 export const VERBS: Record<string, Verb> = {
   build,
+  init,
   clean,
   summary,
   shell,
@@ -43,5 +46,6 @@ export const VERBS: Record<string, Verb> = {
   bump: notYet('bump', 'Increase the last number of mkosi.version'),
   genkey,
   verify,
+  doctor,
   help: { doc: 'Show this help', origin: 'mkosi', run: async () => undefined },
 };

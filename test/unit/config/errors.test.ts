@@ -178,7 +178,7 @@ const CASES: readonly ErrorCase[] = [
     argv: ['biuld'],
     stderr: [
       'kiln: error: unknown verb "biuld"',
-      'kiln: hint: did you mean build? (verbs: build, clean, summary, shell, boot, qemu, ssh, serve, bump, genkey, verify, help)',
+      'kiln: hint: did you mean build? (verbs: build, init, clean, summary, shell, boot, qemu, ssh, serve, bump, genkey, verify, doctor, help)',
     ],
   },
   {

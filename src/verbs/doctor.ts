@@ -1,0 +1,154 @@
+/**
+ * `kiln doctor [--install]`: which host tools each distribution, output format and option needs,
+ * which of them this host has, and the Debian package of each missing one. The lists are derived
+ * from the registries (each package manager's and format's requiredTools(config), the distributions'
+ * keyrings), so a new format or distribution shows up here without touching this file.
+ * `--install` installs the missing packages with apt-get.
+ */
+import { existsSync } from 'node:fs';
+import { applyAssignment, type RawState } from '../config/assign.js';
+import { detectHost } from '../config/host.js';
+import { resolveConfig } from '../config/resolve.js';
+import type { Config, SettingName } from '../config/types.js';
+import { checkRoot, requiredTools } from '../checks.js';
+import { DISTRIBUTIONS } from '../distributions/index.js';
+import { UserError } from '../errors.js';
+import { locateTool, packageOf } from '../host-tools.js';
+import { info } from '../log.js';
+import { OUTPUTS } from '../outputs/index.js';
+import { run } from '../run.js';
+import type { Verb } from './types.js';
+
+/** One thing a build runs or reads: any of `alternatives` will do; the first is the one to install. */
+export interface Need {
+  readonly alternatives: readonly string[];
+  /** A file rather than a program (an archive keyring). */
+  readonly file?: boolean;
+  readonly package: string | undefined;
+}
+
+export interface NeedGroup {
+  readonly label: string;
+  readonly needs: readonly Need[];
+}
+
+export interface Report {
+  readonly groups: readonly { readonly title: string; readonly rows: readonly NeedGroup[] }[];
+}
+
+type Settings = Partial<Record<SettingName, string>>;
+
+/** A configuration as if these settings were written in an mkosi.default (and nothing else). */
+export function configWith(settings: Settings): Config {
+  const state: RawState = new Map();
+  for (const [name, raw] of Object.entries(settings)) {
+    applyAssignment(state, { name: name as SettingName, raw, invert: false, origin: { file: 'kiln doctor' }, spelling: `${name}=` }, { baseDir: '/' });
+  }
+  // A directory with no mkosi.* files in it, so nothing is auto-detected.
+  return resolveConfig({ state, directory: '/nonexistent/kiln-doctor', host: detectHost(), env: process.env }).config;
+}
+
+const tool = (name: string): Need => ({ alternatives: [name], package: packageOf(name) });
+const minus = (tools: readonly string[], base: readonly string[]): string[] => tools.filter((t) => !base.includes(t));
+
+/** Debian and Ubuntu take either bootstrapper; the package managers say which tools each needs. */
+function distributionNeeds(name: string): Need[] {
+  const distribution = DISTRIBUTIONS[name as keyof typeof DISTRIBUTIONS];
+  const tools = requiredTools(configWith({ Distribution: name, Format: 'directory', Bootstrapper: 'mmdebstrap' }));
+  const needs = tools.map((t) => {
+    if (t !== 'mmdebstrap') return tool(t);
+    const other = requiredTools(configWith({ Distribution: name, Format: 'directory', Bootstrapper: 'debootstrap' }));
+    return { alternatives: ['mmdebstrap', ...minus(other, tools)], package: packageOf('mmdebstrap') };
+  });
+  if (distribution.keyring) needs.push({ alternatives: [distribution.keyring.file], file: true, package: distribution.keyring.package });
+  return needs;
+}
+
+/** What each format adds to a plain directory build of the host's distribution. */
+function formatNeeds(format: string, base: readonly string[]): Need[] {
+  return minus(requiredTools(configWith({ Distribution: 'debian', Format: format })), base).map(tool);
+}
+
+const OPTIONS: readonly { readonly label: string; readonly settings: Settings }[] = [
+  { label: 'CompressOutput=zstd', settings: { Format: 'tar', CompressOutput: 'zstd' } },
+  { label: 'CompressOutput=gz', settings: { Format: 'tar', CompressOutput: 'gz' } },
+  { label: 'Sign=yes', settings: { Format: 'tar', Sign: 'yes' } },
+];
+
+export function buildReport(): Report {
+  const base = requiredTools(configWith({ Distribution: 'debian', Format: 'directory' }));
+  const tarBase = requiredTools(configWith({ Distribution: 'debian', Format: 'tar' }));
+  return {
+    groups: [
+      { title: 'Distributions', rows: Object.keys(DISTRIBUTIONS).map((name) => ({ label: name, needs: distributionNeeds(name) })) },
+      { title: 'Output formats (beyond the distribution\'s tools)', rows: Object.keys(OUTPUTS).map((name) => ({ label: name, needs: formatNeeds(name, base) })) },
+      {
+        title: 'Options',
+        rows: OPTIONS.map(({ label, settings }) => ({ label, needs: minus(requiredTools(configWith({ Distribution: 'debian', ...settings })), tarBase).map(tool) })),
+      },
+    ],
+  };
+}
+
+export function isPresent(need: Need): boolean {
+  return need.alternatives.some((name) => (need.file ? existsSync(name) : locateTool(name) !== undefined));
+}
+
+function describeNeed(need: Need): string {
+  const name = need.alternatives.length > 1 ? `${need.alternatives[0]} (or ${need.alternatives.slice(1).join(', ')})` : need.alternatives[0]!;
+  if (isPresent(need)) return `✓ ${name}`;
+  return `✗ ${name}${need.package ? ` [apt-get install ${need.package}]` : ''}`;
+}
+
+export function formatReport(report: Report): string {
+  const width = Math.max(...report.groups.flatMap((group) => group.rows.map((row) => row.label.length))) + 2;
+  const lines = ['Host tools kiln runs, by what needs them (✓ found, ✗ missing [the Debian package that has it]):'];
+  for (const group of report.groups) {
+    lines.push('', `${group.title}:`);
+    for (const row of group.rows) {
+      lines.push(`  ${row.label.padEnd(width)}${row.needs.length === 0 ? '(nothing more)' : row.needs.map(describeNeed).join('  ')}`);
+    }
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/** The missing needs, once each, and the packages that bring them. */
+export function missingPackages(report: Report): { missing: string[]; packages: string[] } {
+  const needs = report.groups.flatMap((group) => group.rows.flatMap((row) => row.needs)).filter((need) => !isPresent(need));
+  const missing = [...new Set(needs.map((need) => need.alternatives[0]!))];
+  const packages = [...new Set(needs.map((need) => need.package).filter((p): p is string => p !== undefined))];
+  return { missing, packages };
+}
+
+async function install(packages: readonly string[]): Promise<void> {
+  checkRoot('doctor --install');
+  const env = { DEBIAN_FRONTEND: 'noninteractive' };
+  await run(['apt-get', 'update'], { stdio: 'inherit', env, what: 'Updating the package lists (apt-get update)' });
+  await run(['apt-get', 'install', '-y', '--no-install-recommends', ...packages], { stdio: 'inherit', env, what: `Installing ${packages.join(' ')}` });
+}
+
+export const doctor: Verb = {
+  doc: 'Show the host tools each distribution and format needs, which are missing and their packages (--install: apt-get them)',
+  origin: 'kiln',
+  async run(invocation) {
+    let report = buildReport();
+    process.stdout.write(formatReport(report));
+    let { missing, packages } = missingPackages(report);
+    if (missing.length > 0 && invocation.args.install) {
+      info(`installing ${packages.join(' ')} with apt-get`);
+      await install(packages);
+      report = buildReport();
+      ({ missing, packages } = missingPackages(report));
+    }
+    if (missing.length === 0) {
+      process.stdout.write('\nEverything kiln can use is here.\n');
+      return 0;
+    }
+    process.stdout.write(`\nMissing: ${missing.join(', ')}\n`);
+    if (invocation.args.install) {
+      throw new UserError(`still missing after apt-get: ${missing.join(', ')}`, { hint: 'see apt-get\'s output above' });
+    }
+    process.stdout.write(`Install with: apt-get install ${packages.join(' ')}   (or: sudo kiln doctor --install)\n`);
+    return 1;
+  },
+};
