@@ -175,7 +175,8 @@ export const apt: PackageManager = {
   async listInstalled(context): Promise<InstalledPackage[]> {
     const { stdout } = await run(
       ['dpkg-query', `--admindir=${path.join(context.root, 'var/lib/dpkg')}`, '-W', '-f', '${Package}\\t${Version}\\t${Architecture}\\n'],
-      { what: 'Listing installed packages' },
+      // Captured even with --debug=run, which otherwise shows commands' output instead of keeping it.
+      { stdio: 'pipe', what: 'Listing installed packages' },
     );
     return stdout
       .split('\n')

@@ -148,6 +148,7 @@ export const dnf: PackageManager = {
     // Resolved inside the image, then given to rpm relative to the root again.
     const dbpath = `/${path.relative(context.root, await resolveInRoot(context.root, database))}`;
     const { stdout } = await run(['rpm', `--root=${context.root}`, `--dbpath=${dbpath}`, '-qa', '--qf', QUERY_FORMAT], {
+      stdio: 'pipe',
       what: 'Listing installed packages',
       searchPaths: context.config.ExtraSearchPaths,
     });
