@@ -3,7 +3,7 @@
  * which of them this host has, and the Debian package of each missing one. The lists are derived
  * from the registries (each package manager's and format's requiredTools(config), the distributions'
  * keyrings), so a new format or distribution shows up here without touching this file.
- * `--install` installs the missing packages with apt-get.
+ * `--install` installs the missing packages with apt-get (those its sources have; the rest is named).
  */
 import { existsSync } from 'node:fs';
 import { applyAssignment, type RawState } from '../config/assign.js';
@@ -14,7 +14,7 @@ import { checkRoot, requiredTools } from '../checks.js';
 import { DISTRIBUTIONS } from '../distributions/index.js';
 import { UserError } from '../errors.js';
 import { locateTool, packageOf } from '../host-tools.js';
-import { info } from '../log.js';
+import { info, warn } from '../log.js';
 import { OUTPUTS } from '../outputs/index.js';
 import { run } from '../run.js';
 import type { Verb } from './types.js';
@@ -120,11 +120,31 @@ export function missingPackages(report: Report): { missing: string[]; packages: 
   return { missing, packages };
 }
 
-async function install(packages: readonly string[]): Promise<void> {
+/** Packages apt has no candidate for in `apt-cache policy` output (not in this host's sources). */
+export function withoutCandidate(policy: string): string[] {
+  const none: string[] = [];
+  let current: string | undefined;
+  for (const line of policy.split('\n')) {
+    const name = /^(\S+):$/.exec(line)?.[1];
+    if (name) current = name;
+    else if (current && /^\s+Candidate: \(none\)$/.test(line)) none.push(current);
+  }
+  return none;
+}
+
+/** apt-gets what its sources have; returns the packages they do not have. */
+async function install(packages: readonly string[]): Promise<string[]> {
   checkRoot('doctor --install');
   const env = { DEBIAN_FRONTEND: 'noninteractive' };
   await run(['apt-get', 'update'], { stdio: 'inherit', env, what: 'Updating the package lists (apt-get update)' });
-  await run(['apt-get', 'install', '-y', '--no-install-recommends', ...packages], { stdio: 'inherit', env, what: `Installing ${packages.join(' ')}` });
+  const policy = await run(['apt-cache', 'policy', ...packages], { stdio: 'pipe', env, what: 'Asking apt for the packages' });
+  const unavailable = withoutCandidate(policy.stdout);
+  const available = packages.filter((name) => !unavailable.includes(name));
+  if (available.length > 0) {
+    info(`installing ${available.join(' ')} with apt-get`);
+    await run(['apt-get', 'install', '-y', '--no-install-recommends', ...available], { stdio: 'inherit', env, what: `Installing ${available.join(' ')}` });
+  }
+  return unavailable;
 }
 
 export const doctor: Verb = {
@@ -135,19 +155,19 @@ export const doctor: Verb = {
     process.stdout.write(formatReport(report));
     let { missing, packages } = missingPackages(report);
     if (missing.length > 0 && invocation.args.install) {
-      info(`installing ${packages.join(' ')} with apt-get`);
-      await install(packages);
-      report = buildReport();
-      ({ missing, packages } = missingPackages(report));
+      const unavailable = await install(packages);
+      ({ missing, packages } = missingPackages(buildReport()));
+      const leftover = packages.filter((name) => !unavailable.includes(name));
+      if (leftover.length > 0) throw new UserError(`still missing after apt-get install: ${missing.join(', ')}`, { hint: 'see apt-get\'s output above' });
+      for (const name of unavailable) warn(`${name} is not in this host's apt sources (it is needed for what is marked ✗ above)`);
+      process.stdout.write(missing.length === 0 ? '\nEverything kiln can use is here now.\n' : `\nInstalled what apt has; still missing: ${missing.join(', ')}\n`);
+      return 0;
     }
     if (missing.length === 0) {
       process.stdout.write('\nEverything kiln can use is here.\n');
       return 0;
     }
     process.stdout.write(`\nMissing: ${missing.join(', ')}\n`);
-    if (invocation.args.install) {
-      throw new UserError(`still missing after apt-get: ${missing.join(', ')}`, { hint: 'see apt-get\'s output above' });
-    }
     process.stdout.write(`Install with: apt-get install ${packages.join(' ')}   (or: sudo kiln doctor --install)\n`);
     return 1;
   },

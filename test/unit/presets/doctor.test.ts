@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { requiredTools } from '../../../src/checks.js';
 import { DISTRIBUTIONS } from '../../../src/distributions/index.js';
 import { OUTPUTS } from '../../../src/outputs/index.js';
-import { buildReport, configWith, formatReport, isPresent, missingPackages, type Report } from '../../../src/verbs/doctor.js';
+import { buildReport, configWith, formatReport, isPresent, missingPackages, withoutCandidate, type Report } from '../../../src/verbs/doctor.js';
 
 const report = buildReport();
 const row = (group: number, label: string) => report.groups[group]!.rows.find((r) => r.label === label)!;
@@ -54,5 +54,24 @@ describe('kiln doctor', () => {
     const text = formatReport(fake);
     expect(text).toContain('  one  ✗ kiln-no-such-tool [apt-get install kiln-pkg]  ✓ sh\n');
     expect(text).toContain('✗ /nonexistent/keyring.gpg [apt-get install kiln-keyring]');
+  });
+});
+
+describe('kiln doctor --install', () => {
+  it('leaves out the packages apt has no candidate for', () => {
+    const policy = [
+      'zstd:',
+      '  Installed: 1.5.4+dfsg2-5',
+      '  Candidate: 1.5.4+dfsg2-5',
+      '  Version table:',
+      'ubuntu-keyring:',
+      '  Installed: (none)',
+      '  Candidate: (none)',
+      '  Version table:',
+      'dnf:',
+      '  Installed: (none)',
+      '  Candidate: 4.14.0-3',
+    ].join('\n');
+    expect(withoutCandidate(policy)).toEqual(['ubuntu-keyring']);
   });
 });
