@@ -66,7 +66,7 @@ export async function checkBuild(loaded: Loaded, display: (file: string) => stri
   const keyring = distribution.keyring;
   if (keyring && config.RepositoryKeyCheck && config.LocalMirror === null && !existsSync(keyring.file)) {
     errors.push(new UserError(`${config.Distribution}'s archive keyring ${keyring.file} is not installed`, {
-      hint: `apt-get install ${keyring.package}, or set RepositoryKeyCheck=no`,
+      hint: keyring.hint,
     }));
   }
 

@@ -5,7 +5,7 @@ export const debian: Distribution = {
   defaultMirror: (host) => host.debianMirror,
   mirrorHint: 'set Mirror= to a Debian mirror (the host has no Debian apt source to take it from)',
   packageManager: 'apt',
-  keyring: { file: '/usr/share/keyrings/debian-archive-keyring.gpg', package: 'debian-archive-keyring' },
+  keyring: { file: '/usr/share/keyrings/debian-archive-keyring.gpg', hint: 'apt-get install debian-archive-keyring', package: 'debian-archive-keyring' },
   // mkosi 14 also adds systemd-resolved and systemd-boot where the archive has them; bookworm's
   // systemd still ships resolved, and boot loaders only matter for bootable images.
   basePackages: () => ['systemd', 'systemd-sysv', 'dbus', 'libpam-systemd'],

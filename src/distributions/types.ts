@@ -26,10 +26,9 @@ export interface Distribution {
    * (Debian: dists/<release>/Release). Undefined when there is nothing cheap to ask.
    */
   /**
-   * The archive keyring the host needs to check signatures (RepositoryKeyCheck=yes), and the Debian
-   * package that provides it.
+   * The archive keyring the host needs to check signatures (RepositoryKeyCheck=yes), and how to get it.
    */
-  readonly keyring?: { readonly file: string; readonly package: string };
+  readonly keyring?: { readonly file: string; readonly hint: string; readonly package?: string };
   probe?(config: Config): { readonly url: string; readonly setting: 'Mirror' | 'LocalMirror' } | undefined;
 }
 
