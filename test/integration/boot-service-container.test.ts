@@ -5,12 +5,12 @@
  * failed unit; the example service answers on port 8080 inside the container (its own loopback);
  * networkd manages host0. Then powered off: nspawn exits 0 and leaves no process or link behind.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bootContainer, failedUnits, hostLinksOf, type BootedContainer } from './helpers/boot.js';
-import { kilnOk, makeProject, processesMentioning, TEST_CACHE, whyNotRoot, workspacesIn } from './helpers/kiln.js';
+import { KILN, kilnOk, makeProject, processesMentioning, TEST_CACHE, whyNotRoot, workspacesIn } from './helpers/kiln.js';
 
 const reason = whyNotRoot(['debootstrap', 'systemd-nspawn', 'nsenter', 'ip', 'python3']);
 const PASSWORD = 'service-test-password';
@@ -95,4 +95,55 @@ describe.skipIf(reason)('images/service-container', () => {
       expect(hostLinksOf(container.machine)).toEqual([]);
     });
   });
+
+  describe('kiln boot', () => {
+    it('boots the built image with systemd-nspawn --boot until it is powered off', async () => {
+      const child = spawn(KILN, ['boot'], { cwd: project, stdio: ['ignore', 'pipe', 'pipe'] });
+      let output = '';
+      child.stdout.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+      child.stderr.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+      const ended = new Promise<number | null>((resolve) => child.on('close', resolve));
+      // kiln → systemd-nspawn → the container's systemd.
+      const deadline = Date.now() + 90_000;
+      let init: number | undefined;
+      let state = '';
+      while (Date.now() < deadline && state !== 'running' && state !== 'degraded') {
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        const nspawn = descendants(child.pid!).find((pid) => commandOf(pid).startsWith('systemd-nspawn'));
+        init = nspawn === undefined ? undefined : descendants(nspawn)[0];
+        if (init !== undefined) state = spawnSync('nsenter', ['-t', String(init), '-a', 'systemctl', 'is-system-running'], { encoding: 'utf8' }).stdout.trim();
+      }
+      expect(state, output).toMatch(/^(running|degraded)$/);
+      expect(commandOf(descendants(child.pid!).find((pid) => commandOf(pid).startsWith('systemd-nspawn'))!)).toContain('--boot');
+      spawnSync('nsenter', ['-t', String(init), '-a', 'systemctl', 'poweroff']);
+      expect(await ended).toBe(0);
+      expect(processesMentioning(root)).toEqual([]);
+    });
+  });
 });
+
+function commandOf(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
+  } catch {
+    return '';
+  }
+}
+
+/** Children first, then theirs (breadth first). */
+function descendants(pid: number): number[] {
+  const found: number[] = [];
+  const queue = [pid];
+  while (queue.length > 0) {
+    const current = queue.shift()!;
+    let children: number[] = [];
+    try {
+      children = readFileSync(`/proc/${current}/task/${current}/children`, 'utf8').split(/\s+/).filter(Boolean).map(Number);
+    } catch {
+      // gone
+    }
+    found.push(...children);
+    queue.push(...children);
+  }
+  return found;
+}
