@@ -43,6 +43,12 @@ export function checkRoot(verb: string): void {
   }
 }
 
+/** Asks the configured repository for one small file, so a wrong mirror or release fails at once. */
+export async function probeRepository(config: Config): Promise<void> {
+  const probe = getDistribution(config.Distribution).probe?.(config);
+  if (probe) await probeMirror(probe.url, `${probe.setting}=`);
+}
+
 /** Checks made before a build; throws one error listing every problem found. */
 export async function checkBuild(loaded: Loaded, display: (file: string) => string): Promise<void> {
   const { config } = loaded;
@@ -59,8 +65,9 @@ export async function checkBuild(loaded: Loaded, display: (file: string) => stri
   if (config.Mirror === null && config.LocalMirror === null) {
     errors.push(new UserError(`no mirror for ${config.Distribution}`, { hint: distribution.mirrorHint }));
   } else {
-    const probe = distribution.probe?.(config);
-    if (probe) await probeMirror(probe.url, `${probe.setting}=`).catch((error: unknown) => errors.push(error as KilnError));
+    // An incremental build that finds its root in the cache needs no mirror at all (offline rebuilds);
+    // it asks the mirror only when it has to install something (cache/incremental.ts).
+    if (!config.Incremental) await probeRepository(config).catch((error: unknown) => errors.push(error as KilnError));
   }
 
   const keyring = distribution.keyring;

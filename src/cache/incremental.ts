@@ -7,6 +7,7 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { probeRepository } from '../checks.js';
 import type { BuildContext } from '../context.js';
 import { getDistribution } from '../distributions/index.js';
 import { step } from '../log.js';
@@ -81,6 +82,7 @@ export async function prepareIncrementalRoot(context: BuildContext, buildBase: (
   // Adding packages is the only change that can be applied on top of a cached root and give the same
   // result as a fresh build; a prepare script may depend on the package set, so it forces a rebuild.
   const base = reuse && config.PrepareScript === null ? await cache.closest(inputs) : undefined;
+  await probeRepository(config);
   if (base) {
     const added = packages.filter((name) => !base.inputs.packages.includes(name));
     await step(`Extending the cached root ${base.key} with ${added.join(', ')}`, async () => {

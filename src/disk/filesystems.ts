@@ -37,6 +37,11 @@ export interface FileSystemJob {
   /** A private directory for prototype files and trial images. */
   readonly scratch: string;
   readonly searchPaths: readonly string[];
+  /**
+   * ext4 only: make the file system right inside the disk file at this offset (mke2fs -E offset=),
+   * instead of in `image`, so the disk needs no copy.
+   */
+  readonly placement?: { readonly file: string; readonly offset: number };
 }
 
 /** Makes the image; returns its size in bytes. */
@@ -53,7 +58,11 @@ export async function makeFileSystem(job: FileSystemJob): Promise<number> {
       });
       return job.size!;
     case 'ext4':
-      await ensureFits(job, (size, image) => makeFixedSize(size, image, () => makeExt4(job, image)));
+      await ensureFits(job, (size, image) =>
+        image === job.image && job.placement
+          ? makeExt4(job, image).then(() => true)
+          : makeFixedSize(size, image, () => makeExt4({ ...job, placement: undefined }, image)),
+      );
       return job.size!;
     case 'btrfs':
       await ensureFits(job, (size, image) => makeFixedSize(size, image, () => makeBtrfs(job, image)));
@@ -84,9 +93,12 @@ async function makeFixedSize(size: number, image: string, make: () => Promise<vo
 }
 
 async function makeExt4(job: FileSystemJob, image: string): Promise<void> {
-  const extended = job.uuid ? ['-E', `hash_seed=${job.uuid}`] : [];
+  const options = [...(job.uuid ? [`hash_seed=${job.uuid}`] : []), ...(job.placement ? [`offset=${job.placement.offset}`] : [])];
+  const extended = options.length > 0 ? ['-E', options.join(',')] : [];
   const uuid = job.uuid ? ['-U', job.uuid] : [];
-  await run(['mkfs.ext4', '-q', '-F', '-L', job.label, '-M', job.mountPoint ?? '/', ...uuid, ...extended, '-d', job.tree, image], {
+  // In place, the size is given explicitly (in KiB) since the file is the whole disk.
+  const device = job.placement ? [job.placement.file, `${Math.floor(job.size! / 1024)}k`] : [image];
+  await run(['mkfs.ext4', '-q', '-F', '-L', job.label, '-M', job.mountPoint ?? '/', ...uuid, ...extended, '-d', job.tree, ...device], {
     what: `Making the ext4 file system for ${job.contents}`,
     searchPaths: job.searchPaths,
   });
@@ -101,7 +113,8 @@ async function makeExt4(job: FileSystemJob, image: string): Promise<void> {
     `sif / mtime @${seconds(stat.mtime)}`,
     `sif / ctime @${seconds(stat.ctime)}`,
   ];
-  const argv = ['debugfs', '-w', '-f', '-', image];
+  // e2fsprogs' "file?offset=N" opens a file system inside a larger file.
+  const argv = ['debugfs', '-w', '-f', '-', job.placement ? `${job.placement.file}?offset=${job.placement.offset}` : image];
   const result = await run(argv, { input: `${commands.join('\n')}\n`, what: `Setting the owner and mode of the root of ${job.contents}`, searchPaths: job.searchPaths });
   // debugfs reports failed requests on stderr but exits 0; its banner is the only expected line.
   const problems = result.stderr.split('\n').filter((line) => line.trim() !== '' && !line.startsWith('debugfs '));

@@ -2,29 +2,38 @@
  * The whole pipeline makes a disk image: `kiln build` of images/debian-minimal as gpt_ext4 with a
  * /home partition, run with every loop device masked. SHA256SUMS covers the raw file, systemd-dissect
  * finds root and home, and the image mounted by systemd-dissect runs in systemd-nspawn with the
- * post-installation script's mark in it.
+ * post-installation script's mark in it. Without Checksum= the file systems are made in place inside
+ * the disk file (no copy); that disk must pass the same checks plus e2fsck of both partitions.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureUdev, sh, sha256File, withoutLoopDevices } from './disk-helpers.js';
+import { ensureUdev, partitionTable, sh, sha256File, withoutLoopDevices } from './disk-helpers.js';
 import { KILN, makeProject, TEST_CACHE, whyNotRoot, workspacesIn } from './helpers/kiln.js';
 import { nspawn } from './helpers/systemd.js';
 
 const skip = whyNotRoot(['mmdebstrap', 'unshare', 'sfdisk', 'mkfs.ext4', 'systemd-dissect', 'systemd-nspawn']);
+
+/** kiln with every loop device masked, asynchronously (a build blocks a test worker for minutes otherwise). */
+function buildWithoutLoopDevices(project: string, args: readonly string[]): Promise<string> {
+  const [command, ...rest] = withoutLoopDevices([KILN, '--cache', TEST_CACHE, ...args, 'build']);
+  return new Promise((resolve, reject) => {
+    const child = spawn(command!, rest, { cwd: project, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    child.on('close', (status) => (status === 0 ? resolve(stderr) : reject(new Error(`kiln build failed (${status}):\n${stderr}`))));
+  });
+}
 
 describe.skipIf(skip)('kiln build -t gpt_ext4 --home-size=300M of images/debian-minimal', () => {
   let project: string;
   let stopUdev: () => void = () => undefined;
   let stderr = '';
 
-  beforeAll(() => {
+  beforeAll(async () => {
     project = makeProject('debian-minimal');
-    const [command, ...args] = withoutLoopDevices([KILN, '--cache', TEST_CACHE, '-t', 'gpt_ext4', '--home-size=300M', 'build']);
-    const result = spawnSync(command!, args, { cwd: project, encoding: 'utf8' });
-    stderr = result.stderr;
-    if (result.status !== 0) throw new Error(`kiln build failed:\n${result.stderr}`);
+    stderr = await buildWithoutLoopDevices(project, ['-t', 'gpt_ext4', '--home-size=300M']);
     stopUdev = ensureUdev();
   }, 15 * 60_000);
 
@@ -60,3 +69,53 @@ describe.skipIf(skip)('kiln build -t gpt_ext4 --home-size=300M of images/debian-
     }
   });
 });
+
+describe.skipIf(skip)('kiln build -t gpt_ext4 --home-size=300M --checksum=no: file systems made in place', () => {
+  let project: string;
+  let stopUdev: () => void = () => undefined;
+
+  beforeAll(async () => {
+    project = makeProject('debian-minimal');
+    await buildWithoutLoopDevices(project, ['-t', 'gpt_ext4', '--home-size=300M', '--checksum=no']);
+    stopUdev = ensureUdev();
+  }, 15 * 60_000);
+
+  afterAll(() => {
+    stopUdev();
+    if (project) fs.rmSync(project, { recursive: true, force: true });
+  });
+
+  it('is a valid GPT disk whose ext4 file systems pass e2fsck', () => {
+    const image = path.join(project, 'image.raw');
+    expect(sh(['sfdisk', '--verify', image])).toContain('No errors detected');
+    const table = partitionTable(image);
+    expect(table.partitions.map((p) => p.name)).toEqual(['Home Partition', 'Root Partition']);
+    for (const partition of table.partitions) {
+      const check = spawnSyncStatus(['e2fsck', '-fn', `${image}?offset=${partition.start * 512}`]);
+      expect(check.status, check.output).toBe(0);
+    }
+    expect(fs.statSync(image).mode & 0o777).toBe(0o644);
+    expect(fs.existsSync(path.join(project, 'SHA256SUMS'))).toBe(false);
+  });
+
+  it('is read by systemd-dissect and runs in systemd-nspawn with /home mounted', () => {
+    const image = path.join(project, 'image.raw');
+    const report = sh(['systemd-dissect', image]);
+    expect(report).toMatch(/^rw root .* ext4 +x86-64 /m);
+    expect(report).toMatch(/^rw home .* Home Partition +ext4 /m);
+    const mnt = path.join(project, 'mnt');
+    fs.mkdirSync(mnt);
+    sh(['systemd-dissect', '--mount', image, mnt]);
+    try {
+      expect(nspawn(mnt, ['cat', '/etc/issue'])).toMatch(/built by kiln/);
+      expect(nspawn(mnt, ['findmnt', '--noheadings', '--output', 'TARGET', '/home']).trim()).toBe('/home');
+    } finally {
+      sh(['umount', '--recursive', mnt]);
+    }
+  });
+});
+
+function spawnSyncStatus(argv: readonly string[]): { status: number | null; output: string } {
+  const result = spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8' });
+  return { status: result.status, output: `${result.stdout}${result.stderr}` };
+}
