@@ -1,0 +1,144 @@
+/**
+ * The benchmark's cases (issue 6). Each case builds with every selected tool, `runs` times, and
+ * checks what the image must contain — a time without the right content counts for nothing.
+ */
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { hasPackage, outputPath, readImageFile } from './image.js';
+import { ADDED_PACKAGES, mmdebstrapArgv, SEED_PACKAGES } from './tools.js';
+
+const MARKER = '/etc/kiln-bench/marker';
+
+/** A cold build: warm package cache, no incremental cache; the image must hold the seed's content. */
+function coldCase(id, title, format) {
+  return {
+    id,
+    title,
+    target: { ratio: 0.6 },
+    async run(bench) {
+      const row = bench.row(id, title, this.target);
+      for (let run = 1; run <= bench.runs; run++) {
+        for (const tool of bench.tools) {
+          const project = await bench.project(tool, id, format);
+          if (!(await bench.build(tool, project, `${id}-${run}`, { row }))) continue;
+          const image = outputPath(project.dir, format);
+          const installed = await hasPackage(image, format, SEED_PACKAGES[0]);
+          const marker = await readImageFile(image, format, MARKER);
+          bench.check(row, tool, installed && marker === 'seed\n', `${SEED_PACKAGES[0]} ${installed ? 'installed' : 'MISSING'}, mkosi.extra marker ${marker === 'seed\n' ? 'present' : 'MISSING'}`);
+        }
+      }
+    },
+  };
+}
+
+/** The gpt_ext4 project both iterate cases share: built once with --incremental to fill the cache. */
+const firstRow = (bench) => bench.row('iterate-first', 'first --incremental build, gpt_ext4 (fills the cache; not compared)', null);
+
+async function iterateProject(bench, tool) {
+  const project = await bench.project(tool, 'iterate', 'gpt_ext4');
+  if (!project.warmed) {
+    project.warmed = true;
+    const row = firstRow(bench);
+    project.usable = Boolean(await bench.build(tool, project, 'iterate-first', { incremental: true, row }));
+  }
+  return project.usable ? project : null;
+}
+
+const iterateExtra = {
+  id: 'iterate-extra',
+  title: 'iterate: mkosi.extra edit, gpt_ext4, --incremental',
+  target: { ratio: 0.3 },
+  async run(bench) {
+    firstRow(bench);
+    const row = bench.row(this.id, this.title, this.target);
+    for (let run = 1; run <= bench.runs; run++) {
+      for (const tool of bench.tools) {
+        const project = await iterateProject(bench, tool);
+        if (!project) continue;
+        const content = `edited ${run} ${randomBytes(6).toString('hex')}\n`;
+        project.editExtra(content);
+        if (!(await bench.build(tool, project, `${this.id}-${run}`, { incremental: true, row }))) continue;
+        const found = await readImageFile(outputPath(project.dir, 'gpt_ext4'), 'gpt_ext4', MARKER);
+        bench.check(row, tool, found === content, `edited ${MARKER} ${found === content ? 'has the new content' : `has ${JSON.stringify(found)}`}`);
+      }
+    }
+  },
+};
+
+const iteratePackage = {
+  id: 'iterate-package',
+  title: 'iterate: package added to Packages=, gpt_ext4, --incremental',
+  target: { content: true },
+  async run(bench) {
+    firstRow(bench);
+    const row = bench.row(this.id, this.title, this.target);
+    if (bench.runs > ADDED_PACKAGES.length) row.note = `only ${ADDED_PACKAGES.length} distinct packages to add; later runs repeat one`;
+    for (let run = 1; run <= bench.runs; run++) {
+      const added = ADDED_PACKAGES[(run - 1) % ADDED_PACKAGES.length];
+      for (const tool of bench.tools) {
+        const project = await iterateProject(bench, tool);
+        if (!project) continue;
+        project.configure({ packages: [...SEED_PACKAGES, added] });
+        if (!(await bench.build(tool, project, `${this.id}-${run}`, { incremental: true, row }))) continue;
+        const installed = await hasPackage(outputPath(project.dir, 'gpt_ext4'), 'gpt_ext4', added);
+        bench.check(row, tool, installed, `added package ${added} ${installed ? 'is installed in the image' : 'is NOT in the image'}`);
+      }
+    }
+  },
+};
+
+const VARIANT_TITLES = {
+  plain: 'reference: mmdebstrap alone (same packages and .debs)',
+  kiln: "reference: mmdebstrap with kiln's options",
+  proposed: 'reference: mmdebstrap with the proposed options',
+};
+
+/**
+ * mmdebstrap alone, with the package set kiln installs and kiln's warmed .debs: kiln's floor. With
+ * several variants, each run builds them in turn, so that a change in the machine's speed during the
+ * run touches every variant alike.
+ */
+function mmdebstrapCase(id, variants) {
+  return {
+    id,
+    title: variants.length === 1 ? VARIANT_TITLES[variants[0]] : `mmdebstrap variants: ${variants.join(', ')}`,
+    target: null,
+    async run(bench) {
+      if (!bench.tools.includes('kiln')) {
+        bench.say(`  ${id}: skipped (it measures kiln's floor; run it with --tools kiln or both)`);
+        return;
+      }
+      const rows = variants.map((variant) => bench.row(`mmdebstrap-${variant}`, VARIANT_TITLES[variant], null));
+      const cache = await bench.packageCache('kiln');
+      const debs = path.join(cache, `debian~${bench.release}`, 'packages');
+      const target = path.join(bench.work, 'mmdebstrap', 'root');
+      await fs.mkdir(path.dirname(target), { recursive: true });
+      for (let run = 1; run <= bench.runs; run++) {
+        for (const [index, variant] of variants.entries()) {
+          await fs.rm(target, { recursive: true, force: true });
+          const argv = mmdebstrapArgv({ release: bench.release, sourceLines: bench.sourceLines, debs, target, variant });
+          if (await bench.timed('mmdebstrap', argv, bench.work, `mmdebstrap-${variant}-${run}`, rows[index])) {
+            const installed = await hasPackage(target, 'directory', SEED_PACKAGES[0]);
+            const usrmerge = await hasPackage(target, 'directory', 'usrmerge');
+            const docs = await fs.readdir(path.join(target, 'usr/share/doc')).catch(() => []);
+            const detail = `${SEED_PACKAGES[0]} ${installed ? 'installed' : 'MISSING'}; usrmerge ${usrmerge ? 'installed' : 'not installed'}; ${docs.length} entries in /usr/share/doc`;
+            bench.check(rows[index], 'mmdebstrap', installed, detail);
+          }
+        }
+      }
+      await fs.rm(target, { recursive: true, force: true });
+    },
+  };
+}
+
+export const CASES = [
+  coldCase('cold-directory', 'cold: Format=directory', 'directory'),
+  coldCase('cold-tar', 'cold: Format=tar (tar.xz)', 'tar'),
+  iterateExtra,
+  iteratePackage,
+  mmdebstrapCase('mmdebstrap', ['plain']),
+  mmdebstrapCase('mmdebstrap-variants', ['plain', 'kiln', 'proposed']),
+];
+
+export const DEFAULT_CASES = ['cold-directory', 'cold-tar', 'iterate-extra', 'iterate-package', 'mmdebstrap'];

@@ -1,0 +1,112 @@
+/**
+ * The two builders and their projects. Every (tool, case) pair gets its own temporary project
+ * directory made from bench/configs/seed — the same mkosi.default and mkosi.extra for both tools —
+ * with its own copy (hard links) of that tool's warmed package cache in mkosi.cache/.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const SEED = fileURLToPath(new URL('../configs/seed/', import.meta.url));
+
+/** mkosi 14's base packages for Debian (debootstrap's --include plus its extra apt run); kiln's too. */
+export const BASE_PACKAGES = ['ca-certificates', 'systemd', 'systemd-sysv', 'dbus', 'libpam-systemd'];
+export const SEED_PACKAGES = ['systemd-container'];
+
+/**
+ * Small packages the "package added" case adds, one per repetition (each repetition must add a
+ * package no earlier one added, or kiln's cache would simply hit). All are fetched while warming.
+ */
+/** What mkosi 14 and kiln leave out with WithDocs=no. */
+const DOC_PATHS = ['/usr/share/locale', '/usr/share/doc', '/usr/share/man', '/usr/share/groff', '/usr/share/info', '/usr/share/lintian', '/usr/share/linda'];
+
+export const ADDED_PACKAGES = ['tree', 'ed', 'pv', 'less', 'psmisc'];
+
+/** The seed mkosi.default with the host's release and mirror, a format and a package list. */
+export function renderConfig({ release, mirror, format, packages }) {
+  let text = readFileSync(path.join(SEED, 'mkosi.default'), 'utf8');
+  text = text.replace(/^Distribution=debian$/m, `Distribution=debian\nRelease=${release}\nMirror=${mirror}`);
+  text = text.replace(/^Format=.*$/m, `Format=${format}`);
+  text = text.replace(/^Packages=.*$/m, `Packages=${packages.join(',')}`);
+  return text;
+}
+
+export class Project {
+  constructor(dir, settings) {
+    this.dir = dir;
+    this.settings = settings;
+  }
+
+  static async create(dir, settings, packageCache) {
+    await fs.mkdir(dir, { recursive: true });
+    execFileSync('cp', ['-a', path.join(SEED, 'mkosi.extra'), dir]);
+    if (packageCache && existsSync(packageCache)) execFileSync('cp', ['-al', packageCache, path.join(dir, 'mkosi.cache')]);
+    else await fs.mkdir(path.join(dir, 'mkosi.cache'));
+    const project = new Project(dir, settings);
+    project.configure({});
+    return project;
+  }
+
+  /** Rewrites mkosi.default with changed settings (the "add a package" edit). */
+  configure(changes) {
+    this.settings = { ...this.settings, ...changes };
+    writeFileSync(path.join(this.dir, 'mkosi.default'), renderConfig(this.settings));
+  }
+
+  /** The mkosi.extra edit: new content for the marker file. */
+  editExtra(content) {
+    writeFileSync(path.join(this.dir, 'mkosi.extra/etc/kiln-bench/marker'), content);
+  }
+
+  get cache() {
+    return path.join(this.dir, 'mkosi.cache');
+  }
+}
+
+/** The command line of one build. */
+export function buildArgv(tool, project, { incremental = false, kilnBin, kilnDebug = false }) {
+  const flags = ['--force', ...(incremental ? ['--incremental'] : [])];
+  if (tool === 'mkosi') return ['mkosi', '--nspawn-keep-unit', ...flags, 'build'];
+  if (tool === 'kiln') {
+    // node itself, not a shell wrapper, so that the pid we start is kiln's node process.
+    return [process.execPath, kilnBin, '--cache', project.cache, ...flags, ...(kilnDebug ? ['--debug=run'] : []), 'build'];
+  }
+  throw new Error(`unknown tool ${tool}`);
+}
+
+const UNSAFE_IO = `--setup-hook=mkdir -p "$1/etc/dpkg/dpkg.cfg.d" && echo force-unsafe-io > "$1/etc/dpkg/dpkg.cfg.d/kiln-unsafe-io"`;
+
+/**
+ * mmdebstrap on its own, installing what kiln installs for the seed config (same sources, the same
+ * warmed .debs offered in the archive directory), as a floor for kiln's cold build. Variants:
+ * - plain:    `mmdebstrap --variant=minbase --include=…` and nothing else;
+ * - kiln:     as kiln calls it today: dpkg's force-unsafe-io, and the documentation left out with
+ *             --dpkgopt=path-exclude (which makes mmdebstrap pipe every essential package through
+ *             mmtarfilter while extracting);
+ * - proposed: force-unsafe-io, the same path-exclude lines written as a dpkg.cfg.d file by a setup
+ *             hook (dpkg honours them, mmdebstrap's extraction does not filter, the documentation of
+ *             the essential packages is removed afterwards as kiln already does), and merged /usr
+ *             from mmdebstrap's own hook instead of the usrmerge package and the perl it pulls in.
+ */
+export function mmdebstrapArgv({ release, sourceLines, debs, target, variant = 'plain' }) {
+  const argv = [
+    'mmdebstrap',
+    '--variant=minbase',
+    `--include=${[...BASE_PACKAGES, ...SEED_PACKAGES].join(',')}`,
+    '--skip=download/empty',
+    `--setup-hook=mkdir -p "$1/var/cache/apt/archives" && find ${JSON.stringify(debs)} -maxdepth 1 -name '*.deb' -exec cp -al -t "$1/var/cache/apt/archives/" {} +`,
+  ];
+  if (variant === 'kiln') argv.push(UNSAFE_IO, ...DOC_PATHS.map((dir) => `--dpkgopt=path-exclude=${dir}/*`));
+  if (variant === 'proposed') {
+    const lines = DOC_PATHS.map((dir) => `path-exclude=${dir}/*`).join('\\n');
+    argv.push(
+      UNSAFE_IO,
+      `--setup-hook=printf '${lines}\\n' > "$1/etc/dpkg/dpkg.cfg.d/01_nodoc"`,
+      '--hook-dir=/usr/share/mmdebstrap/hooks/merged-usr',
+      `--customize-hook=for d in ${DOC_PATHS.join(' ')}; do find "$1$d" -mindepth 1 -delete 2>/dev/null || true; done`,
+    );
+  }
+  return [...argv, release, target, ...sourceLines];
+}
