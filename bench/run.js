@@ -121,7 +121,9 @@ async function main() {
       interrupted = true;
       const build = runningBuild();
       say(`${signal}: stopping${build ? ` the running build (pid ${build.pid})` : ''}; ${work} is kept`);
-      if (build) process.kill(build.pid, signal);
+      // A terminal's Ctrl-C reaches the build (same process group) by itself; a second SIGINT could
+      // cut its cleanup short. A SIGTERM is for the harness alone, so it is passed on.
+      if (build && signal === 'SIGTERM') process.kill(build.pid, signal);
     });
   }
 
@@ -133,6 +135,7 @@ async function main() {
     }
   } catch (error) {
     say(`stopped; the projects and logs are kept in ${work}`);
+    if (interrupted) process.exit(130);
     throw error;
   }
   if (interrupted) process.exit(130);
