@@ -11,6 +11,8 @@ export interface PackageManager {
   readonly name: PackageManagerName;
   /** Host programs needed for this configuration (checked before the build starts). */
   requiredTools(config: Config): readonly string[];
+  /** Prepares an empty root before the skeleton trees are copied in (Debian: the merged-/usr links). */
+  prepareRoot?(context: BuildContext): Promise<void>;
   /**
    * Installs the base system plus `packages` into `context.root`, which may already hold the
    * skeleton trees. Downloads are kept in `context.packageCache`.
