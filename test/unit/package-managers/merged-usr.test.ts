@@ -4,8 +4,10 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { linkMergedUsr, mergedUsrDirectories, unlinkMergedUsr } from '../../../src/package-managers/merged-usr.js';
 
-let root: string;
-afterEach(() => rmSync(root, { recursive: true, force: true }));
+let root: string | undefined;
+afterEach(() => {
+  if (root) rmSync(root, { recursive: true, force: true });
+});
 
 describe('merged /usr links around the skeleton copy', () => {
   it('uses debootstrap\'s list for the architecture', () => {
@@ -14,14 +16,15 @@ describe('merged /usr links around the skeleton copy', () => {
   });
 
   it('makes the links, then takes away only its own', async () => {
-    root = mkdtempSync(path.join(os.tmpdir(), 'kiln-usr-'));
-    symlinkSync('somewhere/else', path.join(root, 'lib64'));
-    await linkMergedUsr(root, 'amd64');
-    expect(readlinkSync(path.join(root, 'bin'))).toBe('usr/bin');
-    expect(readlinkSync(path.join(root, 'lib64'))).toBe('somewhere/else');
-    await unlinkMergedUsr(root, 'amd64');
-    expect(() => lstatSync(path.join(root, 'bin'))).toThrow();
-    expect(lstatSync(path.join(root, 'usr/bin')).isDirectory()).toBe(true);
-    expect(readlinkSync(path.join(root, 'lib64'))).toBe('somewhere/else');
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'kiln-usr-'));
+    root = dir;
+    symlinkSync('somewhere/else', path.join(dir, 'lib64'));
+    await linkMergedUsr(dir, 'amd64');
+    expect(readlinkSync(path.join(dir, 'bin'))).toBe('usr/bin');
+    expect(readlinkSync(path.join(dir, 'lib64'))).toBe('somewhere/else');
+    await unlinkMergedUsr(dir, 'amd64');
+    expect(() => lstatSync(path.join(dir, 'bin'))).toThrow();
+    expect(lstatSync(path.join(dir, 'usr/bin')).isDirectory()).toBe(true);
+    expect(readlinkSync(path.join(dir, 'lib64'))).toBe('somewhere/else');
   });
 });
