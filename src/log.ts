@@ -3,7 +3,7 @@
  * shows an ora spinner; otherwise (CI logs) each stage prints one plain line with its time when it
  * ends. This is the only module that uses ora.
  */
-import ora, { type Ora } from 'ora';
+import type { Ora } from 'ora';
 
 interface LogState {
   verbose: boolean;
@@ -52,7 +52,11 @@ export async function step<T>(title: string, work: () => Promise<T>): Promise<T>
   if (state.current !== undefined) return work();
   const started = performance.now();
   state.current = title;
-  if (state.interactive && !state.quiet) state.spinner = ora({ text: title, stream: process.stderr }).start();
+  // ora is loaded only for a terminal: CI logs and benchmarks never pay for it.
+  if (state.interactive && !state.quiet) {
+    const { default: ora } = await import('ora');
+    state.spinner = ora({ text: title, stream: process.stderr }).start();
+  }
   try {
     const result = await work();
     const took = formatSeconds(performance.now() - started);
