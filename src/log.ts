@@ -17,10 +17,27 @@ interface LogState {
 const state: LogState = {
   verbose: false,
   quiet: false,
-  interactive: Boolean(process.stderr.isTTY) && process.env.TERM !== 'dumb' && !process.env.CI,
+  // A terminal without a size (a pty nobody set up, as under script(1)) makes ora compute endless
+  // lines to clear; plain lines are the safe choice there.
+  interactive: Boolean(process.stderr.isTTY) && (process.stderr.columns ?? 0) > 0 && process.env.TERM !== 'dumb' && !process.env.CI,
   spinner: undefined,
   current: undefined,
 };
+
+/**
+ * The terminal can go away in the middle of a build (an ssh session drops, the CI runner's pty closes):
+ * writes then fail with EIO or EPIPE. kiln stops printing instead of dying, so the build still
+ * unwinds and removes its workspace (the hangup itself interrupts the build).
+ */
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EIO' && error.code !== 'EPIPE') throw error;
+    state.quiet = true;
+    state.interactive = false;
+    state.spinner?.stop();
+    state.spinner = undefined;
+  });
+}
 
 export function configureLog(options: { verbose?: boolean; quiet?: boolean; interactive?: boolean }): void {
   if (options.verbose !== undefined) state.verbose = options.verbose;

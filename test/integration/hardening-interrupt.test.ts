@@ -95,6 +95,20 @@ describe.skipIf(skip)('interrupted builds', () => {
     expectNothingLeft(await build.done, 'SIGTERM');
   });
 
+  it('when its terminal goes away (SIGHUP, writes failing with EIO), even one without a size', async () => {
+    // script(1) gives kiln a pseudo-terminal of no size; when timeout ends script, the terminal
+    // hangs up under the running build.
+    const done = new Promise<void>((resolve) => {
+      const child = spawn('timeout', ['-s', 'TERM', '8', 'script', '-qc', `${KILN} --cache ${TEST_CACHE} -f build`, '/dev/null'], { cwd: dir, stdio: 'ignore' });
+      child.on('close', () => resolve());
+    });
+    await done;
+    await waitFor('kiln to finish cleaning up', () => processesMentioning(dir).length === 0 && !processesMentioning(KILN).some((p) => p.includes('-f build')), 60_000);
+    expect(workspacesIn(dir)).toEqual([]);
+    expect(mountsUnder(dir)).toEqual([]);
+    expect(readFileSync(path.join(dir, 'image.tar.xz'), 'utf8')).toBe(previous);
+  });
+
   it('is followed by a build that succeeds', async () => {
     await kilnOk(['--cache', TEST_CACHE, '-f', 'build'], { cwd: dir });
     expect(readFileSync(path.join(dir, 'image.tar.xz')).subarray(0, 6)).toEqual(Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]));
