@@ -4,9 +4,10 @@
  * end whatever happened — after making sure nothing is still mounted below it, so that a leftover
  * bind mount can never make the removal reach into the host.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { warn } from './log.js';
 import { run } from './run.js';
 
 export interface Workspace {
@@ -15,13 +16,71 @@ export interface Workspace {
   readonly staging: string;
 }
 
+const OWNER_FILE = 'owner';
+
+/** "pid start-time": a pid alone could be reused by another process after a reboot or a long time. */
+function processIdentity(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Field 22 (start time) comes after the command name, which may itself contain spaces and ")".
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return `${pid} ${fields[19]}`;
+  } catch {
+    return undefined;
+  }
+}
+
 export async function createWorkspace(base: string): Promise<Workspace> {
   await fs.mkdir(base, { recursive: true });
+  await removeAbandonedWorkspaces(base);
   const dir = await fs.mkdtemp(path.join(base, '.kiln-build-'));
   const workspace = { path: dir, root: path.join(dir, 'root'), staging: path.join(dir, 'staging') };
+  await fs.writeFile(path.join(dir, OWNER_FILE), `${processIdentity(process.pid) ?? process.pid}\n`);
   await fs.mkdir(workspace.root, { mode: 0o755 });
   await fs.mkdir(workspace.staging, { mode: 0o755 });
   return workspace;
+}
+
+/** Processes a killed build left running in its root (chrooted dpkg, a container's payload). */
+function killProcessesInside(dir: string): void {
+  for (const pid of readdirSync('/proc').filter((name) => /^\d+$/.test(name)).map(Number)) {
+    if (pid === process.pid) continue;
+    const inside = ['root', 'cwd'].some((link) => {
+      try {
+        const target = readlinkSync(`/proc/${pid}/${link}`);
+        return target === dir || target.startsWith(`${dir}/`);
+      } catch {
+        return false;
+      }
+    });
+    if (!inside) continue;
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+}
+
+/**
+ * A build killed with SIGKILL (or a power cut) cannot clean up after itself. The next build in the
+ * same place finds its workspace — owner gone — and removes it, mounts first.
+ */
+export async function removeAbandonedWorkspaces(base: string): Promise<string[]> {
+  const removed: string[] = [];
+  const names = (await fs.readdir(base).catch(() => [] as string[])).filter((name) => name.startsWith('.kiln-build-'));
+  for (const name of names) {
+    const dir = path.join(base, name);
+    const owner = (await fs.readFile(path.join(dir, OWNER_FILE), 'utf8').catch(() => '')).trim();
+    const pid = Number.parseInt(owner, 10);
+    // No owner file: a workspace of an older kiln or one killed while being made; leave it alone.
+    if (!owner || !Number.isInteger(pid) || processIdentity(pid) === owner) continue;
+    warn(`removing ${dir}, the workspace of a build that was killed`);
+    killProcessesInside(dir);
+    await removeWorkspace(dir);
+    removed.push(dir);
+  }
+  return removed;
 }
 
 /** Mount points at or below `dir`, deepest first (from /proc/self/mountinfo). */

@@ -109,8 +109,20 @@ describe.skipIf(skip)('interrupted builds', () => {
     expect(readFileSync(path.join(dir, 'image.tar.xz'), 'utf8')).toBe(previous);
   });
 
+  it('killed with SIGKILL, leaves a workspace that the next build removes, mounts first', async () => {
+    const build = startBuild(dir, ['-f']);
+    await waitFor('mmdebstrap', () => processesMentioning(dir).some((p) => p.includes('mmdebstrap')));
+    build.signal('SIGKILL');
+    await build.done;
+    expect(workspacesIn(dir)).toHaveLength(1);
+    // Nothing else is checked here: the next test builds in the same place and must succeed.
+  });
+
   it('is followed by a build that succeeds', async () => {
-    await kilnOk(['--cache', TEST_CACHE, '-f', 'build'], { cwd: dir });
+    const { stderr } = await kilnOk(['--cache', TEST_CACHE, '-f', 'build'], { cwd: dir });
+    expect(stderr).toMatch(/kiln: warning: removing \S+\.kiln-build-\w+, the workspace of a build that was killed/);
+    expect(mountsUnder(dir)).toEqual([]);
+    expect(processesMentioning(dir)).toEqual([]);
     expect(readFileSync(path.join(dir, 'image.tar.xz')).subarray(0, 6)).toEqual(Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]));
     expect(workspacesIn(dir)).toEqual([]);
   });
