@@ -43,7 +43,7 @@ export async function commitArtifacts(context: BuildContext): Promise<string[]> 
       await fs.rename(artifact.path, target);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EXDEV') throw error;
-      await copyDirectoryAcross(artifact.path, target);
+      await copyAcrossFileSystems(artifact.path, target);
     }
     await artifact.afterCommit?.(target);
     committed.push(target);
@@ -51,7 +51,7 @@ export async function commitArtifacts(context: BuildContext): Promise<string[]> 
   return committed;
 }
 
-/** For directory outputs on another file system than the workspace (WorkspaceDirectory= elsewhere). */
-export async function copyDirectoryAcross(source: string, target: string): Promise<void> {
+/** For outputs staged on another file system than the output directory (WorkspaceDirectory= elsewhere). */
+async function copyAcrossFileSystems(source: string, target: string): Promise<void> {
   await run(['cp', '-a', '--reflink=auto', source, target], { what: `Copying ${path.basename(source)} to ${path.dirname(target)}` });
 }

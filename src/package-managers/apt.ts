@@ -201,8 +201,6 @@ export const apt: PackageManager = {
       .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   },
 
-  metadataPaths: ['var/lib/apt', 'var/log/apt', 'var/cache/apt'],
-  imageProgram: 'usr/bin/apt',
   cacheMountPoint: ARCHIVES,
 };
 

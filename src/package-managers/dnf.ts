@@ -155,7 +155,5 @@ export const dnf: PackageManager = {
     return parseRpmList(stdout);
   },
 
-  metadataPaths: ['var/lib/dnf', 'var/lib/rpm', 'usr/lib/sysimage/rpm', 'var/cache/dnf', 'var/log/dnf.log', 'var/log/dnf.librepo.log', 'var/log/dnf.rpm.log', 'var/log/hawkey.log'],
-  imageProgram: 'usr/bin/rpm',
   cacheMountPoint: CACHE,
 };

@@ -151,7 +151,5 @@ export const pacman: PackageManager = {
     return packages.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   },
 
-  metadataPaths: ['var/lib/pacman'],
-  imageProgram: 'usr/bin/pacman',
   cacheMountPoint: 'var/cache/pacman/pkg',
 };

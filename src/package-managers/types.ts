@@ -24,10 +24,6 @@ export interface PackageManager {
   remove(context: BuildContext, packages: readonly string[]): Promise<void>;
   /** Every installed package, for the manifest. */
   listInstalled(context: BuildContext): Promise<InstalledPackage[]>;
-  /** Metadata removed by CleanPackageMetadata= (paths relative to the root). */
-  readonly metadataPaths: readonly string[];
-  /** The program whose absence from the image makes CleanPackageMetadata=auto remove the metadata. */
-  readonly imageProgram: string;
   /** Where the package cache is bound inside the image while scripts run (relative to the root). */
   readonly cacheMountPoint: string;
 }
