@@ -13,7 +13,7 @@ import { Bench } from './lib/bench.js';
 import { CASES, DEFAULT_CASES } from './lib/cases.js';
 import { writeDoc } from './lib/doc.js';
 import { hostMirror, hostRelease, hostSourceLines, loadAverage, machineFacts } from './lib/host.js';
-import { runningBuild } from './lib/measure.js';
+import { runningBuild, stopBuild } from './lib/measure.js';
 import { RSS_LIMIT_MB, rssSummary, textTable } from './lib/report.js';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
@@ -115,30 +115,28 @@ async function main() {
   await bench.prepare();
   say(`benchmark in ${work}; load average ${loadStart}; Debian ${release} from the host's apt mirror`);
 
-  let interrupted = false;
   for (const signal of ['SIGINT', 'SIGTERM']) {
     process.on(signal, () => {
-      interrupted = true;
+      // Once only: a second signal could cut the build's own cleanup short.
+      if (bench.interrupted) return;
+      bench.interrupted = signal;
       const build = runningBuild();
       say(`${signal}: stopping${build ? ` the running build (pid ${build.pid})` : ''}; ${work} is kept`);
-      // A terminal's Ctrl-C reaches the build (same process group) by itself; a second SIGINT could
-      // cut its cleanup short. A SIGTERM is for the harness alone, so it is passed on.
-      if (build && signal === 'SIGTERM') process.kill(build.pid, signal);
+      stopBuild(signal);
     });
   }
 
   try {
     for (const testCase of options.cases) {
-      if (interrupted) break;
+      bench.throwIfInterrupted();
       say(`${testCase.id}: ${testCase.title}`);
       await testCase.run(bench);
     }
   } catch (error) {
     say(`stopped; the projects and logs are kept in ${work}`);
-    if (interrupted) process.exit(130);
+    if (bench.interrupted) process.exit(bench.interrupted === 'SIGINT' ? 130 : 143);
     throw error;
   }
-  if (interrupted) process.exit(130);
 
   const loadEnd = loadAverage();
   const rows = [...bench.rows.values()];
@@ -151,7 +149,9 @@ async function main() {
   console.log(`load average: ${loadStart} at start, ${loadEnd} at end; logs in ${bench.logs}${keep ? '' : ' (removed; --keep keeps them)'}`);
 
   if (options.write) {
-    const preliminary = options.preliminary || Number(loadStart.split(' ')[0]) >= 0.5 || Number(loadEnd.split(' ')[0]) >= 0.5;
+    // The load at the start tells whether other work shares the machine; the load at the end is the
+    // benchmark's own builds (a 1-minute average right after them), so it is shown but not judged.
+    const preliminary = options.preliminary || Number(loadStart.split(' ')[0]) >= 0.5;
     const shown = process.argv.slice(2).filter((a) => a !== '--write' && a !== '--keep').join(' ');
     writeDoc(path.join(REPO, 'docs/performance.md'), {
       date: new Date().toISOString().slice(0, 16).replace('T', ' ') + ' UTC',

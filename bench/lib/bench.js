@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { kilnStages, timeCommand } from './measure.js';
-import { ADDED_PACKAGES, buildArgv, Project, SEED_PACKAGES } from './tools.js';
+import { ADDED_PACKAGES, buildArgv, IMAGES, Project, SEED_PACKAGES } from './tools.js';
 
 const BUILD_TIMEOUT_SECONDS = 30 * 60;
 
@@ -34,6 +34,13 @@ export class Bench {
     /** Result rows by case id, in the order cases ran. */
     this.rows = new Map();
     this.counter = 0;
+    /** The signal that stopped the run (set by run.js), or false. */
+    this.interrupted = false;
+  }
+
+  /** Ends the run after an interrupt: no further build starts, and the stopped one is not counted. */
+  throwIfInterrupted() {
+    if (this.interrupted) throw new Error(`interrupted by ${this.interrupted}`);
   }
 
   async prepare() {
@@ -61,9 +68,11 @@ export class Bench {
 
   /** Runs and times one command, logs it, and records it on `row` (failures included). */
   async timed(tool, argv, cwd, label, row) {
+    this.throwIfInterrupted();
     const log = path.join(this.logs, `${String(++this.counter).padStart(2, '0')}-${label}-${tool}.log`);
     this.say(`  ${label}: ${tool} …`);
     const result = await timeCommand({ argv, cwd, log, rssDir: tool === 'kiln' ? this.rssDir : undefined, timeoutSeconds: BUILD_TIMEOUT_SECONDS });
+    this.throwIfInterrupted();
     const ok = result.exitCode === 0;
     const rssMB = result.rss ? result.rss.vmHWMkB / 1024 : NaN;
     const stages = tool === 'kiln' ? kilnStages(readFileSync(log, 'utf8')) : [];
@@ -103,6 +112,17 @@ export class Bench {
     if (!this.projects.has(key)) {
       const cache = await this.packageCache(tool);
       this.projects.set(key, await Project.create(path.join(this.work, name, tool), this.settings(format), cache));
+    }
+    return this.projects.get(key);
+  }
+
+  /** The project of one tool for one of the repository's images/ projects, built as it is. */
+  async imageProject(tool, image) {
+    const key = `${tool}/images/${image}`;
+    if (!this.projects.has(key)) {
+      const cache = await this.packageCache(tool);
+      const settings = { source: path.join(IMAGES, image), release: this.release, mirror: this.mirror };
+      this.projects.set(key, await Project.create(path.join(this.work, 'images', image, tool), settings, cache));
     }
     return this.projects.get(key);
   }

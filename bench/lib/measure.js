@@ -18,6 +18,17 @@ export function runningBuild() {
   return current;
 }
 
+/** Sends `signal` to the running build's process group; false when no build runs. */
+export function stopBuild(signal) {
+  if (!current) return false;
+  try {
+    process.kill(-current.pid, signal);
+  } catch (error) {
+    if (error.code !== 'ESRCH') throw error;
+  }
+  return true;
+}
+
 function stampLines(stream, out, started, tag) {
   const lines = createInterface({ input: stream, crlfDelay: Infinity });
   lines.on('line', (line) => out.write(`[${((performance.now() - started) / 1000).toFixed(2).padStart(7)}]${tag} ${line}\n`));
@@ -44,10 +55,12 @@ export async function timeCommand(job) {
   const out = createWriteStream(job.log, { flags: 'a' });
   out.write(`# ${job.argv.join(' ')}\n# cwd ${job.cwd}\n`);
   const started = performance.now();
-  const child = spawn(job.argv[0], job.argv.slice(1), { cwd: job.cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  // Its own process group: a terminal's Ctrl-C reaches the harness alone, which passes exactly one
+  // signal on to the whole build (stopBuild), as Ctrl-C on the build itself would.
+  const child = spawn(job.argv[0], job.argv.slice(1), { cwd: job.cwd, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   current = { argv: job.argv, cwd: job.cwd, log: job.log, pid: child.pid };
   const streams = Promise.all([stampLines(child.stdout, out, started, ''), stampLines(child.stderr, out, started, ' !')]);
-  const timer = job.timeoutSeconds ? setTimeout(() => child.kill('SIGTERM'), job.timeoutSeconds * 1000) : undefined;
+  const timer = job.timeoutSeconds ? setTimeout(() => stopBuild('SIGTERM'), job.timeoutSeconds * 1000) : undefined;
   const { exitCode, signal, ended } = await new Promise((resolve, reject) => {
     child.once('error', reject);
     child.once('exit', (code, sig) => resolve({ exitCode: code, signal: sig, ended: performance.now() }));

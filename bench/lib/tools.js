@@ -1,6 +1,6 @@
 /**
  * The two builders and their projects. Every (tool, case) pair gets its own temporary project
- * directory made from bench/configs/seed — the same mkosi.default and mkosi.extra for both tools —
+ * directory made from bench/configs/seed or one of images/ — the same files for both tools —
  * with its own copy (hard links) of that tool's warmed package cache in mkosi.cache/.
  */
 import { execFileSync } from 'node:child_process';
@@ -10,6 +10,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const SEED = fileURLToPath(new URL('../configs/seed/', import.meta.url));
+/** The repository's example projects (images/), benchmarked as they are. */
+export const IMAGES = fileURLToPath(new URL('../../images/', import.meta.url));
 
 /** mkosi 14's base packages for Debian (debootstrap's --include plus its extra apt run); kiln's too. */
 export const BASE_PACKAGES = ['ca-certificates', 'systemd', 'systemd-sysv', 'dbus', 'libpam-systemd'];
@@ -24,12 +26,16 @@ const DOC_PATHS = ['/usr/share/locale', '/usr/share/doc', '/usr/share/man', '/us
 
 export const ADDED_PACKAGES = ['tree', 'ed', 'pv', 'less', 'psmisc'];
 
-/** The seed mkosi.default with the host's release and mirror, a format and a package list. */
-export function renderConfig({ release, mirror, format, packages }) {
-  let text = readFileSync(path.join(SEED, 'mkosi.default'), 'utf8');
+/**
+ * A project's mkosi.default with the host's release and mirror (mkosi 14 would take Debian testing
+ * from a fixed host name), and, when given, another format and package list.
+ */
+export function renderConfig({ source, release, mirror, format, packages }) {
+  let text = readFileSync(path.join(source, 'mkosi.default'), 'utf8');
+  if (!/^Distribution=debian$/m.test(text)) throw new Error(`${source}mkosi.default: the benchmark builds Debian projects only`);
   text = text.replace(/^Distribution=debian$/m, `Distribution=debian\nRelease=${release}\nMirror=${mirror}`);
-  text = text.replace(/^Format=.*$/m, `Format=${format}`);
-  text = text.replace(/^Packages=.*$/m, `Packages=${packages.join(',')}`);
+  if (format) text = text.replace(/^Format=.*$/m, `Format=${format}`);
+  if (packages) text = text.replace(/^Packages=.*$/m, `Packages=${packages.join(',')}`);
   return text;
 }
 
@@ -39,9 +45,14 @@ export class Project {
     this.settings = settings;
   }
 
+  /** A copy of `settings.source` (default: the seed) with its own copy of a warmed package cache. */
   static async create(dir, settings, packageCache) {
+    settings = { source: SEED, ...settings };
     await fs.mkdir(dir, { recursive: true });
-    execFileSync('cp', ['-a', path.join(SEED, 'mkosi.extra'), dir]);
+    // The files git tracks, not what a build in the source left there (image.tar.xz, mkosi.cache/).
+    const files = execFileSync('git', ['-C', settings.source, 'ls-files', '-z', '.'], { encoding: 'utf8' }).split('\0').filter(Boolean);
+    if (files.length === 0) throw new Error(`${settings.source}: git tracks no files there`);
+    execFileSync('cp', ['-a', '--parents', '-t', path.resolve(dir), ...files], { cwd: settings.source });
     if (packageCache && existsSync(packageCache)) execFileSync('cp', ['-al', packageCache, path.join(dir, 'mkosi.cache')]);
     else await fs.mkdir(path.join(dir, 'mkosi.cache'));
     const project = new Project(dir, settings);
