@@ -5,9 +5,10 @@
  * image at its offset followed by zeros up to the partition's end, and the backup table area. The
  * sink hashes everything as it goes, so the artifact is never read back to checksum it.
  */
-import fs from 'node:fs/promises';
+import fs, { type FileHandle } from 'node:fs/promises';
 import { run } from '../run.js';
 import { CHUNK, type ByteSink } from './byte-sink.js';
+import { clipRanges, dataRanges } from './extents.js';
 import { createSparseFile } from './filesystems.js';
 import { sfdiskScript, type DiskLayout } from './layout.js';
 
@@ -22,11 +23,27 @@ export async function writePartitionTable(layout: DiskLayout, file: string, sear
 }
 
 /**
- * Copies `length` bytes of `file` from `start` into the sink (a short file ends in zeros). The next
- * chunk is read while the sink hashes and writes the current one.
+ * Copies `length` bytes of `file` from `start` into the sink (a short file ends in zeros). Only the
+ * file's data extents are read; its holes go to the sink as zeros without touching the disk.
  */
-export async function copyRange(file: string, start: number, length: number, sink: ByteSink): Promise<void> {
+export async function copyRange(file: string, start: number, length: number, sink: ByteSink, searchPaths: readonly string[] = []): Promise<void> {
+  const ranges = (await dataRanges(file, searchPaths)) ?? [{ start: 0, end: Number.MAX_SAFE_INTEGER }];
   const handle = await fs.open(file, 'r');
+  try {
+    let done = 0;
+    for (const range of clipRanges(ranges, start, length)) {
+      await sink.zeros(range.start - done);
+      await copyBytes(handle, start + range.start, range.end - range.start, sink);
+      done = range.end;
+    }
+    await sink.zeros(length - done);
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Copies `length` bytes at `start`, zeros past the end of the file; reads the next chunk while the sink takes this one. */
+async function copyBytes(handle: FileHandle, start: number, length: number, sink: ByteSink): Promise<void> {
   const buffers = [Buffer.allocUnsafe(CHUNK), Buffer.allocUnsafe(CHUNK)];
   const readAt = async (done: number, buffer: Buffer): Promise<Buffer> => {
     const { bytesRead } = await handle.read(buffer, 0, Math.min(CHUNK, length - done), start + done);
@@ -51,7 +68,6 @@ export async function copyRange(file: string, start: number, length: number, sin
     }
   } finally {
     await pending?.catch(() => undefined);
-    await handle.close();
   }
 }
 
@@ -59,18 +75,24 @@ export async function copyRange(file: string, start: number, length: number, sin
  * Writes the whole disk into `sink`. `images` maps partition numbers to file-system images, each no
  * larger than its partition; a partition without one is zeros.
  */
-export async function writeDisk(layout: DiskLayout, tableFile: string, images: ReadonlyMap<number, string>, sink: ByteSink): Promise<void> {
+export async function writeDisk(
+  layout: DiskLayout,
+  tableFile: string,
+  images: ReadonlyMap<number, string>,
+  sink: ByteSink,
+  searchPaths: readonly string[] = [],
+): Promise<void> {
   const first = layout.partitions[0]?.offset ?? layout.size;
-  await copyRange(tableFile, 0, first, sink);
+  await copyRange(tableFile, 0, first, sink, searchPaths);
   let position = first;
   for (const partition of layout.partitions) {
     if (partition.offset !== position) throw new Error(`internal: partition ${partition.number} starts at ${partition.offset}, not ${position}`);
     const image = images.get(partition.number);
     const imageSize = image === undefined ? 0 : (await fs.stat(image)).size;
     if (imageSize > partition.size) throw new Error(`internal: the image of partition ${partition.number} is larger than the partition`);
-    if (image !== undefined) await copyRange(image, 0, imageSize, sink);
+    if (image !== undefined) await copyRange(image, 0, imageSize, sink, searchPaths);
     await sink.zeros(partition.size - imageSize);
     position += partition.size;
   }
-  await copyRange(tableFile, position, layout.size - position, sink);
+  await copyRange(tableFile, position, layout.size - position, sink, searchPaths);
 }

@@ -214,14 +214,14 @@ export async function writeDiskOutput(context: BuildContext, options: DiskWriteO
     if (config.Format === 'plain_squashfs') {
       const image = images.get('root')!;
       const size = (await fs.stat(image)).size;
-      write = (sink) => copyRange(image, 0, size, sink);
+      write = (sink) => copyRange(image, 0, size, sink, config.ExtraSearchPaths);
     } else {
       const sized = await Promise.all(plans.map(async (plan) => ({ ...plan, size: plan.size ?? (await fs.stat(images.get(plan.role)!)).size })));
       const layout = layoutDisk(sized, { architecture: config.Architecture, seed: options.seed });
       const table = path.join(scratch, 'table.img');
       await writePartitionTable(layout, table, config.ExtraSearchPaths);
       const byNumber = new Map(layout.partitions.map((p) => [p.number, images.get(p.role)!]));
-      write = (sink) => writeDisk(layout, table, byNumber, sink);
+      write = (sink) => writeDisk(layout, table, byNumber, sink, config.ExtraSearchPaths);
     }
     let sha256: string | undefined;
     if (usesQcow2(config)) {
@@ -235,7 +235,7 @@ export async function writeDiskOutput(context: BuildContext, options: DiskWriteO
       await fs.rm(raw);
       if (compressed) {
         const size = (await fs.stat(qcow2)).size;
-        sha256 = await writeThrough(await openSink(context, target, true), target, (sink) => copyRange(qcow2, 0, size, sink));
+        sha256 = await writeThrough(await openSink(context, target, true), target, (sink) => copyRange(qcow2, 0, size, sink, config.ExtraSearchPaths));
       } else {
         await fs.chmod(target, 0o644);
         // qemu-img writes the file itself, so this one artifact is read back once to hash it.
