@@ -13,6 +13,7 @@ import { Bench } from './lib/bench.js';
 import { CASES, DEFAULT_CASES } from './lib/cases.js';
 import { writeDoc } from './lib/doc.js';
 import { hostMirror, hostRelease, hostSourceLines, loadAverage, machineFacts } from './lib/host.js';
+import { stopUdev } from './lib/image.js';
 import { runningBuild, stopBuild } from './lib/measure.js';
 import { RSS_LIMIT_MB, rssSummary, textTable } from './lib/report.js';
 
@@ -113,6 +114,7 @@ async function main() {
     say,
   });
   await bench.prepare();
+  process.on('exit', stopUdev);
   say(`benchmark in ${work}; load average ${loadStart}; Debian ${release} from the host's apt mirror`);
 
   for (const signal of ['SIGINT', 'SIGTERM']) {

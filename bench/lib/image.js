@@ -1,19 +1,20 @@
 /**
- * Reads files out of a built image without mounting it, to check what the benchmark claims: a
- * directory is read directly, a tarball with GNU tar, a GPT disk with sfdisk (to find the root
- * partition) and e2fsprogs' debugfs at that partition's offset — the file system's own tools, so
- * the check needs no loop device and leaves nothing mounted.
+ * Reads files out of a built image to check what the benchmark claims: a directory is read
+ * directly, a tarball with GNU tar, a gpt_ext4 disk with sfdisk (to find the root partition) and
+ * e2fsprogs' debugfs at that partition's offset (no loop device, nothing mounted), other disks with
+ * systemd-dissect.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 
 const exec = promisify(execFile);
 
 /** The output file name mkosi 14 and kiln both use by default. */
-export const OUTPUT_NAMES = { directory: 'image', tar: 'image.tar.xz', gpt_ext4: 'image.raw' };
+export const OUTPUT_NAMES = { directory: 'image', tar: 'image.tar.xz', gpt_ext4: 'image.raw', gpt_btrfs: 'image.raw', gpt_xfs: 'image.raw', gpt_squashfs: 'image.raw' };
 
 // Root partition types (Discoverable Partitions Specification), and the generic Linux type.
 const ROOT_TYPES = new Set([
@@ -46,7 +47,47 @@ export async function readImageFile(output, format, file) {
     const { stdout, stderr } = await exec('debugfs', ['-R', `cat /${relative}`, `${output}?offset=${offset}`], { maxBuffer: 64 << 20 });
     return /File not found|not found by ext2_lookup/.test(stderr) ? null : stdout;
   }
+  if (format.startsWith('gpt_')) return dissectCopy(output, relative);
   throw new Error(`reading files from ${format} images is not implemented`);
+}
+
+let startedUdev = [];
+
+/**
+ * For disks whose file system has no offset-reading tool here (btrfs, xfs, squashfs): systemd's
+ * own systemd-dissect --copy-from, which needs loop devices (as mkosi does) and a running udevd.
+ */
+async function dissectCopy(output, relative) {
+  ensureUdev();
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'kiln-bench-copy-'));
+  try {
+    const target = path.join(dir, 'file');
+    const copied = await exec('systemd-dissect', ['--copy-from', output, `/${relative}`, target]).then(() => true, () => false);
+    return copied ? await fs.readFile(target, 'utf8') : null;
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+}
+
+function ensureUdev() {
+  if (spawnSync('udevadm', ['control', '--ping', '--timeout=2']).status === 0) return;
+  const pids = () => spawnSync('pgrep', ['-x', 'systemd-udevd'], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean);
+  const before = new Set(pids());
+  spawnSync('/lib/systemd/systemd-udevd', ['--daemon']);
+  spawnSync('udevadm', ['trigger', '--action=add']);
+  spawnSync('udevadm', ['settle']);
+  startedUdev = pids().filter((pid) => !before.has(pid));
+}
+
+/** Stops a udevd the checks started (synchronous: it runs in the harness's exit handler). */
+export function stopUdev() {
+  for (const pid of startedUdev.splice(0)) {
+    try {
+      process.kill(Number(pid));
+    } catch {
+      // already gone
+    }
+  }
 }
 
 /** Whether dpkg's database in the image records `name` as installed. */

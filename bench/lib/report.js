@@ -43,7 +43,7 @@ export function verdict(row) {
     target,
     pass,
     rss: Number.isFinite(rss) ? `${rss.toFixed(0)} MB` : '—',
-    content: [contentText(kilnSample, 'kiln'), contentText(row.samples.mkosi, 'mkosi'), row.samples.mmdebstrap?.checks.at(-1)?.detail ?? '']
+    content: [contentText(kilnSample, 'kiln'), contentText(row.samples.mkosi, 'mkosi'), row.samples.mmdebstrap?.checks.at(-1)?.detail ?? '', row.note]
       .filter(Boolean)
       .join('; '),
     runs,
