@@ -2,7 +2,7 @@
  * The pacman backend against a real pacman repository built at test time (bsdtar + repo-add):
  * pacman installs into a root that systemd-nspawn then starts.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -10,7 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { arch } from '../../src/distributions/arch.js';
 import { KilnError, ToolError, UserError } from '../../src/errors.js';
 import { HOST_KEYRING, pacman } from '../../src/package-managers/pacman.js';
-import { listFiles, makeTestContext, missingForTests, runInImage, type TestContext } from '../fixtures/repos/harness.js';
+import { contextPool, listFiles, missingForTests, runInImage, type TestContext } from '../fixtures/repos/harness.js';
+import { mountsUnder } from './helpers/kiln.js';
 import { serveDirectory, type RepoServer } from '../fixtures/repos/http-server.js';
 import { archPackages, busyboxPackage, helloPackage, missingFixtureInput, PRIVATE_DEV, stubPackage, type FixturePackage } from '../fixtures/repos/packages.js';
 import { buildPacmanRepo, missingPacmanRepoTools, type PacmanRepo } from '../fixtures/repos/pacman-repo.js';
@@ -31,19 +32,11 @@ function wanted(context: TestContext): string[] {
   return [...new Set([...arch.basePackages(context.config), ...context.config.Packages])];
 }
 
-function mountsUnder(dir: string): string[] {
-  return readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((line) => line.includes(dir));
-}
-
 describe.skipIf(reason)('pacman backend (Arch Linux)', () => {
   let workDir: string;
   let repo: PacmanRepo;
-  const contexts: TestContext[] = [];
-  const context = async (text: string, options?: { packageCache?: string }): Promise<TestContext> => {
-    const made = await makeTestContext(text, options);
-    contexts.push(made);
-    return made;
-  };
+  const pool = contextPool();
+  const context = pool.make;
 
   beforeAll(async () => {
     workDir = await fs.mkdtemp(path.join(os.tmpdir(), 'kiln-arch-repo-'));
@@ -53,7 +46,7 @@ describe.skipIf(reason)('pacman backend (Arch Linux)', () => {
   });
 
   afterAll(async () => {
-    for (const made of contexts) await made.dispose();
+    await pool.disposeAll();
     await fs.rm(workDir, { recursive: true, force: true });
   });
 

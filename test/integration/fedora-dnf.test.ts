@@ -2,7 +2,7 @@
  * The dnf backend against a real RPM repository built at test time (rpmbuild + createrepo_c):
  * dnf --installroot installs into a root that systemd-nspawn then starts.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -11,7 +11,8 @@ import { fedora } from '../../src/distributions/fedora.js';
 import { ToolError, UserError } from '../../src/errors.js';
 import { dnf } from '../../src/package-managers/dnf.js';
 import { run } from '../../src/run.js';
-import { listFiles, makeTestContext, missingForTests, runInImage, type TestContext } from '../fixtures/repos/harness.js';
+import { contextPool, listFiles, missingForTests, runInImage, type TestContext } from '../fixtures/repos/harness.js';
+import { mountsUnder } from './helpers/kiln.js';
 import { serveDirectory, type RepoServer } from '../fixtures/repos/http-server.js';
 import { fedoraPackages, missingFixtureInput, PRIVATE_DEV } from '../fixtures/repos/packages.js';
 import { buildRpmRepo, type RpmRepo } from '../fixtures/repos/rpm-repo.js';
@@ -31,19 +32,11 @@ function wanted(context: TestContext): string[] {
   return [...new Set([...fedora.basePackages(context.config), ...context.config.Packages])];
 }
 
-function mountsUnder(dir: string): string[] {
-  return readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((line) => line.includes(dir));
-}
-
 describe.skipIf(reason)('dnf backend (Fedora)', () => {
   let workDir: string;
   let repo: RpmRepo;
-  const contexts: TestContext[] = [];
-  const context = async (text: string, options?: { packageCache?: string }): Promise<TestContext> => {
-    const made = await makeTestContext(text, options);
-    contexts.push(made);
-    return made;
-  };
+  const pool = contextPool();
+  const context = pool.make;
 
   beforeAll(async () => {
     workDir = await fs.mkdtemp(path.join(os.tmpdir(), 'kiln-fedora-repo-'));
@@ -53,7 +46,7 @@ describe.skipIf(reason)('dnf backend (Fedora)', () => {
   });
 
   afterAll(async () => {
-    for (const made of contexts) await made.dispose();
+    await pool.disposeAll();
     await fs.rm(workDir, { recursive: true, force: true });
   });
 
