@@ -19,6 +19,7 @@ import { run } from './run.js';
 import { throwIfInterrupted } from './signals.js';
 import { BASE_STAGES, IMAGE_STAGES } from './stages/index.js';
 import type { Stage } from './stages/types.js';
+import { explainFullMemoryRoot, mountMemoryRoot } from './memory-root.js';
 import { createWorkspace, removeWorkspace } from './workspace.js';
 
 export interface BuildOptions {
@@ -44,14 +45,15 @@ export async function buildImage(loaded: Loaded, options: BuildOptions): Promise
   const outputDirectory = path.dirname(config.Output);
   const cleanup = new CleanupStack();
   const workspace = await createWorkspace(config.WorkspaceDirectory ?? outputDirectory);
-  if (options.debug.includes('workspace')) info(`workspace: ${workspace.path} (kept: --debug=workspace)`);
+  if (options.debug.includes('workspace')) info(`workspace: ${workspace.path} (kept: --debug=workspace; unmount a tmpfs in it with umount -R)`);
   else cleanup.push('remove the workspace', () => removeWorkspace(workspace.path));
+  const memory = await mountMemoryRoot(config, workspace.path);
 
   const context: BuildContext = {
     config,
     directory: loaded.directory,
     workspace: workspace.path,
-    root: workspace.root,
+    root: memory?.root ?? workspace.root,
     staging: workspace.staging,
     outputDirectory,
     packageCache: path.join(config.Cache!, 'packages'),
@@ -79,6 +81,8 @@ export async function buildImage(loaded: Loaded, options: BuildOptions): Promise
     await stageManifest(context);
     throwIfInterrupted();
     return await commitArtifacts(context);
+  } catch (error) {
+    throw await explainFullMemoryRoot(error, memory);
   } finally {
     const errors = await cleanup.unwind();
     for (const error of errors) warn(`cleanup failed: ${error instanceof Error ? error.message : String(error)}`);

@@ -41,6 +41,11 @@ export async function createWorkspace(base: string): Promise<Workspace> {
   return workspace;
 }
 
+/** A path on the image root's own file system (the root may be a tmpfs), for what is renamed out of it. */
+export function besideRoot(root: string, name: string): string {
+  return path.join(path.dirname(root), name);
+}
+
 /** Processes a killed build left running in its root (chrooted dpkg, a container's payload). */
 function killProcessesInside(dir: string): void {
   for (const pid of readdirSync('/proc').filter((name) => /^\d+$/.test(name)).map(Number)) {

@@ -2,7 +2,7 @@
  * With HomeSize=, SrvSize= or TmpSize=, the contents of /home, /srv or /var/tmp go into partitions of
  * their own and the root keeps empty mount points. mkfs.ext4 -d and mkfs.btrfs --rootdir take whole
  * directories and cannot leave anything out, so while the file systems are made each such directory
- * is renamed out of the root (into the disk's scratch directory) and an empty one with the same
+ * is renamed out of the root (beside it, on its file system) and an empty one with the same
  * owner, mode and times takes its place. Afterwards everything is put back as it was, whatever
  * happened; renames are instant and copy nothing.
  */

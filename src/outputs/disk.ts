@@ -25,6 +25,7 @@ import { makeFileSystem } from '../disk/filesystems.js';
 import { checkDiskConfig, ignoredSizeSettings, layoutDisk, planPartitions, type FileSystemType, type PartitionPlan } from '../disk/layout.js';
 import { fileSystemUuid } from '../disk/seeded-uuid.js';
 import { withSplitTree } from '../disk/split-tree.js';
+import { besideRoot } from '../workspace.js';
 import type { OutputFormat } from './types.js';
 
 type DiskFormatName = 'gpt_ext4' | 'gpt_xfs' | 'gpt_btrfs' | 'gpt_squashfs' | 'plain_squashfs';
@@ -107,39 +108,45 @@ async function makeImages(
 ): Promise<Map<PartitionPlan['role'], string>> {
   const { config } = context;
   const separate = plans.filter((p) => p.role !== 'root' && p.mountPoint !== null).map((p) => p.mountPoint!);
-  return withSplitTree(context.root, separate, scratch, async (trees) => {
-    const images = new Map<PartitionPlan['role'], string>();
-    // The file systems of /home, /srv, /var/tmp and swap are independent of the root's: make them
-    // side by side, one per core (mkfs is mostly single-threaded).
-    const queue = new PQueue({ concurrency: Math.max(1, os.availableParallelism()) });
-    const titles = plans.map((plan) => (plan.fs === 'swap' ? 'swap' : `${plan.fs} for ${plan.role === 'root' ? 'the root' : plan.mountPoint}`));
-    await step(`Making the file system${plans.length > 1 ? 's' : ''} (${titles.join(', ')})`, () =>
-      settleAll(queue,
-        plans.map((plan) => async () => {
-          const image = path.join(scratch, `${plan.role}.img`);
-          const contents = plan.role === 'root' ? 'the image root' : plan.role === 'swap' ? 'swap' : `the contents of ${plan.mountPoint}`;
-          await makeFileSystem({
-            fs: plan.fs,
-            tree: plan.role === 'root' ? context.root : (trees.get(plan.mountPoint ?? '') ?? scratch),
-            image,
-            size: plan.size,
-            label: plan.label,
-            mountPoint: plan.mountPoint,
-            uuid: fileSystemUuid(seed, plan.role),
-            contents,
-            sizeSetting: SIZE_SETTINGS[plan.role],
-            compression: effectiveFsCompression(config.Format, config.Compress, config.CompressFs),
-            mksquashfs: config.Mksquashfs,
-            scratch,
-            searchPaths: config.ExtraSearchPaths,
-            placement: placements.get(plan.role),
-          });
-          images.set(plan.role, image);
-        }),
-      ),
-    );
-    return images;
-  });
+  // Trees set aside for their own partitions are renamed, so they stay on the root's file system.
+  const aside = await fs.mkdtemp(besideRoot(context.root, 'split-'));
+  try {
+    return await withSplitTree(context.root, separate, aside, async (trees) => {
+      const images = new Map<PartitionPlan['role'], string>();
+      // The file systems of /home, /srv, /var/tmp and swap are independent of the root's: make them
+      // side by side, one per core (mkfs is mostly single-threaded).
+      const queue = new PQueue({ concurrency: Math.max(1, os.availableParallelism()) });
+      const titles = plans.map((plan) => (plan.fs === 'swap' ? 'swap' : `${plan.fs} for ${plan.role === 'root' ? 'the root' : plan.mountPoint}`));
+      await step(`Making the file system${plans.length > 1 ? 's' : ''} (${titles.join(', ')})`, () =>
+        settleAll(queue,
+          plans.map((plan) => async () => {
+            const image = path.join(scratch, `${plan.role}.img`);
+            const contents = plan.role === 'root' ? 'the image root' : plan.role === 'swap' ? 'swap' : `the contents of ${plan.mountPoint}`;
+            await makeFileSystem({
+              fs: plan.fs,
+              tree: plan.role === 'root' ? context.root : (trees.get(plan.mountPoint ?? '') ?? scratch),
+              image,
+              size: plan.size,
+              label: plan.label,
+              mountPoint: plan.mountPoint,
+              uuid: fileSystemUuid(seed, plan.role),
+              contents,
+              sizeSetting: SIZE_SETTINGS[plan.role],
+              compression: effectiveFsCompression(config.Format, config.Compress, config.CompressFs),
+              mksquashfs: config.Mksquashfs,
+              scratch,
+              searchPaths: config.ExtraSearchPaths,
+              placement: placements.get(plan.role),
+            });
+            images.set(plan.role, image);
+          }),
+        ),
+      );
+      return images;
+    });
+  } finally {
+    await fs.rm(aside, { recursive: true, force: true });
+  }
 }
 
 async function hashFile(file: string): Promise<string> {

@@ -5,6 +5,7 @@ import type { BuildContext } from '../context.js';
 import { getDistribution } from '../distributions/index.js';
 import { getPackageManager } from '../package-managers/index.js';
 import { defuseEscapingLinks } from '../tree/defuse.js';
+import { besideRoot } from '../workspace.js';
 import type { Stage } from './types.js';
 
 /** Base packages (BasePackages=) followed by Packages=, without duplicates. */
@@ -35,7 +36,7 @@ export const installPackages: Stage = {
     const manager = getPackageManager(getDistribution(context.config.Distribution).packageManager);
     // The package manager works on the root from the host side: skeleton links that lead out of the
     // root must not be there while it runs.
-    const defused = await defuseEscapingLinks(context.root, path.join(context.workspace, 'defused-links'));
+    const defused = await defuseEscapingLinks(context.root, besideRoot(context.root, 'defused-links'));
     await manager.install(context, packagesToInstall(context));
     await defused.restore();
     for (const [index, file] of HOST_FILES.entries()) {

@@ -73,12 +73,19 @@ describe.skipIf(skip)('kiln build -t gpt_ext4 --home-size=300M of images/debian-
 describe.skipIf(skip)('kiln build -t gpt_ext4 --home-size=300M --checksum=no: file systems made in place', () => {
   let project: string;
   let stopUdev: () => void = () => undefined;
+  let stderr = '';
 
   beforeAll(async () => {
     project = makeProject('debian-minimal');
-    await buildWithoutLoopDevices(project, ['-t', 'gpt_ext4', '--home-size=300M', '--checksum=no']);
+    stderr = await buildWithoutLoopDevices(project, ['-t', 'gpt_ext4', '--home-size=300M', '--checksum=no', '--debug=run']);
     stopUdev = ensureUdev();
   }, 15 * 60_000);
+
+  it('built the tree in a tmpfs of 1.5 times the partitions, and moved /home aside within it', () => {
+    // 3 GiB root + 300 MiB home, times 1.5 (this machine has the memory and a kernel >= 6.6).
+    expect(stderr).toContain('image tree in memory: tmpfs of 4.9 GiB');
+    expect(workspacesIn(project)).toEqual([]);
+  });
 
   afterAll(() => {
     stopUdev();
@@ -113,6 +120,32 @@ describe.skipIf(skip)('kiln build -t gpt_ext4 --home-size=300M --checksum=no: fi
       sh(['umount', '--recursive', mnt]);
     }
   });
+});
+
+describe.skipIf(skip)('a disk too small for the tree, built in memory', () => {
+  let project: string;
+
+  beforeAll(() => {
+    project = makeProject('debian-minimal');
+  });
+
+  afterAll(() => {
+    if (project) fs.rmSync(project, { recursive: true, force: true });
+  });
+
+  it('fails with one line saying the tree cannot fit, and leaves no tmpfs, workspace or output', async () => {
+    // RootSize=100M: a 150 MiB tmpfs, which the packages fill before they are all installed.
+    const error = await buildWithoutLoopDevices(project, ['-t', 'gpt_ext4', '--root-size=100M']).then(
+      () => undefined,
+      (failure: Error) => failure.message,
+    );
+    expect(error).toBeDefined();
+    expect(error).toContain("kiln: error: the image tree filled kiln's 150 MiB");
+    expect(error).not.toMatch(/\n\s+at /);
+    expect(workspacesIn(project)).toEqual([]);
+    expect(fs.existsSync(path.join(project, 'image.raw'))).toBe(false);
+    expect(fs.readFileSync('/proc/self/mountinfo', 'utf8')).not.toContain('kiln-root');
+  }, 10 * 60_000);
 });
 
 function spawnSyncStatus(argv: readonly string[]): { status: number | null; output: string } {
