@@ -115,11 +115,13 @@ describe.skipIf(skip)('a signed image pulled by systemd-pull', () => {
     cpSync(project, tampered, { recursive: true });
   });
 
-  afterAll(() => {
+  afterAll(async () => {
     for (const root of pulled) removePulled(root);
     if (project) rmSync(project, { recursive: true, force: true });
     if (tampered) rmSync(tampered, { recursive: true, force: true });
     spawnSync('gpgconf', ['--kill', 'all'], { env: { ...process.env, GNUPGHOME: home } });
+    // gpgconf asks the agent to stop and returns; the agent exits a moment later.
+    for (let waited = 0; processesMentioning(home).length > 0 && waited < 5000; waited += 100) await new Promise((resolve) => setTimeout(resolve, 100));
     rmSync(home, { recursive: true, force: true });
     expect(processesMentioning(home)).toEqual([]);
   });
