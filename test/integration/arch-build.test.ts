@@ -104,7 +104,10 @@ describe.skipIf(reason)('kiln build, Distribution=arch from a local repository',
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
     const deadline = Date.now() + 20_000;
-    while (processesMentioning('sleep 60').length === 0 && Date.now() < deadline) {
+    // Both at once: the scriptlet's sleep, and pacman waiting for it.
+    const pacmanInScriptlet = (): boolean =>
+      processesMentioning('sleep 60').length > 0 && processesMentioning(project).some((p) => p.includes('pacman --config'));
+    while (!pacmanInScriptlet() && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
     expect(processesMentioning('sleep 60').length, stderr).toBeGreaterThan(0);

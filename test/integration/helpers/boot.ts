@@ -32,6 +32,14 @@ function childrenOf(pid: number): number[] {
   }
 }
 
+function commandOf(pid: number): string | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+  } catch {
+    return undefined;
+  }
+}
+
 function exited(child: ChildProcess): Promise<number | null> {
   return new Promise((resolve) => {
     if (child.exitCode !== null || child.signalCode !== null) resolve(child.exitCode);
@@ -68,7 +76,8 @@ export async function bootContainer(root: string, options: BootOptions = {}): Pr
   try {
     while (Date.now() < deadline) {
       if (child.exitCode !== null || child.signalCode !== null) throw new Error(`systemd-nspawn ended early (${child.exitCode ?? child.signalCode}):\n${output}`);
-      initPid ??= childrenOf(child.pid!)[0];
+      // nspawn's first child may be its short-lived outer child; init is the one that is systemd.
+      initPid ??= childrenOf(child.pid!).find((pid) => commandOf(pid) === 'systemd');
       if (initPid !== undefined) {
         // `starting` and `initializing` mean the boot is still going; anything else is an answer.
         state = exec(initPid, ['systemctl', 'is-system-running']).stdout.trim();
