@@ -20,7 +20,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { Config } from './config/types.js';
-import { planPartitions } from './disk/layout.js';
+import { formatBytes, planPartitions } from './disk/layout.js';
 import { KilnError, UserError } from './errors.js';
 import { debug } from './log.js';
 import { run } from './run.js';
@@ -64,17 +64,9 @@ export function memoryRootPlan(config: Config, meminfo: string, kernelRelease: s
   const bytes = Math.ceil((partitions * TRANSIENT) / 4096) * 4096;
   const available = availableMemory(meminfo);
   if (available === undefined || available < bytes + SPARE) {
-    return { why: `${size(partitions)} of partitions need ${size(bytes + SPARE)} of available memory` };
+    return { why: `${formatBytes(partitions)} of partitions need ${formatBytes(bytes + SPARE)} of available memory` };
   }
   return { bytes };
-}
-
-function gib(bytes: number): string {
-  return (bytes / GiB).toFixed(1).replace(/\.0$/, '');
-}
-
-function size(bytes: number): string {
-  return bytes < GiB ? `${Math.round(bytes / 1024 ** 2)} MiB` : `${gib(bytes)} GiB`;
 }
 
 export interface MemoryRoot {
@@ -106,7 +98,7 @@ export async function mountMemoryRoot(config: Config, workspace: string): Promis
   }
   const root = path.join(mountPoint, 'root');
   await fs.mkdir(root, { mode: 0o755 });
-  debug(`image tree in memory: tmpfs of ${size(plan.bytes)} at ${mountPoint}`);
+  debug(`image tree in memory: tmpfs of ${formatBytes(plan.bytes)} at ${mountPoint}`);
   return { root, bytes: plan.bytes };
 }
 
@@ -125,7 +117,7 @@ export async function explainFullMemoryRoot(error: unknown, memory: MemoryRoot |
   const workspace = path.dirname(path.dirname(memory.root));
   const full = (await nearlyFull(memory.root)) || (noSpace && !(await nearlyFull(workspace)));
   if (!full) return error;
-  return new UserError(`the image tree filled kiln's ${size(memory.bytes)} tmpfs (1.5 times the disk's partitions): it cannot fit the disk`, {
+  return new UserError(`the image tree filled kiln's ${formatBytes(memory.bytes)} tmpfs (1.5 times the disk's partitions): it cannot fit the disk`, {
     hint: 'raise RootSize= (or HomeSize=, SrvSize=, TmpSize=), or leave packages out',
     cause: error,
   });
