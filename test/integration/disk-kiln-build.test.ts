@@ -5,25 +5,42 @@
  * post-installation script's mark in it. Without Checksum= the file systems are made in place inside
  * the disk file (no copy); that disk must pass the same checks plus e2fsck of both partitions.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureUdev, partitionTable, sh, sha256File, withoutLoopDevices } from './disk-helpers.js';
-import { KILN, kiln, makeProject, mountsUnder, TEST_CACHE, whyNotRoot, workspacesIn } from './helpers/kiln.js';
+import { KILN, kiln, makeProject, mountsUnder, runAsync, TEST_CACHE, whyNotRoot, workspacesIn } from './helpers/kiln.js';
 import { nspawn } from './helpers/systemd.js';
 
 const skip = whyNotRoot(['mmdebstrap', 'unshare', 'sfdisk', 'mkfs.ext4', 'systemd-dissect', 'systemd-nspawn']);
 
 /** kiln with every loop device masked, asynchronously (a build blocks a test worker for minutes otherwise). */
-function buildWithoutLoopDevices(project: string, args: readonly string[]): Promise<string> {
-  const [command, ...rest] = withoutLoopDevices([KILN, '--cache', TEST_CACHE, ...args, 'build']);
-  return new Promise((resolve, reject) => {
-    const child = spawn(command!, rest, { cwd: project, stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    child.on('close', (status) => (status === 0 ? resolve(stderr) : reject(new Error(`kiln build failed (${status}):\n${stderr}`))));
-  });
+async function buildWithoutLoopDevices(project: string, args: readonly string[]): Promise<string> {
+  const result = await runAsync(withoutLoopDevices([KILN, '--cache', TEST_CACHE, ...args, 'build']), { cwd: project });
+  if (result.status !== 0) throw new Error(`kiln build failed (${result.status}):\n${result.stderr}`);
+  return result.stderr;
+}
+
+/** systemd-dissect finds the root and the /home partition, both ext4. */
+function expectRootAndHome(image: string): string {
+  const report = sh(['systemd-dissect', image]);
+  expect(report).toMatch(/^rw root .* ext4 +x86-64 /m);
+  expect(report).toMatch(/^rw home .* Home Partition +ext4 /m);
+  return report;
+}
+
+/** The image, mounted by systemd-dissect, runs in systemd-nspawn with the postinst's mark and /home mounted. */
+function expectRunsWithHome(project: string, image: string): void {
+  const mnt = path.join(project, 'mnt');
+  fs.mkdirSync(mnt);
+  sh(['systemd-dissect', '--mount', image, mnt]);
+  try {
+    expect(nspawn(mnt, ['cat', '/etc/issue'])).toMatch(/built by kiln/);
+    expect(nspawn(mnt, ['findmnt', '--noheadings', '--output', 'TARGET', '/home']).trim()).toBe('/home');
+  } finally {
+    sh(['umount', '--recursive', mnt]);
+  }
 }
 
 describe.skipIf(skip)('kiln build -t gpt_ext4 --home-size=300M of images/debian-minimal', () => {
@@ -51,22 +68,11 @@ describe.skipIf(skip)('kiln build -t gpt_ext4 --home-size=300M of images/debian-
   });
 
   it('is a disk systemd-dissect reads, with root and home', () => {
-    const report = sh(['systemd-dissect', path.join(project, 'image.raw')]);
-    expect(report).toMatch(/^rw root .* ext4 +x86-64 /m);
-    expect(report).toMatch(/^rw home .* Home Partition +ext4 /m);
-    expect(report).toContain('ID=debian');
+    expect(expectRootAndHome(path.join(project, 'image.raw'))).toContain('ID=debian');
   });
 
   it('runs in systemd-nspawn from the dissected image, with the post-installation mark', () => {
-    const mnt = path.join(project, 'mnt');
-    fs.mkdirSync(mnt);
-    sh(['systemd-dissect', '--mount', path.join(project, 'image.raw'), mnt]);
-    try {
-      expect(nspawn(mnt, ['cat', '/etc/issue'])).toMatch(/built by kiln/);
-      expect(nspawn(mnt, ['findmnt', '--noheadings', '--output', 'TARGET', '/home']).trim()).toBe('/home');
-    } finally {
-      sh(['umount', '--recursive', mnt]);
-    }
+    expectRunsWithHome(project, path.join(project, 'image.raw'));
   });
 });
 
@@ -107,18 +113,8 @@ describe.skipIf(skip)('kiln build -t gpt_ext4 --home-size=300M --checksum=no: fi
 
   it('is read by systemd-dissect and runs in systemd-nspawn with /home mounted', () => {
     const image = path.join(project, 'image.raw');
-    const report = sh(['systemd-dissect', image]);
-    expect(report).toMatch(/^rw root .* ext4 +x86-64 /m);
-    expect(report).toMatch(/^rw home .* Home Partition +ext4 /m);
-    const mnt = path.join(project, 'mnt');
-    fs.mkdirSync(mnt);
-    sh(['systemd-dissect', '--mount', image, mnt]);
-    try {
-      expect(nspawn(mnt, ['cat', '/etc/issue'])).toMatch(/built by kiln/);
-      expect(nspawn(mnt, ['findmnt', '--noheadings', '--output', 'TARGET', '/home']).trim()).toBe('/home');
-    } finally {
-      sh(['umount', '--recursive', mnt]);
-    }
+    expectRootAndHome(image);
+    expectRunsWithHome(project, image);
   });
 });
 

@@ -4,24 +4,11 @@
  * /dev/null over the program) is reported missing with the Debian package that has it, and makes
  * the command fail so that scripts can check.
  */
-import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { locateTool } from '../../src/host-tools.js';
-import { KILN, kiln, whyNotRoot } from './helpers/kiln.js';
+import { KILN, kiln, runAsync, whyNotRoot } from './helpers/kiln.js';
 
 const reason = whyNotRoot(['unshare', 'mksquashfs', 'mount']);
-
-function run(argv: readonly string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    child.on('error', reject);
-    child.on('close', (status) => resolve({ status, stdout, stderr }));
-  });
-}
 
 describe.skipIf(reason)('kiln doctor', () => {
   it('reports every distribution and format, and fails only when something is missing', async () => {
@@ -37,7 +24,7 @@ describe.skipIf(reason)('kiln doctor', () => {
 
   it('names the package of a tool it cannot find', async () => {
     const program = locateTool('mksquashfs')!;
-    const result = await run(['unshare', '--mount', 'sh', '-c', 'mount --bind /dev/null "$0" && exec "$@"', program, KILN, 'doctor']);
+    const result = await runAsync(['unshare', '--mount', 'sh', '-c', 'mount --bind /dev/null "$0" && exec "$@"', program, KILN, 'doctor']);
     expect(result.status).toBe(1);
     expect(result.stdout).toMatch(/^ {2}gpt_squashfs +✗ mksquashfs \[apt-get install squashfs-tools\] {2}✓ sfdisk$/m);
     expect(result.stdout).toMatch(/^ {2}plain_squashfs +✗ mksquashfs \[apt-get install squashfs-tools\]$/m);

@@ -23,8 +23,13 @@ export interface KilnResult {
  * loses its connection to vitest.
  */
 export function kiln(args: readonly string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; input?: string } = {}): Promise<KilnResult> {
+  return runAsync([KILN, ...args], options);
+}
+
+/** Runs any command asynchronously (kiln wrapped in unshare, for one) and collects its output. */
+export function runAsync(argv: readonly string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; input?: string } = {}): Promise<KilnResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(KILN, args, { cwd: options.cwd, env: { ...process.env, ...options.env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(argv[0]!, argv.slice(1), { cwd: options.cwd, env: { ...process.env, ...options.env }, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
