@@ -3,9 +3,10 @@
  * every failed or finished build must leave nothing behind.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { copyImageDefinition } from './image-definition.js';
 
 export const REPO = path.resolve(import.meta.dirname, '../../..');
 export const KILN = path.join(REPO, 'bin/kiln');
@@ -47,10 +48,13 @@ export async function kilnOk(args: readonly string[], options: { cwd?: string; e
   return result;
 }
 
-/** A copy of an images/ definition (or an empty dir) in a temp directory, so builds never touch the repo. */
+/**
+ * A copy of an images/ definition (or an empty dir) in a temp directory, so builds never touch the
+ * repo and nothing built in the checkout reaches the test.
+ */
 export function makeProject(image?: string): string {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'kiln-it-'));
-  if (image) cpSync(path.join(REPO, 'images', image), dir, { recursive: true });
+  if (image) copyImageDefinition(path.join(REPO, 'images', image), dir);
   return dir;
 }
 
