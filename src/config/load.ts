@@ -137,7 +137,7 @@ function findConfigFiles(directory: string, defaultPath: string | undefined, dis
     const legacy = path.join(directory, 'mkosi.default');
     if (isFile(conf)) {
       files.push(conf);
-      if (isFile(legacy)) warnings.push(`${display(legacy)} is ignored because ${display(conf)} exists (as in mkosi 14)`);
+      if (isFile(legacy) && !isSameFile(legacy, conf)) warnings.push(`${display(legacy)} is ignored because ${display(conf)} exists (as in mkosi 14)`);
     } else if (isFile(legacy)) {
       files.push(legacy);
     }
@@ -234,6 +234,12 @@ function isFile(file: string): boolean {
   } catch {
     return false;
   }
+}
+
+/** mkosi.default as a link to mkosi.conf (to serve old and new mkosi alike) is not a second file. */
+function isSameFile(a: string, b: string): boolean {
+  const [one, two] = [statSync(a), statSync(b)];
+  return one.dev === two.dev && one.ino === two.ino;
 }
 
 function isDirectory(file: string): boolean {

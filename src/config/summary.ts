@@ -51,6 +51,11 @@ function formatValue(name: SettingName, value: unknown): string {
   return String(value);
 }
 
+/** summary exits 0 either way (as mkosi's does); this line says what build will do with it. */
+export function refusalNote(count: number): string {
+  return `kiln build will refuse this configuration: ${count === 1 ? 'one setting is' : `${count} settings are`} not supported yet (listed above)`;
+}
+
 export interface SummaryNotes {
   readonly files: readonly string[];
   readonly preset?: string;
@@ -78,8 +83,9 @@ export function formatSummary(config: Config, notes: SummaryNotes, isSet: (name:
     for (const row of sectionRows) lines.push(`  ${`${row.key}:`.padEnd(width)} ${row.value}`);
   }
   if (notes.unsupported.length > 0) {
-    lines.push('', 'Not supported by kiln yet (kiln build refuses these):');
+    lines.push('', 'Not supported by kiln yet:');
     for (const message of notes.unsupported) lines.push(`  ${message}`);
+    lines.push('', refusalNote(notes.unsupported.length));
   }
   return `${lines.join('\n')}\n`;
 }

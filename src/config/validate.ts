@@ -4,6 +4,7 @@
  * that cannot work. All problems are collected and reported together.
  */
 import { accessSync, constants, statSync } from 'node:fs';
+import path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { ConfigError, type KilnError, type Origin } from '../errors.js';
 import { outputCompression } from './derived.js';
@@ -33,9 +34,7 @@ export function findProblems(config: Config, context: ResolveContext, display: (
     const value = config[name];
     if (setting.status === 'unsupported') {
       const neutral = 'neutral' in setting ? setting.neutral : setting.resolve(undefined, context);
-      if (!isDeepStrictEqual(value, neutral)) {
-        unsupported.push(new ConfigError(originOf(name, typeof value === 'string' ? value : null), `${name}= is not supported by kiln yet`));
-      }
+      if (!isDeepStrictEqual(value, neutral)) unsupported.push(refuseUnsupported(name, value, context, display));
     }
     const reason = setting.unsupported?.(value, context);
     if (reason) unsupported.push(new ConfigError(originOf(name), reason));
@@ -65,6 +64,30 @@ export function findProblems(config: Config, context: ResolveContext, display: (
   }
 
   return { unsupported, errors };
+}
+
+/**
+ * A setting nobody wrote, whose value is a file or directory found beside the configuration
+ * (mkosi.build, mkosi.reposdir/…), is refused by that file's name: the user never wrote the setting.
+ */
+function refuseUnsupported(name: SettingName, value: unknown, context: ResolveContext, display: (file: string) => string): KilnError {
+  const origin = context.originOf(name);
+  if (origin) return new ConfigError(origin, `${name}= is not supported by kiln yet`);
+  const found = typeof value === 'string' ? detectedEntry(value, context.directory) : undefined;
+  if (found) {
+    const what = statSync(found, { throwIfNoEntry: false })?.isDirectory() ? 'directory' : 'file';
+    return new ConfigError({ file: display(found) }, `kiln does not support this ${what} yet (mkosi 14 uses it as ${name}=)`, {
+      hint: `move it away to build without it`,
+    });
+  }
+  return new ConfigError({ file: display(context.directory) }, `${name}= is not supported by kiln yet`);
+}
+
+/** The mkosi.* entry of the configuration directory that `value` is, or lies in. */
+function detectedEntry(value: string, directory: string): string | undefined {
+  const relative = path.relative(directory, value);
+  const first = relative.split(path.sep)[0] ?? '';
+  return first.startsWith('mkosi.') && !path.isAbsolute(relative) ? path.join(directory, first) : undefined;
 }
 
 function checkScript(file: string, display: (file: string) => string): { message: string; hint?: string } | undefined {

@@ -1,4 +1,4 @@
-import { configToJson, formatSummary } from '../config/summary.js';
+import { configToJson, formatSummary, refusalNote } from '../config/summary.js';
 import { findProblems } from '../config/validate.js';
 import { ConfigErrors } from '../errors.js';
 import { warn } from '../log.js';
@@ -14,6 +14,7 @@ export const summary: Verb = {
     if (problems.errors.length > 0) throw new ConfigErrors(problems.errors);
     if (invocation.args.json) {
       for (const problem of problems.unsupported) warn(problem.message);
+      if (problems.unsupported.length > 0) warn(refusalNote(problems.unsupported.length));
       process.stdout.write(`${JSON.stringify(configToJson(loaded.config), null, 2)}\n`);
       return;
     }

@@ -124,6 +124,18 @@ const CASES: readonly ErrorCase[] = [
     stderr: ['kiln: error: mkosi.postinst: is not executable (kiln runs it as PostInstallationScript=)', 'kiln: hint: chmod +x mkosi.postinst'],
   },
   {
+    name: 'an auto-detected file kiln does not support, named as found (nobody wrote the setting)',
+    files: { 'mkosi.default': DEBIAN, 'mkosi.build': { text: '#!/bin/sh\n', mode: 0o755 } },
+    argv: ['build'],
+    stderr: ['kiln: error: mkosi.build: kiln does not support this file yet (mkosi 14 uses it as BuildScript=)', 'kiln: hint: move it away to build without it'],
+  },
+  {
+    name: 'an auto-detected directory kiln does not support',
+    files: { 'mkosi.default': DEBIAN, 'mkosi.reposdir/extra.repo': '[extra]\n' },
+    argv: ['build'],
+    stderr: ['kiln: error: mkosi.reposdir: kiln does not support this directory yet (mkosi 14 uses it as RepositoryDirectory=)', 'kiln: hint: move it away to build without it'],
+  },
+  {
     name: 'a configured script that does not exist',
     files: { 'mkosi.default': `${DEBIAN}[Content]\nFinalizeScript=scripts/finalize.sh\n` },
     argv: ['summary'],

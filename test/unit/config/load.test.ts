@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -39,6 +39,14 @@ describe('loadConfig', () => {
     const loaded = loadConfig({ directory: dir, commandLine: [], host: HOST, env: ENV, cwd: dir });
     expect(loaded.config.Distribution).toBe('fedora');
     expect(loaded.warnings).toContain('mkosi.default is ignored because mkosi.conf exists (as in mkosi 14)');
+  });
+
+  it('takes mkosi.default as a link to mkosi.conf for the same file, without a warning', () => {
+    const dir = project('linked', { 'mkosi.conf': '[Distribution]\nDistribution=fedora\n' });
+    symlinkSync('mkosi.conf', path.join(dir, 'mkosi.default'));
+    const loaded = loadConfig({ directory: dir, commandLine: [], host: HOST, env: ENV, cwd: dir });
+    expect(loaded.files).toEqual([path.join(dir, 'mkosi.conf')]);
+    expect(loaded.warnings).toEqual([]);
   });
 
   it('reads the distribution drop-ins of the distribution the other files chose', () => {

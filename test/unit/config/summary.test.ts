@@ -1,10 +1,13 @@
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Host } from '../../../src/config/host.js';
 import { loadConfig } from '../../../src/config/load.js';
 import { configToJson, formatBytes, formatSummary, HIDDEN } from '../../../src/config/summary.js';
+import { ensureCompiled } from '../../compat/compiled.js';
+import { REPO } from '../../compat/corpus.js';
 
 const HOST: Host = { distribution: 'debian', release: 'bookworm', architecture: 'x86_64', debianMirror: 'file:///srv/mirror/debian', kvm: false };
 const dirs: string[] = [];
@@ -113,11 +116,45 @@ describe('formatSummary', () => {
   it('shows unsupported settings only when they are set, and the refusals at the end', () => {
     expect(text).not.toMatch(/^ {2}SecureBoot:/m);
     expect(text).not.toMatch(/^ {2}QemuSmp:/m);
-    expect(text.trimEnd().split('\n').slice(-2)).toEqual(['Not supported by kiln yet (kiln build refuses these):', '  x: Foo= is not supported by kiln yet']);
+    expect(text.trimEnd().split('\n').slice(-4)).toEqual([
+      'Not supported by kiln yet:',
+      '  x: Foo= is not supported by kiln yet',
+      '',
+      'kiln build will refuse this configuration: one setting is not supported yet (listed above)',
+    ]);
   });
 
   it('says when no file was read', () => {
     const bare = formatSummary(loaded.config, { files: [], unsupported: [] }, () => false);
     expect(bare.split('\n')[0]).toBe('Configuration: (none: defaults only)');
+  });
+});
+
+describe('kiln summary of a configuration build would refuse', () => {
+  beforeAll(ensureCompiled, 120_000);
+
+  function run(args: readonly string[]) {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'kiln-summary-'));
+    dirs.push(dir);
+    writeFileSync(path.join(dir, 'mkosi.default'), CONFIG);
+    writeFileSync(path.join(dir, 'mkosi.build'), '#!/bin/sh\n', { mode: 0o755 });
+    return spawnSync(path.join(REPO, 'bin/kiln'), args, { cwd: dir, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+  }
+
+  it('exits 0 and ends with one line saying build will refuse it', () => {
+    const result = run(['summary']);
+    expect(result.status).toBe(0);
+    const lines = result.stdout.trimEnd().split('\n');
+    expect(lines.at(-3)).toBe('  mkosi.build: kiln does not support this file yet (mkosi 14 uses it as BuildScript=)');
+    expect(lines.at(-1)).toBe('kiln build will refuse this configuration: one setting is not supported yet (listed above)');
+  });
+
+  it('says so on stderr with --json, keeping stdout plain JSON', () => {
+    const result = run(['summary', '--json']);
+    expect(result.status).toBe(0);
+    expect(JSON.parse(result.stdout).BuildScript).toMatch(/\/mkosi\.build$/);
+    expect(result.stderr.trimEnd().split('\n').at(-1)).toBe(
+      'kiln: warning: kiln build will refuse this configuration: one setting is not supported yet (listed above)',
+    );
   });
 });
