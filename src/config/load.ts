@@ -8,7 +8,7 @@
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { ConfigError, UserError, type Origin } from '../errors.js';
+import { ConfigError, formatOrigin, UserError, type Origin } from '../errors.js';
 import { applyAssignment, type Assignment, type RawState } from './assign.js';
 import { detectHost, type Host } from './host.js';
 import { decodeConfigText, readIni, type IniDocument, type IniEntry } from './ini-reader.js';
@@ -65,11 +65,16 @@ export function loadConfig(options: LoadOptions): Loaded {
     });
   }
 
+  const read = (file: string): IniDocument => {
+    const document = readConfigFile(file, display(file));
+    warnings.push(...sectionWarnings(document));
+    return document;
+  };
   const baseFiles = options.baseFiles ?? [];
   const files = [...baseFiles, ...findConfigFiles(options.directory, options.defaultPath, display, warnings)];
-  const documents = files.map((file) => readConfigFile(file, display(file)));
+  const documents = files.map(read);
   const baseDirs = new Map(documents.slice(0, baseFiles.length).map((document, k) => [document, path.dirname(baseFiles[k]!)]));
-  const extraDocuments = (options.extraFiles ?? []).map((file) => readConfigFile(file, display(file)));
+  const extraDocuments = (options.extraFiles ?? []).map(read);
 
   const build = (extra: readonly IniDocument[]): RawState => {
     const state: RawState = new Map();
@@ -100,7 +105,7 @@ export function loadConfig(options: LoadOptions): Loaded {
   const distribution = createResolveContext({ state, directory: options.directory, host, env }).get('Distribution');
   const distributionFiles = DROPIN_DIRS.flatMap((dir) => listFiles(path.join(options.directory, dir, distribution)));
   if (distributionFiles.length > 0) {
-    state = build(distributionFiles.map((file) => readConfigFile(file, display(file))));
+    state = build(distributionFiles.map(read));
     files.push(...distributionFiles);
   }
 
@@ -173,15 +178,36 @@ export function readConfigFile(file: string, shown: string): IniDocument {
   return readIni(shown, decodeConfigText(shown, bytes));
 }
 
+/**
+ * mkosi 14 ignores section names: a key means the same in any section. An unknown section is read
+ * the same way, with a warning (a real configuration has RootSize= under [Partitons]).
+ */
+function sectionWarnings(document: IniDocument): string[] {
+  const known = (name: string): boolean =>
+    name === 'DEFAULT' || (SECTIONS as readonly string[]).includes(name) || name in SECTION_ALIASES;
+  return document.sections
+    .filter((section) => !known(section.name))
+    .map((section) => {
+      const suggestion = suggestSection(section.name) ?? sectionOfKeys(document, section.name);
+      const advice = suggestion ? `did you mean [${suggestion}]?` : `sections are ${SECTIONS.map((s) => `[${s}]`).join(' ')}`;
+      return `${formatOrigin({ file: document.file, line: section.line })}: unknown section [${section.name}]: its keys are read anyway, as mkosi 14 reads them; ${advice}`;
+    });
+}
+
+/** The one section every key of this section belongs to, if there is one. */
+function sectionOfKeys(document: IniDocument, name: string): string | undefined {
+  const sections = new Set(
+    document.entries.filter((entry) => entry.section === name).map((entry) => {
+      const ref = lookupKey(entry.key);
+      return ref ? table[ref.name].section : undefined;
+    }),
+  );
+  const [only] = sections;
+  return sections.size === 1 && only ? only : undefined;
+}
+
 /** The document's entries as assignments, with mkosi 14's treatment of sections. */
 function assignmentsOf(document: IniDocument): Assignment[] {
-  for (const section of document.sections) {
-    if (section.name === 'DEFAULT' || (SECTIONS as readonly string[]).includes(section.name) || section.name in SECTION_ALIASES) continue;
-    const suggestion = suggestSection(section.name);
-    throw new ConfigError({ file: document.file, line: section.line }, `unknown section [${section.name}]`, {
-      hint: suggestion ? `did you mean [${suggestion}]?` : `sections are ${SECTIONS.map((s) => `[${s}]`).join(' ')}`,
-    });
-  }
   const entries = orderLikeConfigparser(document);
   return entries.map((entry) => {
     const origin: Origin = { file: document.file, line: entry.line };

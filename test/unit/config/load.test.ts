@@ -49,6 +49,32 @@ describe('loadConfig', () => {
     expect(loaded.warnings).toEqual([]);
   });
 
+  it('reads keys in a misspelled section as mkosi 14 does, and warns with the line and a suggestion', () => {
+    const dir = project('section-typo', {
+      'mkosi.default': '[Distribution]\nDistribution=debian\n\n[Partitons]\nRootSize=5G\n',
+      'mkosi.default.d/10.conf': '[Stuff]\nPackages=vim\n[Whatever]\nRootSize=6G\nHomeSize=1G\n',
+    });
+    const loaded = loadConfig({ directory: dir, commandLine: [], host: HOST, env: ENV, cwd: dir });
+    expect(loaded.config.RootSize).toBe(6 * 1024 ** 3);
+    expect(loaded.config.HomeSize).toBe(1024 ** 3);
+    expect(loaded.config.Packages).toEqual(['vim']);
+    expect(loaded.warnings).toEqual([
+      'mkosi.default:4: unknown section [Partitons]: its keys are read anyway, as mkosi 14 reads them; did you mean [Partitions]?',
+      // No close spelling: the section its keys belong to, else the list.
+      'mkosi.default.d/10.conf:1: unknown section [Stuff]: its keys are read anyway, as mkosi 14 reads them; did you mean [Content]?',
+      'mkosi.default.d/10.conf:3: unknown section [Whatever]: its keys are read anyway, as mkosi 14 reads them; did you mean [Partitions]?',
+    ]);
+  });
+
+  it('lists the sections when neither the name nor the keys suggest one', () => {
+    const dir = project('section-unknown', { 'mkosi.default': '[Distribution]\nDistribution=debian\n[Misc]\nPackages=vim\nRootSize=5G\n' });
+    const loaded = loadConfig({ directory: dir, commandLine: [], host: HOST, env: ENV, cwd: dir });
+    expect(loaded.config.RootSize).toBe(5 * 1024 ** 3);
+    expect(loaded.warnings).toEqual([
+      'mkosi.default:3: unknown section [Misc]: its keys are read anyway, as mkosi 14 reads them; sections are [Distribution] [Output] [Content] [Partitions] [Validation] [Host]',
+    ]);
+  });
+
   it('reads the distribution drop-ins of the distribution the other files chose', () => {
     const dir = project('per-distribution', {
       'mkosi.default': '[Distribution]\nDistribution=debian\n',
