@@ -12,7 +12,7 @@ import { installHint, locateTool } from '../host-tools.js';
 import { finish, spawn } from '../run.js';
 import { streamToFile } from '../util/hash-stream.js';
 import { compressorCommand } from './compressor.js';
-import { packTree, type PackTreeOptions } from './tar-writer.js';
+import { packTrees, type ArchiveTree, type PackTreeOptions } from './tar-writer.js';
 
 export interface TarFileOptions extends PackTreeOptions {
   readonly compression: OutputCompression | false;
@@ -20,12 +20,16 @@ export interface TarFileOptions extends PackTreeOptions {
   readonly checksum: boolean;
 }
 
-/** Archives `root` into `file` (mode 0644); returns the file's SHA-256 when `checksum` is on. */
-export async function writeTarFile(root: string, file: string, options: TarFileOptions): Promise<string | undefined> {
+/**
+ * Archives `root` (or several trees, one after the other) into `file` (mode 0644); returns the
+ * file's SHA-256 when `checksum` is on.
+ */
+export async function writeTarFile(root: string | readonly ArchiveTree[], file: string, options: TarFileOptions): Promise<string | undefined> {
+  const trees = typeof root === 'string' ? [{ root }] : root;
   try {
     const sha256 = options.compression
-      ? await writeCompressed(root, file, options.compression, options)
-      : await streamToFile(packTree(root, options), file, options.checksum);
+      ? await writeCompressed(trees, file, options.compression, options)
+      : await streamToFile(packTrees(trees, options), file, options.checksum);
     // The umask may have taken bits away at creation; artifacts are 0644 whatever it is.
     await chmod(file, 0o644);
     return sha256;
@@ -36,7 +40,7 @@ export async function writeTarFile(root: string, file: string, options: TarFileO
 }
 
 async function writeCompressed(
-  root: string,
+  trees: readonly ArchiveTree[],
   file: string,
   compression: OutputCompression,
   options: TarFileOptions,
@@ -48,7 +52,7 @@ async function writeCompressed(
   }
   const what = `Compressing the archive with ${program}`;
   const child = spawn(argv, { stdin: 'pipe', stdout: 'pipe', what, searchPaths: options.searchPaths });
-  const archive = packTree(root, options);
+  const archive = packTrees(trees, options);
   const [fed, written, exited] = await Promise.allSettled([
     pipeline(archive, child.stdin!),
     streamToFile(child.stdout!, file, options.checksum),

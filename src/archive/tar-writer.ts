@@ -23,13 +23,25 @@ export interface PackTreeOptions {
   readonly searchPaths?: readonly string[];
 }
 
+/**
+ * One directory tree in an archive. Without a prefix its root is the archive's `./`; with one
+ * (Incus' `rootfs`) its root is `./rootfs` and everything in it lies below.
+ */
+export interface ArchiveTree {
+  readonly root: string;
+  readonly prefix?: string;
+}
+
 const CHUNK = 256 * 1024;
 const EMPTY = Buffer.alloc(0);
 const DOT_SLASH = Buffer.from('./');
+const SLASH = Buffer.from('/');
 
-/** `./usr/bin/ping` for `usr/bin/ping`, `./` for the root: the tree sits at the top of the archive. */
-export function archiveName(relative: Buffer): Buffer {
-  return Buffer.concat([DOT_SLASH, relative]);
+/** `./usr/bin/ping` for `usr/bin/ping`, `./` for the root; with a prefix, `./rootfs/usr/bin/ping` and `./rootfs`. */
+export function archiveName(relative: Buffer, prefix?: string): Buffer {
+  if (!prefix) return Buffer.concat([DOT_SLASH, relative]);
+  const top = Buffer.from(prefix);
+  return relative.length === 0 ? Buffer.concat([DOT_SLASH, top]) : Buffer.concat([DOT_SLASH, top, SLASH, relative]);
 }
 
 /**
@@ -41,21 +53,33 @@ export function archiveName(relative: Buffer): Buffer {
  * ordinary Node stream.
  */
 export function packTree(root: string, options: PackTreeOptions = {}): Readable {
+  return packTrees([{ root }], options);
+}
+
+/** Like packTree, for several trees one after the other in one archive (Incus: metadata, then rootfs/). */
+export function packTrees(trees: readonly ArchiveTree[], options: PackTreeOptions = {}): Readable {
   const archive = pack();
-  fill(archive, path.resolve(root), options).then(
+  fill(archive, trees, options).then(
     () => archive.finalize(),
     (error: unknown) => archive.destroy(error as Error),
   );
   return Readable.from(archive, { objectMode: false });
 }
 
-async function fill(archive: Pack, root: string, options: PackTreeOptions): Promise<void> {
+async function fill(archive: Pack, trees: readonly ArchiveTree[], options: PackTreeOptions): Promise<void> {
+  // First archive name of every inode with more than one link, by device and inode number.
+  const firstNames = new Map<string, Buffer>();
+  for (const tree of trees) {
+    await fillTree(archive, path.resolve(tree.root), tree.prefix, firstNames, options);
+    if (archive.destroyed) return;
+  }
+}
+
+async function fillTree(archive: Pack, root: string, prefix: string | undefined, firstNames: Map<string, Buffer>, options: PackTreeOptions): Promise<void> {
   const xattrs: XattrMap = await readTreeXattrs(root, {
     drop: options.stripSELinuxContext ? ['security.selinux'] : [],
     searchPaths: options.searchPaths,
   });
-  // First archive name of every inode with more than one link, by device and inode number.
-  const firstNames = new Map<string, Buffer>();
 
   for await (const entry of readAhead(walkTree(root))) {
     if (archive.destroyed) return;
@@ -64,7 +88,7 @@ async function fill(archive: Pack, root: string, options: PackTreeOptions): Prom
       debug(`not archived (tar cannot hold sockets): /${entry.relative.toString()}`);
       continue;
     }
-    const name = archiveName(entry.relative);
+    const name = archiveName(entry.relative, prefix);
     let hardLinkTo: Buffer | undefined;
     if (kind !== 'directory' && entry.stat.nlink > 1n) {
       const inode = `${entry.stat.dev}:${entry.stat.ino}`;
