@@ -14,6 +14,11 @@ export function isBtrfsFormat(format: FormatName): boolean {
   return format === 'gpt_btrfs' || format === 'subvolume';
 }
 
+/** Formats that are tar archives, compressed (xz) by default as mkosi 14 does for tar. */
+export function isArchiveFormat(format: FormatName): boolean {
+  return format === 'tar' || format === 'lxc' || format === 'incus';
+}
+
 /** Formats whose file system can compress by itself, so Compress= means file-system compression. */
 export function hasFsCompression(format: FormatName): boolean {
   return isSquashfsFormat(format) || isBtrfsFormat(format);
@@ -21,7 +26,7 @@ export function hasFsCompression(format: FormatName): boolean {
 
 /**
  * mkosi's should_compress_output(): CompressOutput=, else Compress= for formats without file-system
- * compression; tar is compressed by default; "yes" means xz.
+ * compression; tar (and kiln's lxc and incus) are compressed by default; "yes" means xz.
  */
 export function effectiveOutputCompression(
   format: FormatName,
@@ -30,7 +35,7 @@ export function effectiveOutputCompression(
 ): OutputCompression | false {
   let value = compressOutput;
   if (value === null && !hasFsCompression(format)) value = compress;
-  if (value === null && format === 'tar') value = true;
+  if (value === null && isArchiveFormat(format)) value = true;
   if (value === true) return 'xz';
   if (value === null || value === false) return false;
   return value as OutputCompression;

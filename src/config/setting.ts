@@ -86,6 +86,8 @@ export interface Setting<T> {
   /** The attribute name mkosi 14 gives this setting (its argparse dest), for the compat checks. */
   readonly mkosi: string;
   readonly doc: string;
+  /** A remark `kiln summary` shows after a value (Format=lxc: a kiln extension, not an mkosi 14 value). */
+  annotate?(value: T): string | undefined;
 }
 
 interface Common<T> {
@@ -96,6 +98,7 @@ interface Common<T> {
   status?: Status;
   neutral?: T;
   unsupported?: (value: T, context: ResolveContext) => string | undefined;
+  annotate?: (value: T) => string | undefined;
   mkosi: string;
   doc: string;
 }

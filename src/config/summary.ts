@@ -68,7 +68,9 @@ export function formatSummary(config: Config, notes: SummaryNotes, isSet: (name:
   for (const name of SETTING_NAMES) {
     const setting = table[name];
     if (setting.status === 'unsupported' && !isSet(name)) continue;
-    rows.push({ section: setting.section ?? 'Output', key: name, value: formatValue(name, config[name]) });
+    const remark = setting.annotate?.(config[name]);
+    const value = formatValue(name, config[name]);
+    rows.push({ section: setting.section ?? 'Output', key: name, value: remark ? `${value} (${remark})` : value });
   }
   const width = Math.max(...rows.map((row) => row.key.length)) + 1;
   const lines: string[] = [];

@@ -15,7 +15,10 @@ export type DistributionName = (typeof MKOSI_DISTRIBUTIONS)[number];
 export const MKOSI_FORMATS = [
   'directory', 'subvolume', 'tar', 'cpio', 'gpt_ext4', 'gpt_xfs', 'gpt_btrfs', 'gpt_squashfs', 'plain_squashfs',
 ] as const;
-export type FormatName = (typeof MKOSI_FORMATS)[number];
+/** Formats kiln adds to mkosi 14's: LXC's image pair (lxc-create -t local) and a unified Incus/LXD image. */
+export const KILN_FORMATS = ['lxc', 'incus'] as const;
+export const FORMATS = [...MKOSI_FORMATS, ...KILN_FORMATS] as const;
+export type FormatName = (typeof FORMATS)[number];
 
 /** mkosi 14's old names for the disk formats. */
 export const FORMAT_ALIASES: Readonly<Record<string, FormatName>> = {

@@ -17,8 +17,9 @@ import {
 import { ParseError, parseBoolean, parseEnum, isBooleanLiteral } from '../parsers.js';
 import {
   FORMAT_ALIASES,
+  FORMATS,
   FS_COMPRESSION,
-  MKOSI_FORMATS,
+  KILN_FORMATS,
   OUTPUT_COMPRESSION,
   type Compression,
   type FormatName,
@@ -82,6 +83,9 @@ function defaultOutputName(context: ResolveContext): string {
   if (isSquashfsFormat(format)) return `${prefix}.raw`;
   if (isDiskFormat(format)) return `${prefix}${context.get('QCow2') ? '.qcow2' : '.raw'}${suffix}`;
   if (format === 'tar') return `${prefix}.tar${suffix}`;
+  // LXC's lxc-local template unpacks both files with tar -J: always xz.
+  if (format === 'lxc') return `${prefix}.rootfs.tar.xz`;
+  if (format === 'incus') return `${prefix}.incus.tar${suffix}`;
   if (format === 'cpio') return `${prefix}.cpio${suffix}`;
   return prefix;
 }
@@ -137,7 +141,7 @@ function placeOutput(name: string, context: ResolveContext): string {
 }
 
 export const outputSettings = {
-  Format: enumeration<FormatName, FormatName>(MKOSI_FORMATS, {
+  Format: enumeration<FormatName, FormatName>(FORMATS, {
     section,
     flags: ['-t', '--format'],
     mkosi: 'output_format',
@@ -148,7 +152,8 @@ export const outputSettings = {
       isSupportedFormat(value)
         ? undefined
         : `Format=${value} is not supported by kiln yet (it builds ${SUPPORTED_FORMAT_NAMES.join(', ')})`,
-    doc: 'Output format (default: gpt_ext4, as in mkosi 14)',
+    annotate: (value) => ((KILN_FORMATS as readonly string[]).includes(value) ? 'kiln extension' : undefined),
+    doc: `Output format (default: gpt_ext4, as in mkosi 14); kiln extensions: ${KILN_FORMATS.join(', ')} (LXC and Incus images)`,
   }),
   ManifestFormat: list<readonly ('json' | 'changelog')[]>({
     section,
@@ -169,7 +174,7 @@ export const outputSettings = {
     default: defaultOutputName,
     finalize: placeOutput,
     metavar: 'PATH',
-    doc: 'Output path (default: image, image.tar.xz or image.raw in OutputDirectory=)',
+    doc: 'Output path (default: image, image.tar.xz or image.raw in OutputDirectory=; image.rootfs.tar.xz for lxc)',
   }),
   OutputSplitRoot: splitArtifact('--output-split-root', 'output_split_root', 'Output path of the split root partition', (context) =>
     `${rootOrUsr({ UsrOnly: context.get('UsrOnly') })}.raw`),

@@ -80,7 +80,7 @@ const CASES: readonly ErrorCase[] = [
     files: { 'mkosi.default': `${DEBIAN}[Output]\nFormat=gpt_ext5\n` },
     argv: ['summary'],
     stderr: [
-      'kiln: error: mkosi.default:5: Format=gpt_ext5 is not valid (valid values: directory, subvolume, tar, cpio, gpt_ext4, gpt_xfs, gpt_btrfs, gpt_squashfs, plain_squashfs)',
+      'kiln: error: mkosi.default:5: Format=gpt_ext5 is not valid (valid values: directory, subvolume, tar, cpio, gpt_ext4, gpt_xfs, gpt_btrfs, gpt_squashfs, plain_squashfs, lxc, incus)',
       'kiln: hint: did you mean gpt_ext4?',
     ],
   },
@@ -175,7 +175,7 @@ const CASES: readonly ErrorCase[] = [
     files: { 'mkosi.default': DEBIAN },
     argv: ['-t', 'tarr', 'summary'],
     stderr: [
-      'kiln: error: command line: -t tarr is not valid (valid values: directory, subvolume, tar, cpio, gpt_ext4, gpt_xfs, gpt_btrfs, gpt_squashfs, plain_squashfs)',
+      'kiln: error: command line: -t tarr is not valid (valid values: directory, subvolume, tar, cpio, gpt_ext4, gpt_xfs, gpt_btrfs, gpt_squashfs, plain_squashfs, lxc, incus)',
       'kiln: hint: did you mean tar?',
     ],
   },

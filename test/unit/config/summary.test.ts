@@ -124,6 +124,12 @@ describe('formatSummary', () => {
     ]);
   });
 
+  it('marks the formats kiln adds to mkosi 14\'s as kiln extensions', () => {
+    const lxc = load('[Distribution]\nDistribution=debian\n[Output]\nFormat=lxc\n').loaded;
+    expect(formatSummary(lxc.config, { files: [], unsupported: [] }, () => false)).toMatch(/^ {2}Format: +lxc \(kiln extension\)$/m);
+    expect(text).toMatch(/^ {2}Format: +tar$/m);
+  });
+
   it('says when no file was read', () => {
     const bare = formatSummary(loaded.config, { files: [], unsupported: [] }, () => false);
     expect(bare.split('\n')[0]).toBe('Configuration: (none: defaults only)');
