@@ -39,6 +39,10 @@ export const TOOL_PACKAGES = {
   mount: 'mount',
   flock: 'util-linux',
   umount: 'mount',
+  systemctl: 'systemd',
+  'lxc-create': 'lxc',
+  'lxc-start': 'lxc',
+  'lxc-attach': 'lxc',
 } as const;
 
 export type ToolName = keyof typeof TOOL_PACKAGES;

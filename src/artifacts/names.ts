@@ -2,7 +2,7 @@
  * Names of everything a build writes beside the image, as mkosi 14 names them and systemd's importer
  * looks for them: SHA256SUMS and SHA256SUMS.gpg in the output directory, `<stem>.nspawn` where the
  * stem is the output name without .raw/.tar/.xz… (image.tar.xz pairs with image.nspawn), and
- * `<output>.manifest`.
+ * `<output>.manifest`; Format=lxc adds its metadata tarball.
  */
 import path from 'node:path';
 import type { Config } from '../config/types.js';
@@ -28,6 +28,18 @@ export interface OutputNames {
   readonly signature: string;
   readonly nspawn: string;
   readonly manifest: string;
+  /**
+   * Format=lxc: the metadata tarball that goes beside the root tarball, `<stem>.meta.tar.xz` where
+   * the stem drops `.rootfs` too (image.rootfs.tar.xz pairs with image.meta.tar.xz, as distrobuilder
+   * names its rootfs.tar.xz and meta.tar.xz).
+   */
+  readonly lxcMetadata?: string;
+}
+
+export function lxcMetadataName(image: string): string {
+  const stem = stripSuffixes(image);
+  const base = stem.endsWith('.rootfs') && stem.length > '.rootfs'.length ? stem.slice(0, -'.rootfs'.length) : stem;
+  return `${base}.meta.tar.xz`;
 }
 
 export function outputNames(config: Config): OutputNames {
@@ -39,6 +51,7 @@ export function outputNames(config: Config): OutputNames {
     signature: 'SHA256SUMS.gpg',
     nspawn: `${stripSuffixes(image)}.nspawn`,
     manifest: `${image}.manifest`,
+    ...(config.Format === 'lxc' ? { lxcMetadata: lxcMetadataName(image) } : {}),
   };
 }
 
@@ -46,6 +59,7 @@ export function outputNames(config: Config): OutputNames {
 export function producedFiles(config: Config): string[] {
   const names = outputNames(config);
   const files = [names.image];
+  if (names.lxcMetadata) files.push(names.lxcMetadata);
   if (config.Checksum) files.push(names.checksum);
   if (config.Sign) files.push(names.signature);
   if (config.NSpawnSettings !== null) files.push(names.nspawn);

@@ -2,6 +2,8 @@
 import type { FormatName } from '../config/types.js';
 import { directoryOutput } from './directory.js';
 import { gptBtrfsOutput, gptExt4Output, gptSquashfsOutput, gptXfsOutput, plainSquashfsOutput } from './disk.js';
+import { incusOutput } from './incus.js';
+import { lxcOutput } from './lxc.js';
 import { subvolumeOutput } from './subvolume.js';
 import { tarOutput } from './tar.js';
 import type { OutputFormat } from './types.js';
@@ -15,6 +17,8 @@ export const OUTPUTS: Partial<Record<FormatName, OutputFormat>> = {
   gpt_btrfs: gptBtrfsOutput,
   gpt_squashfs: gptSquashfsOutput,
   plain_squashfs: plainSquashfsOutput,
+  lxc: lxcOutput,
+  incus: incusOutput,
 };
 
 export const SUPPORTED_FORMAT_NAMES = Object.keys(OUTPUTS) as FormatName[];

@@ -19,6 +19,11 @@ function checkRunnable(config: Config, verb: string): void {
   if (config.Format === 'tar' || config.Format === 'cpio') {
     throw new UserError(`cannot ${action} a ${config.Format} archive`, { hint: 'build with Format=directory or a disk format, or import the archive with machinectl' });
   }
+  if (config.Format === 'lxc' || config.Format === 'incus') {
+    throw new UserError(`cannot ${action} an ${config.Format === 'lxc' ? 'LXC' : 'Incus'} image with systemd-nspawn`, {
+      hint: config.Format === 'lxc' ? 'create a container from it with lxc-create -t local (see the README)' : 'import it with incus image import',
+    });
+  }
   if (outputCompression(config) || config.QCow2) {
     throw new UserError(`cannot ${action} a compressed or qcow2 image`, { hint: 'build it without CompressOutput= and QCow2=' });
   }
