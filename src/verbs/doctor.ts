@@ -75,6 +75,11 @@ const OPTIONS: readonly { readonly label: string; readonly settings: Settings }[
   { label: 'Sign=yes', settings: { Format: 'tar', Sign: 'yes' } },
 ];
 
+/** Programs that run what kiln built, for trying an image out (the README's steps, kiln's own tests). */
+const RUNNERS: readonly { readonly label: string; readonly tools: readonly string[] }[] = [
+  { label: 'lxc images', tools: ['lxc-create', 'lxc-start', 'lxc-attach'] },
+];
+
 export function buildReport(): Report {
   const base = requiredTools(configWith({ Distribution: 'debian', Format: 'directory' }));
   const tarBase = requiredTools(configWith({ Distribution: 'debian', Format: 'tar' }));
@@ -86,6 +91,7 @@ export function buildReport(): Report {
         title: 'Options',
         rows: OPTIONS.map(({ label, settings }) => ({ label, needs: minus(requiredTools(configWith({ Distribution: 'debian', ...settings })), tarBase).map(tool) })),
       },
+      { title: 'Running the images (to try them out)', rows: RUNNERS.map(({ label, tools }) => ({ label, needs: tools.map(tool) })) },
     ],
   };
 }

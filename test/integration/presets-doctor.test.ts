@@ -13,7 +13,7 @@ const reason = whyNotRoot(['unshare', 'mksquashfs', 'mount']);
 describe.skipIf(reason)('kiln doctor', () => {
   it('reports every distribution and format, and fails only when something is missing', async () => {
     const result = await kiln(['doctor']);
-    for (const label of ['debian', 'ubuntu', 'arch', 'fedora', 'directory', 'tar', 'subvolume', 'gpt_ext4', 'gpt_xfs', 'gpt_btrfs', 'gpt_squashfs', 'plain_squashfs', 'Sign=yes']) {
+    for (const label of ['debian', 'ubuntu', 'arch', 'fedora', 'directory', 'tar', 'subvolume', 'gpt_ext4', 'gpt_xfs', 'gpt_btrfs', 'gpt_squashfs', 'plain_squashfs', 'lxc', 'incus', 'Sign=yes', 'lxc images']) {
       expect(result.stdout, label).toMatch(new RegExp(`^  ${label} +[✓✗(]`, 'm'));
     }
     expect(result.stdout).toMatch(/^ {2}gpt_ext4 +✓ mkfs\.ext4 .*✓ sfdisk/m);

@@ -37,6 +37,11 @@ describe('kiln doctor', () => {
     expect(names(2, 'Sign=yes')).toEqual(['gpg']);
   });
 
+  it('lists what runs the images for trying them out: LXC for Format=lxc', () => {
+    expect(report.groups[3]!.rows.map((r) => r.label)).toEqual(['lxc images']);
+    expect(row(3, 'lxc images').needs).toEqual(['lxc-create', 'lxc-start', 'lxc-attach'].map((name) => ({ alternatives: [name], package: 'lxc' })));
+  });
+
   it('names the Debian package of what is missing, once each', () => {
     const fake: Report = {
       groups: [
