@@ -6,7 +6,8 @@ there (cwd = the copy, since mkosi 14 reads drop-ins from the shell's directory)
 `args` file (one command-line argument per line) before the verb `summary`. mkosi's attribute names
 are turned into kiln's key names with a mapping exported from kiln's settings table, and values into
 kiln's JSON conventions (see README.md). Host-dependent values become placeholders ($CASE, $HOST_…,
-$MKOSI_DEFAULT_MIRROR) so that the stored files are machine-independent and name no mirror host.
+$MKOSI_DEFAULT_MIRROR for Debian's default mirror, which is the archive this machine's own apt uses)
+so that the stored files are machine-independent and name no host the machine reaches.
 
     python3 mkosi-compat/generate.py            # rewrite every expected.json
     python3 mkosi-compat/generate.py --check    # exit 1 if a stored file differs from mkosi 14
@@ -166,8 +167,10 @@ def to_kiln_json(table: list, resolved: dict) -> dict:
             value = []
         elif key == "Password" and value is not None:
             value = "(hidden)"  # kiln never prints secrets
-        elif key == "Mirror" and resolved["mirrorIsDefault"] and value is not None:
-            value = PLACEHOLDER_MIRROR  # mkosi 14's built-in mirror host names stay out of the repository
+        elif key == "Mirror" and resolved["mirrorIsDefault"] and value is not None and distribution == "debian":
+            # Debian's default is the archive this machine's apt reaches: its host name stays out of
+            # the repository. The other distributions' defaults are stored as they are.
+            value = PLACEHOLDER_MIRROR
         elif key == "Distribution" and resolved["hostDistribution"]:
             value = "$HOST_DISTRIBUTION"
         elif key == "Release" and resolved["hostRelease"]:

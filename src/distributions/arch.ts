@@ -23,7 +23,8 @@ function pacmanRepositories(config: Config): PacmanRepository[] {
 
 export const arch: Distribution & PacmanPolicy = {
   name: 'arch',
-  defaultMirror: () => null,
+  // mkosi 14's defaults: Arch Linux ARM for aarch64, Arch's worldwide mirror for the rest.
+  defaultMirror: (_host, architecture) => (architecture === 'aarch64' ? 'http://mirror.archlinuxarm.org' : 'https://geo.mirror.pkgbuild.com'),
   mirrorHint: 'set Mirror= to an Arch Linux mirror, or LocalMirror= to a local repository',
   packageManager: 'pacman',
   // BasePackages=conditional only means something for RPM rich dependencies (mkosi 14).

@@ -85,7 +85,7 @@ export const distributionSettings = {
         : null;
     },
     metavar: 'URL',
-    doc: "Package mirror (default for Debian: the host's own apt mirror)",
+    doc: "Package mirror (default: mkosi 14's for the distribution; for Debian the host's own apt mirror)",
   }),
   LocalMirror: string<string | null>({
     section,

@@ -53,7 +53,7 @@ describe('the presets kiln ships', () => {
     ['debian-minimal', { Distribution: 'debian', Release: 'bookworm', Format: 'tar', Packages: ['less'], Password: null, ExtraTrees: [] }],
     ['debian-container', { Distribution: 'debian', Format: 'tar', Packages: ['less'], Password: '', ExtraTrees: [path.join(BUILTIN_PRESETS, 'debian-container/mkosi.extra')] }],
     ['debian-server', { Distribution: 'debian', Format: 'tar', Packages: ['less', 'openssh-server'], Password: '', RemoveFiles: ['/etc/ssh/ssh_host_*'] }],
-    ['arch-base', { Distribution: 'arch', Format: 'tar', Packages: [], Mirror: null, LocalMirror: null }],
+    ['arch-base', { Distribution: 'arch', Format: 'tar', Packages: [], Mirror: 'https://geo.mirror.pkgbuild.com', LocalMirror: null }],
     ['fedora-minimal', { Distribution: 'fedora', Release: '40', Format: 'tar', Packages: [], Mirror: null, LocalMirror: null }],
   ] as const)('%s resolves, with nothing of the user\'s, to what it promises', (name, expected) => {
     const dir = project();
