@@ -21,7 +21,8 @@ describe('Arch repositories (distributions/arch.ts)', () => {
     const config = configOf(`${ARCH}Mirror=http://127.0.0.1/arch\nLocalMirror=file:///srv/repo\n`);
     expect(arch.pacmanRepositories(config)).toEqual([{ name: 'core', server: 'file:///srv/repo' }]);
     expect(arch.mirrorList(config)).toBe('Server = http://127.0.0.1/arch/$repo/os/$arch\n');
-    expect(arch.mirrorList(configOf(`${ARCH}LocalMirror=file:///srv/repo\n`))).toBeNull();
+    // Without Mirror=, the image gets mkosi 14's default mirror, never the build's LocalMirror=.
+    expect(arch.mirrorList(configOf(`${ARCH}LocalMirror=file:///srv/repo\n`))).toBe('Server = https://geo.mirror.pkgbuild.com/$repo/os/$arch\n');
   });
 
   it('adds Repositories=name::url after the distribution repositories, signed as RepositoryKeyCheck= says', () => {
