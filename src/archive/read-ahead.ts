@@ -6,7 +6,7 @@
  */
 import { close, open, read } from 'node:fs';
 import { readlink } from 'node:fs/promises';
-import type { TreeEntry } from './tree-walk.js';
+import type { TreeEntry } from '../tree/walk.js';
 
 /** Files up to this size are read whole, ahead of time; larger ones are streamed in chunks. */
 export const SMALL_FILE = 64 * 1024;

@@ -8,6 +8,7 @@ import type { Header } from 'tar-stream';
 import { UserError } from '../errors.js';
 import type { PaxRecord } from './pax.js';
 import { xattrKeyword } from './pax.js';
+import { showPath } from '../tree/show-path.js';
 
 export type EntryKind = 'file' | 'directory' | 'symlink' | 'character-device' | 'block-device' | 'fifo';
 
@@ -122,7 +123,7 @@ export function entryHeaders(source: EntrySource): EntryHeaders {
   if (type === 'character-device' || type === 'block-device') {
     const { major, minor } = deviceNumbers(stat.rdev);
     if (major > MAX_SMALL_FIELD || minor > MAX_SMALL_FIELD) {
-      throw new UserError(`${source.name.toString()}: device ${major}:${minor} cannot be stored in a tar archive`);
+      throw new UserError(`${showPath(source.name)}: device ${major}:${minor} cannot be stored in a tar archive`);
     }
     header.devmajor = major;
     header.devminor = minor;

@@ -13,7 +13,8 @@ import { debug } from '../log.js';
 import { paxHeaderEntry, asciiPrefix } from './pax.js';
 import { entryHeaders, kindOf } from './tar-entry.js';
 import { readAhead } from './read-ahead.js';
-import { walkTree } from './tree-walk.js';
+import { showPath } from '../tree/show-path.js';
+import { walkTree } from '../tree/walk.js';
 import { readTreeXattrs, xattrKey, type XattrMap } from './xattrs.js';
 
 export interface PackTreeOptions {
@@ -85,7 +86,7 @@ async function fillTree(archive: Pack, root: string, prefix: string | undefined,
     if (archive.destroyed) return;
     const kind = kindOf(Number(entry.stat.mode));
     if (kind === undefined) {
-      debug(`not archived (tar cannot hold sockets): /${entry.relative.toString()}`);
+      debug(`not archived (tar cannot hold sockets): /${showPath(entry.relative)}`);
       continue;
     }
     const name = archiveName(entry.relative, prefix);
@@ -126,7 +127,7 @@ function addEntry(archive: Pack, header: Header, content: Buffer): Promise<void>
 
 /** The header already says how big the file is; content of another size would corrupt the archive. */
 function sameSize(content: Buffer, size: number, file: Buffer): Buffer {
-  if (content.length !== size) throw new UserError(`${file.toString()} changed while it was being archived`);
+  if (content.length !== size) throw new UserError(`${showPath(file)} changed while it was being archived`);
   return content;
 }
 
@@ -155,7 +156,7 @@ async function copyContent(handle: Handle, sink: Sink, size: number, file: Buffe
   while (done < size) {
     const chunk = Buffer.allocUnsafe(Math.min(CHUNK, size - done));
     const { bytesRead } = await handle.read(chunk, 0, chunk.length, done);
-    if (bytesRead === 0) throw new UserError(`${file.toString()} changed while it was being archived`);
+    if (bytesRead === 0) throw new UserError(`${showPath(file)} changed while it was being archived`);
     done += bytesRead;
     const data = bytesRead === chunk.length ? chunk : chunk.subarray(0, bytesRead);
     if (done === size) {

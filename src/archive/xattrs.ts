@@ -4,6 +4,7 @@
  * 7,800-entry Debian root, which has two files with xattrs).
  */
 import { finish, spawn } from '../run.js';
+import { showPath } from '../tree/show-path.js';
 
 /** Attributes by name, per file. Keys are paths relative to the root as latin1 strings (one char per byte). */
 export type XattrMap = Map<string, Map<string, Buffer>>;
@@ -64,7 +65,7 @@ export function parseGetfattrDump(dump: Buffer, root: string): XattrMap {
       result.set(xattrKey(relativeTo(file, rootBytes)), current);
       continue;
     }
-    if (current === undefined) throw new Error(`unexpected getfattr output: ${line.toString()}`);
+    if (current === undefined) throw new Error(`unexpected getfattr output: ${showPath(line)}`);
     const equals = line.indexOf(0x3d);
     const name = unescapeGetfattr(equals === -1 ? line : line.subarray(0, equals)).toString('latin1');
     current.set(name, decodeValue(equals === -1 ? '' : line.subarray(equals + 1).toString('latin1')));
@@ -78,7 +79,7 @@ function relativeTo(file: Buffer, root: Buffer): Buffer {
   if (file.length > root.length && file[root.length] === 0x2f && file.subarray(0, root.length).equals(root)) {
     return file.subarray(root.length + 1);
   }
-  throw new Error(`getfattr reported ${file.toString()} outside ${root.toString()}`);
+  throw new Error(`getfattr reported ${showPath(file)} outside ${showPath(root)}`);
 }
 
 function decodeValue(text: string): Buffer {

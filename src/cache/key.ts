@@ -7,9 +7,9 @@
  */
 import { createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
-import path from 'node:path';
 import xxhash from 'xxhash-wasm';
 import type { Config } from '../config/types.js';
+import { walkTree } from '../tree/walk.js';
 import { KILN_VERSION } from '../version.js';
 
 type Hasher = ReturnType<Awaited<ReturnType<typeof xxhash>>['create64']>;
@@ -24,13 +24,20 @@ function hex(value: bigint): string {
   return value.toString(16).padStart(16, '0');
 }
 
-async function hashFile(file: string, into: Hasher): Promise<void> {
+async function hashFile(file: string | Buffer, into: Hasher): Promise<void> {
   for await (const chunk of createReadStream(file)) into.update(chunk as Buffer);
 }
 
+const NUL = Buffer.from([0]);
+
+/** One record of the digest: fields separated (and ended) by NUL, which no name or number holds. */
+function record(...fields: (string | Buffer)[]): Buffer {
+  return Buffer.concat(fields.flatMap((field) => [typeof field === 'string' ? Buffer.from(field) : field, NUL]));
+}
+
 /**
- * Content digest of a tree or archive: names, types, permission bits, link targets and file
- * contents — not owners or times, which the copy into the image does not keep either.
+ * Content digest of a tree or archive: names (as bytes), types, permission bits, link targets and
+ * file contents — not owners or times, which the copy into the image does not keep either.
  */
 export async function digestTree(tree: string): Promise<string> {
   const digest = await hasher();
@@ -40,27 +47,17 @@ export async function digestTree(tree: string): Promise<string> {
     await hashFile(tree, digest);
     return hex(digest.digest());
   }
-  const walk = async (dir: string, relative: string): Promise<void> => {
-    const entries = (await fs.readdir(dir, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    for (const entry of entries) {
-      const full = path.join(dir, entry.name);
-      const name = path.posix.join(relative, entry.name);
-      const info = await fs.lstat(full);
-      const mode = (info.mode & 0o7777).toString(8);
-      if (info.isDirectory()) {
-        digest.update(`d\0${name}\0${mode}\0`);
-        await walk(full, name);
-      } else if (info.isSymbolicLink()) {
-        digest.update(`l\0${name}\0${await fs.readlink(full)}\0`);
-      } else if (info.isFile()) {
-        digest.update(`f\0${name}\0${mode}\0${info.size}\0`);
-        await hashFile(full, digest);
-      } else {
-        digest.update(`o\0${name}\0${mode}\0`);
-      }
-    }
-  };
-  await walk(tree, '');
+  for await (const entry of walkTree(tree)) {
+    if (entry.depth === 0) continue;
+    const { stat: info, relative: name } = entry;
+    const mode = (Number(info.mode) & 0o7777).toString(8);
+    if (info.isDirectory()) digest.update(record('d', name, mode));
+    else if (info.isSymbolicLink()) digest.update(record('l', name, await fs.readlink(entry.path, { encoding: 'buffer' })));
+    else if (info.isFile()) {
+      digest.update(record('f', name, mode, String(info.size)));
+      await hashFile(entry.path, digest);
+    } else digest.update(record('o', name, mode));
+  }
   return hex(digest.digest());
 }
 

@@ -138,7 +138,7 @@ interface XfsFiles {
 async function writeXfsPrototype(job: FileSystemJob): Promise<XfsFiles> {
   // Absolute: mkfs.xfs runs in the tree, because the prototype names the files relative to it.
   const files = { proto: path.resolve(job.scratch, `${job.label}.xfs-proto`), fixups: path.resolve(job.scratch, `${job.label}.xfs-fixups`) };
-  const prototype = buildXfsPrototype(job.tree, await readTreeXattrs(job.tree, { searchPaths: job.searchPaths }));
+  const prototype = await buildXfsPrototype(job.tree, await readTreeXattrs(job.tree, { searchPaths: job.searchPaths }));
   await fs.writeFile(files.proto, prototype.protofile);
   await fs.writeFile(files.fixups, prototype.fixups);
   if (prototype.copiedHardLinks > 0) debug(`gpt_xfs: ${prototype.copiedHardLinks} hard links of ${job.contents} become separate copies`);
@@ -161,12 +161,14 @@ async function makeXfs(job: FileSystemJob, image: string, files: XfsFiles): Prom
     what: `Making the XFS file system for ${job.contents}`,
     searchPaths: job.searchPaths,
   });
-  // The script goes in on stdin: a `source PATH` command would break on a path with spaces.
-  const argv = ['xfs_db', '-x', '-f', image];
+  // `source` reads the script as bytes; on stdin, xfs_db's line editor (libedit) drops every byte
+  // above 0x7f, so names that are not ASCII would not be found. Relative, from the scratch
+  // directory: xfs_db splits its arguments at spaces, and the workspace's path may hold some.
+  const argv = ['xfs_db', '-x', '-f', '-c', `source ${path.basename(files.fixups)}`, path.resolve(image)];
   const what = `Setting modes, attributes and time stamps in the XFS file system for ${job.contents}`;
-  const result = await run(argv, { input: await fs.readFile(files.fixups), what, searchPaths: job.searchPaths });
+  const result = await run(argv, { cwd: path.dirname(files.fixups), what, searchPaths: job.searchPaths });
   // xfs_db exits 0 even when an attr_set fails; its messages are the only sign.
-  const failures = `${result.stdout}\n${result.stderr}`.split('\n').filter((line) => /^failed |not found|unable to|cannot /i.test(line));
+  const failures = `${result.stdout}\n${result.stderr}`.split('\n').filter((line) => /^failed |not found|no such file|unable to|cannot /i.test(line));
   if (failures.length > 0) throw new ToolError(argv, `${what}: xfs_db failed`, { stderrTail: failures.slice(0, 20).join('\n') });
 }
 

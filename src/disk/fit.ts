@@ -23,7 +23,7 @@ const MAX_TRIALS = 8;
  */
 export async function ensureFits(job: FileSystemJob, attempt: SizedAttempt): Promise<void> {
   const size = job.size!;
-  const usage = measureTree(job.tree);
+  const usage = await measureTree(job.tree);
   let firstFailure: unknown;
   if (usage.bytes < size) {
     try {

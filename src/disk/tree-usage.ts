@@ -2,8 +2,7 @@
  * How much space a tree takes, to refuse a RootSize= that cannot hold it before running mkfs, and to
  * start the search for the size that does.
  */
-import { lstatSync, readdirSync } from 'node:fs';
-import path from 'node:path';
+import { walkTree } from '../tree/walk.js';
 
 export interface TreeUsage {
   /** Bytes of data blocks: what files occupy on disk (holes excluded), plus directories and long symlinks. */
@@ -12,30 +11,28 @@ export interface TreeUsage {
   readonly inodes: number;
 }
 
-const BLOCK = 4096;
+const BLOCK = 4096n;
 
 /** Walks the tree without following symlinks; hard-linked files count once. */
-export function measureTree(root: string): TreeUsage {
-  let bytes = 0;
+export async function measureTree(root: string): Promise<TreeUsage> {
+  let bytes = 0n;
   let inodes = 0;
-  const seen = new Set<number>();
-  const visit = (file: string): void => {
-    const stat = lstatSync(file);
-    if (stat.nlink > 1 && !stat.isDirectory()) {
-      if (seen.has(stat.ino)) return;
+  const seen = new Set<bigint>();
+  for await (const { stat } of walkTree(root)) {
+    if (stat.nlink > 1n && !stat.isDirectory()) {
+      if (seen.has(stat.ino)) continue;
       seen.add(stat.ino);
     }
     inodes++;
     if (stat.isFile()) {
-      bytes += stat.blocks * 512;
+      bytes += stat.blocks * 512n;
     } else if (stat.isDirectory()) {
-      bytes += Math.max(BLOCK, Math.ceil(stat.size / BLOCK) * BLOCK);
-      for (const name of readdirSync(file)) visit(path.join(file, name));
-    } else if (stat.isSymbolicLink() && stat.size > 60) {
+      const blocks = (stat.size + BLOCK - 1n) / BLOCK;
+      bytes += (blocks > 1n ? blocks : 1n) * BLOCK;
+    } else if (stat.isSymbolicLink() && stat.size > 60n) {
       // Short targets live in the inode on ext4 and XFS; longer ones take a block.
       bytes += BLOCK;
     }
-  };
-  visit(root);
-  return { bytes, inodes };
+  }
+  return { bytes: Number(bytes), inodes };
 }

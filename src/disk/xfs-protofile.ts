@@ -6,8 +6,10 @@
  * - regular files (contents copied from a path, read whole into memory, so under 2 GiB each),
  *   directories, symlinks, block and character devices, FIFOs; owner, group, setuid, setgid and
  *   the 9 permission bits;
- * - tokens are separated by white space and a token starting with ':' starts a comment, so names
- *   (and symlink targets) with white space or a leading ':' cannot be written, nor a file named '$';
+ * - tokens are separated by spaces, tabs and newlines (nothing else: names are bytes to it, UTF-8
+ *   or not, and backslashes, '*' or a leading '-' mean nothing), and a token starting with ':'
+ *   starts a comment, so names (and symlink targets) with a space, tab or newline or a leading ':'
+ *   cannot be written, nor a file named '$', which ends a directory;
  * - no sticky bit, no time stamps (all get the time of mkfs, atime 0), no sockets, no hard links
  *   (every name becomes its own inode), no extended attributes, and children of a setgid directory
  *   inherit its group.
@@ -15,22 +17,24 @@
  * extended attributes and ACLs (xfs-xattrs.ts), and atime/mtime/ctime to the nanosecond. Hard links
  * stay separate copies, and attribute sets too big to write this way are lost; the caller is told.
  */
-import { readdirSync, readlinkSync, lstatSync, type BigIntStats } from 'node:fs';
-import path from 'node:path';
-import type { XattrMap } from '../archive/xattrs.js';
+import { readlink } from 'node:fs/promises';
+import type { BigIntStats } from 'node:fs';
+import { xattrKey, type XattrMap } from '../archive/xattrs.js';
 import { UserError } from '../errors.js';
+import { showPath } from '../tree/show-path.js';
+import { walkTree } from '../tree/walk.js';
 import { xfsAttributeCommands } from './xfs-xattrs.js';
 
 export interface XfsPrototype {
   /** The prototype; regular file sources are relative paths, so mkfs.xfs must run in the tree. */
-  readonly protofile: string;
-  /** xfs_db commands, one a line. */
-  readonly fixups: string;
+  readonly protofile: Buffer;
+  /** xfs_db commands, one a line (bytes: they name files). */
+  readonly fixups: Buffer;
   /** Names of hard-linked files that became separate copies (beyond the first of each). */
   readonly copiedHardLinks: number;
-  /** Sockets, which XFS protofiles cannot make (image paths). */
+  /** Sockets, which XFS protofiles cannot make (image paths, escaped for messages). */
   readonly skippedSockets: readonly string[];
-  /** Files whose extended attributes could not be written (image paths). */
+  /** Files whose extended attributes could not be written (image paths, escaped for messages). */
   readonly lostXattrs: readonly string[];
 }
 
@@ -51,18 +55,21 @@ const MAX_FILE_SIZE = 2n ** 31n - 1n;
 /** XFS bigtime stamps count nanoseconds from the smallest 32-bit time (1901-12-13T20:45:52Z). */
 const BIGTIME_EPOCH_OFFSET = 2n ** 31n;
 
-function refuse(imagePath: string, why: string): never {
-  throw new UserError(`gpt_xfs cannot store ${imagePath}: ${why}`, {
+function refuse(imagePath: Buffer, why: string): never {
+  throw new UserError(`gpt_xfs cannot store ${showPath(imagePath)}: ${why}`, {
     hint: 'rename it in a finalize script, or use Format=gpt_ext4 or gpt_btrfs, whose file systems kiln builds from the tree directly',
   });
 }
 
-/** A token of the prototype: no white space, not starting a comment, valid UTF-8 (we hold names as strings). */
-function checkToken(token: string, imagePath: string, what: string): void {
+/** What mkfs.xfs's prototype reader takes for the end of a token (mkfs/proto.c, getstr()). */
+const SEPARATORS = new Set([0x20, 0x09, 0x0a]);
+const COLON = 0x3a;
+
+/** A token of the prototype: no separator inside, not starting a comment. */
+function checkToken(token: Buffer, imagePath: Buffer, what: string): void {
   if (token.length === 0) refuse(imagePath, `its ${what} is empty`);
-  if (/\s/.test(token)) refuse(imagePath, `xfsprogs' prototype files cannot hold a ${what} with white space`);
-  if (token.startsWith(':')) refuse(imagePath, `xfsprogs' prototype files read a ${what} starting with ':' as a comment`);
-  if (token.includes('\uFFFD')) refuse(imagePath, `its ${what} is not valid UTF-8`);
+  if (token.some((byte) => SEPARATORS.has(byte))) refuse(imagePath, `xfsprogs' prototype files cannot hold a ${what} with a space, tab or newline`);
+  if (token[0] === COLON) refuse(imagePath, `xfsprogs' prototype files read a ${what} starting with ':' as a comment`);
 }
 
 /** "d--755", "-u-755", "c--666": type, setuid, setgid, permission bits. */
@@ -102,8 +109,8 @@ function timeFixups(stat: BigIntStats): string[] {
 const INODE_LITERAL_AREA = 512 - 176;
 
 /** A directory's entries kept in the inode: 6 bytes of header, then length, offset, name, type, inode number. */
-function shortFormDirectoryBytes(names: readonly string[]): number {
-  const bytes = 6 + names.reduce((sum, name) => sum + 1 + 2 + Buffer.byteLength(name) + 1 + 4, 0);
+function shortFormDirectoryBytes(names: readonly Buffer[]): number {
+  const bytes = 6 + names.reduce((sum, name) => sum + 1 + 2 + name.length + 1 + 4, 0);
   // Too big for the inode: the directory lives in blocks, a few extents in the inode.
   return bytes <= INODE_LITERAL_AREA ? bytes : 48;
 }
@@ -117,29 +124,49 @@ export function shortFormAttributeBudget(dataFork: number): number {
   return INODE_LITERAL_AREA - Math.ceil(Math.max(dataFork, 56) / 8) * 8 - 8;
 }
 
+const DOLLAR = Buffer.from('$');
+const SLASH = Buffer.from('/');
+const DOT_SLASH = Buffer.from('./');
+
+/** A line of the prototype or the script: its parts (text or bytes) joined as they are. */
+function line(...parts: (string | Buffer)[]): Buffer {
+  return Buffer.concat([...parts.map((part) => (typeof part === 'string' ? Buffer.from(part) : part)), Buffer.from('\n')]);
+}
+
 /**
  * Builds the prototype and fix-up script for the tree at `root` (its own mode and times included);
  * `xattrs` are the tree's extended attributes as readTreeXattrs() gives them.
  */
-export function buildXfsPrototype(root: string, xattrs: XattrMap = new Map()): XfsPrototype {
-  const proto: string[] = [];
-  const fixups: string[] = [];
+export async function buildXfsPrototype(root: string, xattrs: XattrMap = new Map()): Promise<XfsPrototype> {
+  // The first line is a placeholder (once a boot block name), the second two ignored numbers.
+  const proto: Buffer[] = [line('kiln'), line('0 0')];
+  const fixups: Buffer[] = [];
   const seenInodes = new Set<bigint>();
   const skippedSockets: string[] = [];
   const lostXattrs: string[] = [];
+  // Whether the directory at each depth on the way down is setgid: XFS hands its group down.
+  const setgid: boolean[] = [];
   let copiedHardLinks = 0;
 
-  const visit = (relative: string, name: string | null, stat: BigIntStats, parentSetgid: boolean, depth: number): void => {
-    const imagePath = `/${relative}`;
+  for await (const entry of walkTree(root, { leave: true })) {
+    const { stat, relative, depth } = entry;
+    const imagePath = Buffer.concat([SLASH, relative]);
     const indent = ' '.repeat(depth);
+    if (entry.leaving) {
+      proto.push(line(indent, DOLLAR));
+      continue;
+    }
+    if (depth > 0) {
+      if (entry.name.equals(DOLLAR)) refuse(imagePath, "xfsprogs' prototype files read the name '$' as the end of a directory");
+      checkToken(entry.name, imagePath, 'name');
+    }
     const owner = `${stat.uid} ${stat.gid}`;
     const type = stat.mode & S_IFMT;
-    const prefix = name === null ? indent : `${indent}${name} `;
-    const children = type === S_IFDIR ? readdirSync(path.join(root, relative)).sort() : [];
+    const prefix = depth === 0 ? [indent] : [indent, entry.name, ' '];
     let dataFork = 0;
     if (type === S_IFSOCK) {
-      skippedSockets.push(imagePath);
-      return;
+      skippedSockets.push(showPath(imagePath));
+      continue;
     }
     if (stat.nlink > 1n && type !== S_IFDIR) {
       if (seenInodes.has(stat.ino)) copiedHardLinks++;
@@ -148,16 +175,15 @@ export function buildXfsPrototype(root: string, xattrs: XattrMap = new Map()): X
     switch (type) {
       case S_IFREG:
         if (stat.size > MAX_FILE_SIZE) refuse(imagePath, 'mkfs.xfs copies files of 2 GiB or more wrongly from a prototype');
-        checkToken(relative, imagePath, 'path');
-        proto.push(`${prefix}${protoMode(stat.mode)} ${owner} ./${relative}`);
+        proto.push(line(...prefix, `${protoMode(stat.mode)} ${owner} `, DOT_SLASH, relative));
         // mkfs.xfs gives every file one extent.
         dataFork = 16;
         break;
       case S_IFLNK: {
-        const target = readlinkSync(path.join(root, relative));
+        const target = await readlink(entry.path, { encoding: 'buffer' });
         checkToken(target, imagePath, 'symlink target');
-        proto.push(`${prefix}${protoMode(stat.mode)} ${owner} ${target}`);
-        dataFork = Buffer.byteLength(target);
+        proto.push(line(...prefix, `${protoMode(stat.mode)} ${owner} `, target));
+        dataFork = target.length;
         break;
       }
       case S_IFBLK:
@@ -165,46 +191,33 @@ export function buildXfsPrototype(root: string, xattrs: XattrMap = new Map()): X
         const { major, minor } = splitDevice(stat.rdev);
         // mkfs.xfs packs the number IRIX-style: 14 bits of major, 18 of minor.
         if (major >= 2n ** 14n || minor >= 2n ** 18n) refuse(imagePath, `device number ${major}:${minor} does not fit XFS prototype files`);
-        proto.push(`${prefix}${protoMode(stat.mode)} ${owner} ${major} ${minor}`);
+        proto.push(line(...prefix, `${protoMode(stat.mode)} ${owner} ${major} ${minor}`));
         dataFork = 8;
         break;
       }
       case S_IFIFO:
-        proto.push(`${prefix}${protoMode(stat.mode)} ${owner}`);
+        proto.push(line(...prefix, `${protoMode(stat.mode)} ${owner}`));
         break;
       case S_IFDIR:
-        proto.push(`${prefix}${protoMode(stat.mode)} ${owner}`);
-        dataFork = shortFormDirectoryBytes(children);
+        proto.push(line(...prefix, `${protoMode(stat.mode)} ${owner}`));
+        dataFork = shortFormDirectoryBytes(entry.children ?? []);
         break;
       default:
         refuse(imagePath, 'it is of an unknown file type');
     }
-    fixups.push(`path ${name === null ? '/' : imagePath}`);
-    if (stat.mode & S_ISVTX || parentSetgid) {
-      fixups.push(`write core.mode 0${stat.mode.toString(8)}`, `write core.uid ${stat.uid}`, `write core.gid ${stat.gid}`);
+    fixups.push(line('path ', imagePath));
+    if (stat.mode & S_ISVTX || (depth > 0 && setgid[depth - 1])) {
+      fixups.push(line(`write core.mode 0${stat.mode.toString(8)}`), line(`write core.uid ${stat.uid}`), line(`write core.gid ${stat.gid}`));
     }
-    const attributes = xattrs.get(Buffer.from(relative).toString('latin1'));
+    const attributes = xattrs.get(xattrKey(relative));
     if (attributes !== undefined) {
       const commands = xfsAttributeCommands(attributes, shortFormAttributeBudget(dataFork));
-      if (commands === undefined) lostXattrs.push(imagePath);
-      else fixups.push(...commands);
+      if (commands === undefined) lostXattrs.push(showPath(imagePath));
+      else fixups.push(...commands.map((command) => line(command)));
     }
     // Last: setting attributes changes ctime.
-    fixups.push(...timeFixups(stat));
-    if (type === S_IFDIR) {
-      const directory = path.join(root, relative);
-      for (const child of children) {
-        const childRelative = relative === '' ? child : `${relative}/${child}`;
-        if (child === '$') refuse(`/${childRelative}`, "xfsprogs' prototype files read the name '$' as the end of a directory");
-        checkToken(child, `/${childRelative}`, 'name');
-        visit(childRelative, child, lstatSync(path.join(directory, child), { bigint: true }), (stat.mode & S_ISGID) !== 0n, depth + 1);
-      }
-      proto.push(`${indent}$`);
-    }
-  };
-
-  // The first line is a placeholder (once a boot block name), the second two ignored numbers.
-  proto.push('kiln', '0 0');
-  visit('', null, lstatSync(root, { bigint: true }), false, 0);
-  return { protofile: `${proto.join('\n')}\n`, fixups: `${fixups.join('\n')}\n`, copiedHardLinks, skippedSockets, lostXattrs };
+    fixups.push(...timeFixups(stat).map((command) => line(command)));
+    if (type === S_IFDIR) setgid[depth] = (stat.mode & S_ISGID) !== 0n;
+  }
+  return { protofile: Buffer.concat(proto), fixups: Buffer.concat(fixups), copiedHardLinks, skippedSockets, lostXattrs };
 }

@@ -9,42 +9,42 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { warn } from '../log.js';
 import { isInside, mkdirInRoot } from './safe-path.js';
+import { showPath } from './show-path.js';
+import { walkTree } from './walk.js';
 
 const MAX_LINKS = 40;
 
+// Paths are handled as "raw" strings, one character per byte (latin1), so that path.posix can work
+// on names that are not UTF-8 and none is re-encoded.
+const raw = (file: string | Buffer): string => (Buffer.isBuffer(file) ? file : Buffer.from(file)).toString('latin1');
+const bytes = (file: string): Buffer => Buffer.from(file, 'latin1');
+
 /** Whether following `link` the way the host kernel would ever steps outside `root`. */
-export async function escapesRoot(root: string, link: string): Promise<boolean> {
-  let current = path.dirname(link);
-  const pending = (await fs.readlink(link)).split('/');
+export async function escapesRoot(root: string | Buffer, link: string | Buffer): Promise<boolean> {
+  const top = raw(root);
+  let current = path.dirname(raw(link));
+  const pending = (await fs.readlink(bytes(raw(link)), { encoding: 'latin1' })).split('/');
   if (pending[0] === '') current = '/';
   let links = 0;
   while (pending.length > 0) {
     const part = pending.shift()!;
     if (part === '' || part === '.') continue;
     current = part === '..' ? path.dirname(current) : path.join(current, part);
-    if (!isInside(root, current)) return true;
+    if (!isInside(top, current)) return true;
     let stat;
     try {
-      stat = await fs.lstat(current);
+      stat = await fs.lstat(bytes(current));
     } catch {
       continue; // the rest is resolved lexically; isInside() still checks every step
     }
     if (!stat.isSymbolicLink()) continue;
     if (++links > MAX_LINKS) return true;
-    const target = await fs.readlink(current);
+    const target = await fs.readlink(bytes(current), { encoding: 'latin1' });
     current = path.dirname(current);
     if (target.startsWith('/')) current = '/';
     pending.unshift(...target.split('/'));
   }
   return false;
-}
-
-async function* symlinksBelow(dir: string): AsyncGenerator<string> {
-  for (const entry of await fs.readdir(dir, { withFileTypes: true })) {
-    const full = path.join(dir, entry.name);
-    if (entry.isSymbolicLink()) yield full;
-    else if (entry.isDirectory()) yield* symlinksBelow(full);
-  }
 }
 
 export interface Defused {
@@ -53,25 +53,30 @@ export interface Defused {
 }
 
 export async function defuseEscapingLinks(root: string, stash: string): Promise<Defused> {
-  const moved: { original: string; parked: string }[] = [];
-  for await (const link of symlinksBelow(root)) {
-    if (!(await escapesRoot(root, link))) continue;
+  const moved: { relative: Buffer; parked: string }[] = [];
+  // Collected first: the walk must not see the tree change under it.
+  const leaving: { path: Buffer; relative: Buffer }[] = [];
+  for await (const entry of walkTree(root)) {
+    if (entry.stat.isSymbolicLink() && (await escapesRoot(root, entry.path))) leaving.push(entry);
+  }
+  for (const link of leaving) {
     if (moved.length === 0) await fs.mkdir(stash, { recursive: true });
     const parked = path.join(stash, String(moved.length));
-    await fs.rename(link, parked);
-    moved.push({ original: link, parked });
+    await fs.rename(link.path, parked);
+    moved.push({ relative: link.relative, parked });
   }
   return {
     async restore() {
-      for (const { original, parked } of moved) {
+      for (const { relative, parked } of moved) {
+        const original = bytes(path.join(raw(root), raw(relative)));
         const now = await fs.lstat(original).catch(() => undefined);
         if (now?.isDirectory()) {
-          warn(`/${path.relative(root, original)} from the skeleton is a directory after installing packages; the symlink was not put back`);
+          warn(`/${showPath(relative)} from the skeleton is a directory after installing packages; the symlink was not put back`);
           continue;
         }
         if (now) await fs.unlink(original);
-        const parent = await mkdirInRoot(root, path.relative(root, path.dirname(original)));
-        await fs.rename(parked, path.join(parent, path.basename(original)));
+        const parent = await mkdirInRoot(root, bytes(path.dirname(raw(relative))));
+        await fs.rename(parked, Buffer.concat([parent, Buffer.from('/'), bytes(path.basename(raw(relative)))]));
       }
     },
   };

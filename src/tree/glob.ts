@@ -33,16 +33,22 @@ function hasMagic(part: string): boolean {
   return /[*?[]/.test(part);
 }
 
-/** Image paths (starting with "/") matching `pattern`, as glob.glob() would find them. */
-export async function globInRoot(root: string, pattern: string): Promise<string[]> {
+const SLASH = Buffer.from('/');
+
+/**
+ * Image paths (starting with "/", as bytes) matching `pattern`, as glob.glob() would find them.
+ * Names are matched as UTF-8 text, a byte that is not UTF-8 counting as one character (Python's
+ * surrogateescape does the same), and kept as the bytes they are.
+ */
+export async function globInRoot(root: string, pattern: string): Promise<Buffer[]> {
   const parts = pattern.split('/').filter(Boolean);
-  let matches = [''];
+  let matches: Buffer[] = [Buffer.alloc(0)];
   for (const [index, part] of parts.entries()) {
     const isLast = index === parts.length - 1;
-    const next: string[] = [];
+    const next: Buffer[] = [];
     for (const base of matches) {
       if (!hasMagic(part)) {
-        const candidate = `${base}/${part}`;
+        const candidate = Buffer.concat([base, SLASH, Buffer.from(part)]);
         try {
           await fs.lstat(await resolveInRoot(root, candidate, !isLast));
           next.push(candidate);
@@ -51,29 +57,30 @@ export async function globInRoot(root: string, pattern: string): Promise<string[
         }
         continue;
       }
-      let names: string[];
+      let names: Buffer[];
       try {
-        names = await fs.readdir(await resolveInRoot(root, base || '/'));
+        names = await fs.readdir(await resolveInRoot(root, base.length > 0 ? base : SLASH), { encoding: 'buffer' });
       } catch {
         continue;
       }
       const regex = componentPattern(part);
-      for (const name of names.sort()) {
-        if (name.startsWith('.') && !part.startsWith('.')) continue;
-        if (regex.test(name)) next.push(`${base}/${name}`);
+      for (const name of names.sort(Buffer.compare)) {
+        if (name[0] === 0x2e && !part.startsWith('.')) continue;
+        if (regex.test(name.toString('utf8'))) next.push(Buffer.concat([base, SLASH, name]));
       }
     }
     matches = next;
   }
-  return matches.filter((match) => match !== '');
+  return matches.filter((match) => match.length > 0);
 }
 
 /** Removes everything matching `pattern` (a symlink is removed, never followed). */
-export async function removeGlobInRoot(root: string, pattern: string): Promise<string[]> {
+export async function removeGlobInRoot(root: string, pattern: string): Promise<Buffer[]> {
   const matches = await globInRoot(root, pattern);
+  const top = Buffer.from(path.join(root));
   for (const match of matches) {
     const target = await resolveInRoot(root, match, false);
-    if (path.relative(root, target) === '') continue;
+    if (target.equals(top)) continue;
     await fs.rm(target, { recursive: true, force: true });
   }
   return matches;

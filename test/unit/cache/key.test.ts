@@ -7,7 +7,7 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync }
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { cacheInputs, cacheKey, sameExceptPackages, type CacheInputs } from '../../../src/cache/key.js';
+import { cacheInputs, cacheKey, digestTree, sameExceptPackages, type CacheInputs } from '../../../src/cache/key.js';
 import type { Assignment } from '../../../src/config/assign.js';
 import type { Host } from '../../../src/config/host.js';
 import { loadConfig } from '../../../src/config/load.js';
@@ -115,5 +115,18 @@ describe('the incremental cache key', () => {
     const big = await inputsFor({ Packages: 'htop' });
     expect(sameExceptPackages(small, big)).toBe(true);
     expect(sameExceptPackages(small, await inputsFor({ Packages: 'htop', Release: 'trixie' }))).toBe(false);
+  });
+});
+
+describe('digestTree over names that are bytes', () => {
+  it('digests a skeleton whose names are not UTF-8, and tells apart names that decode alike', async () => {
+    const tree = path.join(dir, 'mkosi.skeleton');
+    const latin = (text: string) => Buffer.concat([Buffer.from(`${tree}/`), Buffer.from(text, 'latin1')]);
+    writeFileSync(latin('\u00e9'), 'x');
+    const first = await digestTree(tree);
+    rmSync(latin('\u00e9'));
+    // 0xe9 and 0xff both decode to U+FFFD: a key made of decoded names could not tell them apart.
+    writeFileSync(latin('\u00ff'), 'x');
+    expect(await digestTree(tree)).not.toBe(first);
   });
 });

@@ -52,15 +52,15 @@ describe('splitDevice', () => {
 });
 
 describe('buildXfsPrototype', () => {
-  it('lists the tree depth first with owners, file sources relative to the tree and symlink targets', () => {
+  it('lists the tree depth first with owners, file sources relative to the tree and symlink targets', async () => {
     fs.mkdirSync(path.join(root, 'etc'), { mode: 0o755 });
     fs.writeFileSync(path.join(root, 'etc', 'os-release'), 'ID=test\n', { mode: 0o644 });
     fs.symlinkSync('../usr/lib/x', path.join(root, 'etc', 'link'));
     fs.mkdirSync(path.join(root, 'tmp'));
     fs.chmodSync(path.join(root, 'tmp'), 0o1777);
     fs.chmodSync(root, 0o755);
-    const { protofile, fixups } = buildXfsPrototype(root);
-    expect(protofile.split('\n')).toEqual([
+    const { protofile, fixups } = await buildXfsPrototype(root);
+    expect(protofile.toString().split('\n')).toEqual([
       'kiln',
       '0 0',
       `d--755 ${uid} ${gid}`,
@@ -73,7 +73,7 @@ describe('buildXfsPrototype', () => {
       '$',
       '',
     ]);
-    const lines = fixups.split('\n');
+    const lines = fixups.toString().split('\n');
     expect(lines.filter((l) => l.startsWith('path '))).toEqual(['path /', 'path /etc', 'path /etc/link', 'path /etc/os-release', 'path /tmp']);
     // Only the sticky directory needs its mode written again.
     expect(lines.filter((l) => l.startsWith('write core.mode'))).toEqual(['write core.mode 041777']);
@@ -82,11 +82,11 @@ describe('buildXfsPrototype', () => {
     expect(lines.slice(start + 1, start + 4)).toContain(`write core.mtime ${bigtimeHex(mtime)}`);
   });
 
-  it('rewrites owner and mode below a setgid directory, whose group XFS would hand down', () => {
+  it('rewrites owner and mode below a setgid directory, whose group XFS would hand down', async () => {
     fs.mkdirSync(path.join(root, 'shared'));
     fs.chmodSync(path.join(root, 'shared'), 0o2775);
     fs.writeFileSync(path.join(root, 'shared', 'f'), '');
-    const lines = buildXfsPrototype(root).fixups.split('\n');
+    const lines = (await buildXfsPrototype(root)).fixups.toString().split('\n');
     const start = lines.indexOf('path /shared/f');
     expect(lines.slice(start + 1, start + 4)).toEqual([`write core.mode 0100644`, `write core.uid ${uid}`, `write core.gid ${gid}`]);
   });
@@ -99,37 +99,49 @@ describe('buildXfsPrototype', () => {
     const server = net.createServer();
     await new Promise<void>((resolve) => server.listen(path.join(root, 'sock'), resolve));
     try {
-      const result = buildXfsPrototype(root);
+      const result = await buildXfsPrototype(root);
       expect(result.copiedHardLinks).toBe(2);
       expect(result.skippedSockets).toEqual(['/sock']);
-      expect(result.protofile).not.toContain('sock');
+      expect(result.protofile.toString()).not.toContain('sock');
     } finally {
       server.close();
     }
   });
 
   it.each([
-    ['a name with a space', 'with space', 'white space'],
-    ['a name with a tab', 'tab\there', 'white space'],
+    ['a name with a space', 'with space', 'a space, tab or newline'],
+    ['a name with a tab', 'tab\there', 'a space, tab or newline'],
+    ['a name with a newline', 'new\nline', 'a space, tab or newline'],
     ['a name starting with a colon', ':comment', "starting with ':'"],
     ['the name $', '$', "the name '$'"],
-  ])('refuses %s', (_what, name, reason) => {
+  ])('refuses %s, naming it readably', async (_what, name, reason) => {
     fs.mkdirSync(path.join(root, 'd'));
     fs.writeFileSync(path.join(root, 'd', name), '');
-    expect(() => buildXfsPrototype(root)).toThrow(UserError);
-    expect(() => buildXfsPrototype(root)).toThrow(reason);
-    expect(() => buildXfsPrototype(root)).toThrow(`gpt_xfs cannot store /d/${name}`);
+    await expect(buildXfsPrototype(root)).rejects.toThrow(UserError);
+    await expect(buildXfsPrototype(root)).rejects.toThrow(reason);
+    await expect(buildXfsPrototype(root)).rejects.toThrow(`gpt_xfs cannot store /d/${name.replace('\t', '\\t').replace('\n', '\\n')}`);
   });
 
-  it('writes extended attributes before the time stamps and reports those it cannot keep', () => {
+  it('writes names that are not UTF-8, with backslashes, stars or a leading dash byte for byte', async () => {
+    const names = [Buffer.from([0x61, 0xe9, 0x62]), Buffer.from('back\\slash'), Buffer.from('st*r'), Buffer.from('-dash'), Buffer.from('café')];
+    for (const name of names) fs.writeFileSync(Buffer.concat([Buffer.from(`${root}/`), name]), '');
+    const { protofile, fixups } = await buildXfsPrototype(root);
+    for (const name of names) {
+      expect(protofile.includes(Buffer.concat([Buffer.from(' '), name, Buffer.from(' ---')]))).toBe(true);
+      expect(protofile.includes(Buffer.concat([Buffer.from(' ./'), name, Buffer.from('\n')]))).toBe(true);
+      expect(fixups.includes(Buffer.concat([Buffer.from('path /'), name, Buffer.from('\n')]))).toBe(true);
+    }
+  });
+
+  it('writes extended attributes before the time stamps and reports those it cannot keep', async () => {
     fs.writeFileSync(path.join(root, 'tool'), '');
     fs.writeFileSync(path.join(root, 'huge'), '');
     const xattrs = new Map([
       ['tool', new Map([['security.capability', Buffer.from('0100000200200000000000000000000000000000', 'hex')]])],
       ['huge', new Map([['user.a', Buffer.alloc(150, 1)], ['user.b', Buffer.alloc(150, 1)]])],
     ]);
-    const result = buildXfsPrototype(root, xattrs);
-    const lines = result.fixups.split('\n');
+    const result = await buildXfsPrototype(root, xattrs);
+    const lines = result.fixups.toString().split('\n');
     const start = lines.indexOf('path /tool');
     expect(lines.slice(start + 1, start + 4)).toEqual([
       'attr_set -s -v 20 capability',
@@ -139,10 +151,10 @@ describe('buildXfsPrototype', () => {
     expect(result.lostXattrs).toEqual(['/huge']);
   });
 
-  it('refuses a symlink target with white space but keeps colons inside names', () => {
+  it('refuses a symlink target with a space but keeps colons inside names', async () => {
     fs.writeFileSync(path.join(root, 'Foo::Bar.3pm'), '');
-    expect(buildXfsPrototype(root).protofile).toContain(' Foo::Bar.3pm ---');
+    expect((await buildXfsPrototype(root)).protofile.toString()).toContain(' Foo::Bar.3pm ---');
     fs.symlinkSync('a target', path.join(root, 'l'));
-    expect(() => buildXfsPrototype(root)).toThrow('symlink target with white space');
+    await expect(buildXfsPrototype(root)).rejects.toThrow('symlink target with a space, tab or newline');
   });
 });

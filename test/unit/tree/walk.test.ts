@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readAhead, SMALL_FILE } from '../../../src/archive/read-ahead.js';
-import { walkTree, type TreeEntry } from '../../../src/archive/tree-walk.js';
+import { walkTree, type TreeEntry } from '../../../src/tree/walk.js';
 
 const root = mkdtempSync(path.join(os.tmpdir(), 'kiln-walk-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -51,5 +51,28 @@ describe('readAhead', () => {
     expect(byName.get('a-b/large')?.content).toBeUndefined();
     expect(byName.get('a/z')?.content).toBeUndefined();
     expect((await byName.get('link')?.target)?.toString()).toBe('/nowhere');
+  });
+});
+
+describe('walkTree over names that are bytes', () => {
+  it('yields names that are not UTF-8 as they are, and with leave: true each directory again after its contents', async () => {
+    const odd = mkdtempSync(path.join(os.tmpdir(), 'kiln-walk-odd-'));
+    try {
+      const latin = Buffer.from('\u00e9', 'latin1');
+      mkdirSync(Buffer.concat([Buffer.from(`${odd}/d`), latin]));
+      writeFileSync(Buffer.concat([Buffer.from(`${odd}/d`), latin, Buffer.from('/f')]), '');
+      const entries = await collect(walkTree(odd, { leave: true }));
+      expect(entries.map((entry) => [entry.relative.toString('hex'), entry.depth, entry.leaving ?? false])).toEqual([
+        ['', 0, false],
+        ['64e9', 1, false],
+        ['64e92f66', 2, false],
+        ['64e9', 1, true],
+        ['', 0, true],
+      ]);
+      expect(entries[1]!.children).toEqual([Buffer.from('f')]);
+      expect(entries[2]!.name).toEqual(Buffer.from('f'));
+    } finally {
+      rmSync(odd, { recursive: true, force: true });
+    }
   });
 });
