@@ -30,12 +30,18 @@ function processIdentity(pid: number): string | undefined {
   }
 }
 
+/** A private directory in `base`, removed by a later build if this one is killed before it does. */
+export async function createScratchDirectory(base: string): Promise<string> {
+  const dir = await fs.mkdtemp(path.join(base, '.kiln-build-'));
+  await fs.writeFile(path.join(dir, OWNER_FILE), `${processIdentity(process.pid) ?? process.pid}\n`);
+  return dir;
+}
+
 export async function createWorkspace(base: string): Promise<Workspace> {
   await fs.mkdir(base, { recursive: true });
   await removeAbandonedWorkspaces(base);
-  const dir = await fs.mkdtemp(path.join(base, '.kiln-build-'));
+  const dir = await createScratchDirectory(base);
   const workspace = { path: dir, root: path.join(dir, 'root'), staging: path.join(dir, 'staging') };
-  await fs.writeFile(path.join(dir, OWNER_FILE), `${processIdentity(process.pid) ?? process.pid}\n`);
   await fs.mkdir(workspace.root, { mode: 0o755 });
   await fs.mkdir(workspace.staging, { mode: 0o755 });
   return workspace;
