@@ -1,8 +1,8 @@
 /**
  * The last step of a build: the staged artifacts are renamed into the output directory. Until then
  * the previous outputs are untouched, so a failed or interrupted build never leaves half an artifact
- * and never destroys a good one. Artifacts end up 0644 (mkosi 14 made them 0666) and, as mkosi does
- * unless NoChown=, owned by the user who ran sudo.
+ * and never destroys a good one. Artifacts end up 0644 (mkosi 14 made them 0666; secrets 0600) and,
+ * as mkosi does unless NoChown=, owned by the user who ran sudo.
  *
  * The commit is all-or-nothing for readers: the old SHA256SUMS.gpg and SHA256SUMS go first, then
  * the image and its sidecars replace the old ones, and the new SHA256SUMS and SHA256SUMS.gpg come
@@ -16,7 +16,7 @@ import type { Artifact, BuildContext } from '../context.js';
 import { warn } from '../log.js';
 import { run } from '../run.js';
 import { createScratchDirectory } from '../workspace.js';
-import { outputNames, producedFiles } from './names.js';
+import { outputNames, producedFiles, producedOutputs } from './names.js';
 
 /** Who should own the outputs: the user behind sudo, if any. */
 function sudoOwner(env: NodeJS.ProcessEnv): { uid: number; gid: number } | undefined {
@@ -104,9 +104,15 @@ export async function commitArtifacts(context: BuildContext): Promise<string[]> 
   const outputDir = context.outputDirectory;
   const names = outputNames(context.config);
   const owner = context.config.NoChown ? undefined : sudoOwner(process.env);
+  const known = new Map(producedOutputs(context.config).map((output) => [output.name, output]));
+  // names.ts is the one list of output names: a file missing there would escape --force, kiln
+  // clean and kiln serve, so the build stops before it lands.
+  for (const artifact of context.artifacts) {
+    if (!known.has(artifact.name)) throw new Error(`internal: the build wrote ${artifact.name}, which producedOutputs() in src/artifacts/names.ts does not list`);
+  }
   // Whatever can fail without touching the output directory, first.
   for (const artifact of context.artifacts) {
-    if (!artifact.isDirectory) await fs.chmod(artifact.path, 0o644);
+    if (!artifact.isDirectory) await fs.chmod(artifact.path, known.get(artifact.name)?.secret ? 0o600 : 0o644);
     if (owner) await fs.lchown(artifact.path, owner.uid, owner.gid);
   }
   const guards = [names.checksum, names.signature];

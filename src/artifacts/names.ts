@@ -1,8 +1,13 @@
 /**
- * Names of everything a build writes beside the image, as mkosi 14 names them and systemd's importer
- * looks for them: SHA256SUMS and SHA256SUMS.gpg in the output directory, `<stem>.nspawn` where the
- * stem is the output name without .raw/.tar/.xz… (image.tar.xz pairs with image.nspawn), and
- * `<output>.manifest`; Format=lxc adds its metadata tarball.
+ * THE list of what a build writes into the output directory — the one place output names live.
+ * The "already exists" check before a build, --force's removal of stale outputs, the commit step
+ * (which refuses to commit a file this list does not know), `kiln clean` and `kiln serve` all read
+ * producedOutputs(): a format or sidecar that writes a new file (an LXC pair, split artifacts,
+ * .roothash, .verity, .bmap…) adds its name here, and is then cleaned, replaced and served with
+ * no other change. Names follow mkosi 14 and what systemd's importer looks for: SHA256SUMS and
+ * SHA256SUMS.gpg in the output directory, `<stem>.nspawn` where the stem is the output name
+ * without .raw/.tar/.xz… (image.tar.xz pairs with image.nspawn), and `<output>.manifest`;
+ * Format=lxc adds its metadata tarball.
  */
 import path from 'node:path';
 import type { Config } from '../config/types.js';
@@ -42,6 +47,15 @@ export function lxcMetadataName(image: string): string {
   return `${base}.meta.tar.xz`;
 }
 
+/** `<stem>.nspawn`, the container settings systemd-pull and machinectl look for beside an image. */
+export function nspawnName(image: string): string {
+  return `${stripSuffixes(image)}.nspawn`;
+}
+
+export function manifestName(image: string): string {
+  return `${image}.manifest`;
+}
+
 export function outputNames(config: Config): OutputNames {
   const image = path.basename(config.Output);
   return {
@@ -49,20 +63,37 @@ export function outputNames(config: Config): OutputNames {
     image,
     checksum: 'SHA256SUMS',
     signature: 'SHA256SUMS.gpg',
-    nspawn: `${stripSuffixes(image)}.nspawn`,
-    manifest: `${image}.manifest`,
+    nspawn: nspawnName(image),
+    manifest: manifestName(image),
     ...(config.Format === 'lxc' ? { lxcMetadata: lxcMetadataName(image) } : {}),
   };
 }
 
-/** The files this configuration produces, for the "already exists" check and for --force. */
-export function producedFiles(config: Config): string[] {
+export interface ProducedOutput {
+  /** File (or directory) name in the output directory. */
+  readonly name: string;
+  /**
+   * A secret the build hands to its user alone (mkosi 14 writes the private key `id_rsa` there
+   * for Ssh=): committed 0600 instead of 0644, removed by clean and --force like any output, and
+   * never served.
+   */
+  readonly secret?: boolean;
+}
+
+/** Everything this configuration writes into the output directory. */
+export function producedOutputs(config: Config): ProducedOutput[] {
   const names = outputNames(config);
-  const files = [names.image];
-  if (names.lxcMetadata) files.push(names.lxcMetadata);
-  if (config.Checksum) files.push(names.checksum);
-  if (config.Sign) files.push(names.signature);
-  if (config.NSpawnSettings !== null) files.push(names.nspawn);
-  if (config.ManifestFormat.includes('json')) files.push(names.manifest);
-  return files.map((file) => path.join(names.directory, file));
+  const outputs: ProducedOutput[] = [{ name: names.image }];
+  if (names.lxcMetadata) outputs.push({ name: names.lxcMetadata });
+  if (config.Checksum) outputs.push({ name: names.checksum });
+  if (config.Sign) outputs.push({ name: names.signature });
+  if (config.NSpawnSettings !== null) outputs.push({ name: names.nspawn });
+  if (config.ManifestFormat.includes('json')) outputs.push({ name: names.manifest });
+  return outputs;
+}
+
+/** The produced outputs as paths, for the "already exists" check, --force and `kiln clean`. */
+export function producedFiles(config: Config): string[] {
+  const directory = outputNames(config).directory;
+  return producedOutputs(config).map((output) => path.join(directory, output.name));
 }
