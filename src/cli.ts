@@ -5,6 +5,7 @@
 import path from 'node:path';
 import { parseArguments } from './cli/arguments.js';
 import { formatHelp } from './cli/help.js';
+import { hideSecretArguments } from './cli/secret-arguments.js';
 import { displayPath, loadConfig, type Loaded } from './config/load.js';
 import { ConfigErrors, KilnError, ToolError, UserError } from './errors.js';
 import { configureLog, info, stopProgress } from './log.js';
@@ -18,6 +19,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   installSignalHandlers();
   try {
     const args = parseArguments(argv, VERBS);
+    hideSecretArguments(argv, args.assignments);
     if (args.version) {
       process.stdout.write(`kiln ${KILN_VERSION}\n`);
       return 0;

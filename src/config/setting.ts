@@ -83,6 +83,11 @@ export interface Setting<T> {
   readonly neutral?: T;
   /** For partly supported settings: a reason this value cannot be built, or undefined if it can. */
   unsupported?(value: T, context: ResolveContext): string | undefined;
+  /**
+   * Its value is a secret (Password=): summary shows "(hidden)", and kiln rewrites its own command
+   * line so that other users do not see a value given there.
+   */
+  readonly secret?: boolean;
   /** The attribute name mkosi 14 gives this setting (its argparse dest), for the compat checks. */
   readonly mkosi: string;
   readonly doc: string;
@@ -99,6 +104,7 @@ interface Common<T> {
   neutral?: T;
   unsupported?: (value: T, context: ResolveContext) => string | undefined;
   annotate?: (value: T) => string | undefined;
+  secret?: boolean;
   mkosi: string;
   doc: string;
 }

@@ -10,7 +10,7 @@ import type { Config, SettingName } from './types.js';
 const table = SETTINGS as unknown as Record<SettingName, Setting<unknown>>;
 
 /** Secrets are never printed, not even by summary. */
-const SECRET_SETTINGS: ReadonlySet<SettingName> = new Set(['Password']);
+const SECRET_SETTINGS: ReadonlySet<SettingName> = new Set(SETTING_NAMES.filter((name) => table[name].secret));
 export const HIDDEN = '(hidden)';
 
 export type JsonValue = string | number | boolean | null | readonly JsonValue[] | { readonly [key: string]: JsonValue };

@@ -169,6 +169,7 @@ export const contentSettings = {
     flags: ['--password'],
     mkosi: 'password',
     default: defaultPassword,
+    secret: true,
     doc: 'Root password; empty means no password (default: content of mkosi.rootpw)',
   }),
   PasswordIsHashed: bool({ section, flags: ['--password-is-hashed'], mkosi: 'password_is_hashed', default: false, doc: 'Password= is already a crypt(3) hash' }),
