@@ -1,19 +1,23 @@
 /**
- * `kiln serve [[ADDRESS:]PORT]`: mkosi 14's verb — the output directory over HTTP on port 8081, so
- * that `machinectl pull-tar http://HOST:8081/image.tar.xz` can fetch an image with its sidecars.
- * mkosi used python's http.server; this is node:http, and stricter: GET and HEAD only, regular
- * files only (no listings), nothing hidden (the workspace of a running build is a dot-directory in
- * the output directory), and nothing outside the directory, symlinks included. kiln adds the
- * optional address and port (port 0: any free port); it stops cleanly on Ctrl-C.
+ * `kiln serve [[ADDRESS:]PORT]`: mkosi 14's verb — the outputs of the last build over HTTP on port
+ * 8081, so that `machinectl pull-tar http://HOST:8081/image.tar.xz` fetches an image with its
+ * sidecars. mkosi served the whole output directory with python's http.server, and that directory
+ * is usually the configuration directory: mkosi.rootpw, mkosi.passphrase, keys and all. kiln serves
+ * only the build's outputs (the allow-list is artifacts/served.ts; the names come from
+ * artifacts/names.ts, where every format declares what it writes), GET and HEAD only, every other
+ * path 404. `/` lists the served files. kiln adds the optional address and port (port 0: any free
+ * port); it stops cleanly on Ctrl-C.
  */
-import { createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
+import { producedOutputs } from '../artifacts/names.js';
+import { currentNames, keyFileNames, openRegular, requestedName, servedFiles, type ServedSource } from '../artifacts/served.js';
 import { UserError } from '../errors.js';
-import { info } from '../log.js';
+import { info, warn } from '../log.js';
 import { interruptSignal } from '../signals.js';
 import type { Verb } from './types.js';
 
@@ -29,82 +33,110 @@ export function parseListen(arg: string | undefined): { host?: string; port: num
   return host ? { host, port } : { port };
 }
 
-/**
- * The file a request path names, relative to the served directory, or undefined when the path
- * may not be served: an empty, "." or ".." segment, a hidden name, a NUL, or bad percent-encoding.
- * Pure; the symlink check needs the file system and is made by the caller.
- */
-export function requestedFile(urlPath: string): string | undefined {
-  const pathname = urlPath.split('?')[0]!.split('#')[0]!;
-  if (!pathname.startsWith('/')) return undefined;
-  const segments: string[] = [];
-  for (const raw of pathname.slice(1).split('/')) {
-    let segment: string;
-    try {
-      segment = decodeURIComponent(raw);
-    } catch {
-      return undefined;
-    }
-    if (segment === '' || segment.startsWith('.') || segment.includes('/') || segment.includes('\\') || segment.includes('\0')) return undefined;
-    segments.push(segment);
+function contentType(name: string): string {
+  if (name.endsWith('.manifest') || name.endsWith('.json')) return 'application/json';
+  if (name === 'SHA256SUMS' || name.endsWith('.nspawn') || name.endsWith('.roothash')) return 'text/plain; charset=utf-8';
+  return 'application/octet-stream';
+}
+
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+/** `/`: one name a line for scripts (`curl host:8081/`), a page of links for a browser. */
+export function renderListing(files: readonly { name: string; size: number }[], html: boolean): string {
+  if (!html) return files.map((file) => `${file.name}\n`).join('');
+  const items = files.map((file) => `<li><a href="${escapeHtml(encodeURIComponent(file.name))}">${escapeHtml(file.name)}</a> (${file.size} bytes)</li>`);
+  return `<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>kiln serve</title></head>\n<body><ul>\n${items.join('\n')}\n</ul></body></html>\n`;
+}
+
+/** A request target as it may be logged: control characters a client sent are shown escaped. */
+function printable(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+
+function respond(response: http.ServerResponse, status: number, type: string, body: string, head: boolean): void {
+  response.writeHead(status, { 'Content-Type': type, 'Content-Length': Buffer.byteLength(body), 'Cache-Control': 'no-store' });
+  response.end(head ? undefined : body);
+}
+
+async function answer(source: ServedSource, request: http.IncomingMessage, response: http.ServerResponse): Promise<number> {
+  const method = request.method ?? 'GET';
+  if (method !== 'GET' && method !== 'HEAD') {
+    response.setHeader('Allow', 'GET, HEAD');
+    respond(response, 405, 'text/plain; charset=utf-8', 'only GET and HEAD\n', false);
+    return 405;
   }
-  return segments.length > 0 ? segments.join('/') : undefined;
-}
-
-/** Opens the file for a request if it is a regular file inside `root` (a real path) after symlinks. */
-async function resolveServed(root: string, relative: string): Promise<{ file: string; size: number; mtime: Date } | undefined> {
-  try {
-    const file = await fs.realpath(path.join(root, relative));
-    if (!file.startsWith(root.endsWith('/') ? root : `${root}/`)) return undefined;
-    const stat = await fs.stat(file);
-    return stat.isFile() ? { file, size: stat.size, mtime: stat.mtime } : undefined;
-  } catch {
-    return undefined;
+  const head = method === 'HEAD';
+  const name = requestedName(request.url ?? '/');
+  if (name === '') {
+    const html = /\btext\/html\b/.test(request.headers.accept ?? '');
+    const listing = renderListing(await servedFiles(source), html);
+    respond(response, 200, html ? 'text/html; charset=utf-8' : 'text/plain; charset=utf-8', listing, head);
+    return 200;
   }
+  const allowed = name !== undefined && (await currentNames(source)).includes(name);
+  const file = allowed ? await openRegular(source.directory, name) : undefined;
+  if (!file) {
+    respond(response, 404, 'text/plain; charset=utf-8', 'not found\n', head);
+    return 404;
+  }
+  response.writeHead(200, {
+    'Content-Type': contentType(name!),
+    'Content-Length': file.size,
+    'Last-Modified': file.mtime.toUTCString(),
+    'X-Content-Type-Options': 'nosniff',
+  });
+  if (head || file.size === 0) {
+    await file.handle.close();
+    response.end();
+  } else {
+    // No more than the announced length, should the file grow meanwhile; the stream closes the
+    // handle when it ends or the client goes away.
+    await pipeline(file.handle.createReadStream({ end: file.size - 1 }), response);
+  }
+  return 200;
 }
 
-function respond(response: http.ServerResponse, status: number, text: string): void {
-  response.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(text) });
-  response.end(text);
-}
-
-export function createFileServer(root: string, log: (line: string) => void): http.Server {
+export function createFileServer(source: ServedSource, log: (line: string) => void): http.Server {
   return http.createServer((request, response) => {
-    void (async () => {
-      const method = request.method ?? 'GET';
-      const url = request.url ?? '/';
-      let status = 200;
-      if (method !== 'GET' && method !== 'HEAD') {
-        status = 405;
-        response.setHeader('Allow', 'GET, HEAD');
-        respond(response, status, 'only GET and HEAD\n');
-      } else {
-        const relative = requestedFile(url);
-        const served = relative === undefined ? undefined : await resolveServed(root, relative);
-        if (!served) {
-          status = 404;
-          respond(response, status, 'not found\n');
-        } else {
-          response.writeHead(200, {
-            'Content-Type': 'application/octet-stream',
-            'Content-Length': served.size,
-            'Last-Modified': served.mtime.toUTCString(),
-          });
-          if (method === 'HEAD') response.end();
-          else await pipeline(createReadStream(served.file), response);
-        }
-      }
-      log(`${method} ${url} ${status}`);
-    })().catch((error: unknown) => {
-      // A client that goes away mid-download: nothing to answer any more.
-      log(`${request.method} ${request.url} failed: ${(error as Error).message}`);
-      response.destroy();
-    });
+    answer(source, request, response).then(
+      (status) => log(`${request.method} ${printable(request.url ?? '')} ${status}`),
+      (error: unknown) => {
+        // A client that goes away mid-download: nothing to answer any more.
+        log(`${request.method} ${printable(request.url ?? '')} failed: ${(error as Error).message}`);
+        response.destroy();
+      },
+    );
   });
 }
 
+/** The addresses a server listening on every address answers on, for the start line. */
+function everyAddress(port: number): string[] {
+  const urls: string[] = [];
+  for (const entries of Object.values(os.networkInterfaces())) {
+    for (const entry of entries ?? []) {
+      // Link-local IPv6 addresses need a zone to be usable in a URL; they would only confuse.
+      if (entry.family === 'IPv6' && entry.address.startsWith('fe80:')) continue;
+      urls.push(entry.family === 'IPv6' ? `http://[${entry.address}]:${port}/` : `http://${entry.address}:${port}/`);
+    }
+  }
+  return urls;
+}
+
+/** The one line that says what is served, from where and on which addresses. */
+export function startLine(names: readonly string[], directory: string, address: AddressInfo, interfaces: readonly string[]): string {
+  const what = `Serving ${names.join(', ')} from ${directory}`;
+  if (address.address === '::' || address.address === '0.0.0.0') {
+    const urls = interfaces.length > 0 ? ` (${interfaces.join(', ')})` : '';
+    return `${what} on EVERY address of this machine, port ${address.port}${urls}; kiln serve 127.0.0.1:${address.port} serves this machine only (Ctrl-C stops)`;
+  }
+  const shown = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  return `${what} on http://${shown}:${address.port}/ (Ctrl-C stops)`;
+}
+
 export const serve: Verb = {
-  doc: 'Serve the output directory over HTTP on port 8081 (kiln: serve [[ADDRESS:]PORT])',
+  doc: 'Serve the outputs of the last build over HTTP on port 8081 (kiln: serve [[ADDRESS:]PORT])',
   origin: 'mkosi',
   takesArguments: true,
   async run(invocation) {
@@ -112,10 +144,22 @@ export const serve: Verb = {
     if (args.length > 1) throw new UserError('kiln serve takes at most one [ADDRESS:]PORT');
     const listen = parseListen(args[0]);
     const { config } = invocation.config();
-    const directory = await fs.realpath(path.dirname(config.Output)).catch(() => {
-      throw new UserError(`${invocation.display(path.dirname(config.Output))}: the output directory does not exist`, { hint: 'build first: kiln build' });
+    const given = path.dirname(config.Output);
+    const directory = await fs.realpath(given).catch(() => {
+      throw new UserError(`${invocation.display(given)}: the output directory does not exist`, { hint: 'build first: kiln build' });
     });
-    const server = createFileServer(directory, info);
+    const produced = producedOutputs(config);
+    const source: ServedSource = { directory, produced, refused: keyFileNames(config, [given, directory]) };
+    const files = await servedFiles(source);
+    const image = produced[0]!.name;
+    if (!files.some((file) => file.name === image) && (await fs.stat(path.join(directory, image)).catch(() => undefined))?.isDirectory()) {
+      warn(`${image} is a directory (Format=${config.Format}), which kiln serve does not serve: systemd-pull fetches tar and raw images`);
+    }
+    if (files.length === 0) {
+      throw new UserError(`kiln serve: nothing to serve in ${invocation.display(directory)}: ${image} has not been built`, { hint: 'build first: kiln build' });
+    }
+
+    const server = createFileServer(source, info);
     await new Promise<void>((resolve, reject) => {
       server.once('error', (error: NodeJS.ErrnoException) =>
         reject(new UserError(`kiln serve: cannot listen on ${listen.host ?? '*'}:${listen.port}: ${error.code ?? error.message}`)),
@@ -123,8 +167,7 @@ export const serve: Verb = {
       server.listen(listen.port, listen.host, () => resolve());
     });
     const address = server.address() as AddressInfo;
-    const shown = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-    info(`Serving ${invocation.display(directory)} on http://${shown}:${address.port}/ (Ctrl-C stops)`);
+    info(startLine(files.map((file) => file.name), invocation.display(directory), address, everyAddress(address.port)));
     const stop = interruptSignal();
     await new Promise<void>((resolve) => {
       if (stop.aborted) resolve();

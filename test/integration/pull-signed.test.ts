@@ -4,91 +4,16 @@
  * key installed as systemd's import keyring, and the pulled image runs under systemd-nspawn. The
  * same pull of tampered artifacts is refused, and `kiln verify` agrees with systemd-pull each time.
  */
-import { execFileSync, spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { KILN, kiln, kilnOk, makeProject, processesMentioning, TEST_CACHE, whyNotRoot, workspacesIn } from './helpers/kiln.js';
+import { kiln, kilnOk, makeProject, TEST_CACHE, whyNotRoot, workspacesIn } from './helpers/kiln.js';
+import { fetchedFiles, gpg, makeSigningKey, pull, pulledImages, removeGnupgHome, removePulled, serve, type Server } from './helpers/pull.js';
 import { nspawn, SYSTEMD_PULL } from './helpers/systemd.js';
 
 const skip = whyNotRoot(['mmdebstrap', 'systemd-nspawn', SYSTEMD_PULL, 'gpg', 'gpgv', 'unshare', 'chattr', 'xz']);
-
-interface Server {
-  readonly url: string;
-  /** "GET /image.nspawn 200" lines, as kiln serve logs them. */
-  requests(): string[];
-  stop(): Promise<number | null>;
-}
-
-async function serve(directory: string): Promise<Server> {
-  const child: ChildProcessWithoutNullStreams = spawn(KILN, ['serve', '127.0.0.1:0'], { cwd: directory, stdio: ['pipe', 'pipe', 'pipe'] });
-  let log = '';
-  const port = await new Promise<number>((resolve, reject) => {
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-      log += chunk;
-      const match = /on http:\/\/127\.0\.0\.1:(\d+)\//.exec(log);
-      if (match) resolve(Number(match[1]));
-    });
-    child.on('exit', (code) => reject(new Error(`kiln serve exited with ${code}: ${log}`)));
-  });
-  return {
-    url: `http://127.0.0.1:${port}`,
-    requests: () => log.split('\n').filter((line) => /^(GET|HEAD) /.test(line)),
-    stop: () =>
-      new Promise((resolve) => {
-        child.on('exit', (code) => resolve(code));
-        child.kill('SIGTERM');
-      }),
-  };
-}
-
-interface Pull {
-  readonly status: number | null;
-  readonly output: string;
-  /** The image root systemd-pull wrote into; remove with removePulled(). */
-  readonly imageRoot: string;
-}
-
-/**
- * systemd-pull as `machinectl pull-tar --verify=signature` runs it, in a private mount namespace
- * where /etc/systemd is a copy of the host's with the test key as import-pubring.gpg (systemd-pull
- * reads only that file from there, and the copy keeps everything else as it was).
- */
-function pull(url: string, name: string, keyring: string): Promise<Pull> {
-  const imageRoot = mkdtempSync(path.join(os.tmpdir(), 'kiln-pull-'));
-  const etc = mkdtempSync(path.join(os.tmpdir(), 'kiln-pull-etc-'));
-  execFileSync('cp', ['-a', '/etc/systemd/.', etc]);
-  cpSync(keyring, path.join(etc, 'import-pubring.gpg'));
-  const script = 'mount --bind "$1" /etc/systemd && shift && exec "$@"';
-  const argv = ['--mount', '--propagation', 'private', 'sh', '-c', script, 'sh', etc, SYSTEMD_PULL, 'tar', '--verify=signature', `--image-root=${imageRoot}`, url, name];
-  return new Promise((resolve, reject) => {
-    const child = spawn('unshare', argv, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
-    child.on('error', reject);
-    child.on('close', (status) => {
-      rmSync(etc, { recursive: true, force: true });
-      resolve({ status, output, imageRoot });
-    });
-  });
-}
-
-/** The pulled tree is immutable (chattr +i), as systemd-import leaves it. */
-function removePulled(imageRoot: string): void {
-  spawnSync('chattr', ['-R', '-i', imageRoot], { stdio: 'ignore' });
-  rmSync(imageRoot, { recursive: true, force: true });
-}
-
-/** Images systemd-pull created (not its hidden download leftovers). */
-function pulledImages(imageRoot: string): string[] {
-  return readdirSync(imageRoot).filter((name) => !name.startsWith('.'));
-}
-
-function gpg(home: string, args: readonly string[]): Buffer {
-  return execFileSync('gpg', ['--batch', '--no-tty', ...args], { env: { ...process.env, GNUPGHOME: home }, stdio: ['ignore', 'pipe', 'pipe'] });
-}
 
 describe.skipIf(skip)('a signed image pulled by systemd-pull', () => {
   let home: string;
@@ -101,9 +26,7 @@ describe.skipIf(skip)('a signed image pulled by systemd-pull', () => {
 
   beforeAll(async () => {
     home = mkdtempSync(path.join(os.tmpdir(), 'kiln-gnupg-'));
-    fingerprint = (await kilnOk(['genkey', 'kiln pull test <pull-test@localhost>'], { env: { GNUPGHOME: home } })).stdout.trim();
-    keyring = path.join(home, 'pub.gpg');
-    writeFileSync(keyring, gpg(home, ['--export', fingerprint]));
+    ({ fingerprint, keyring } = await makeSigningKey(home, 'kiln pull test <pull-test@localhost>'));
 
     project = makeProject('debian-minimal');
     const started = performance.now();
@@ -119,11 +42,7 @@ describe.skipIf(skip)('a signed image pulled by systemd-pull', () => {
     for (const root of pulled) removePulled(root);
     if (project) rmSync(project, { recursive: true, force: true });
     if (tampered) rmSync(tampered, { recursive: true, force: true });
-    spawnSync('gpgconf', ['--kill', 'all'], { env: { ...process.env, GNUPGHOME: home } });
-    // gpgconf asks the agent to stop and returns; the agent exits a moment later.
-    for (let waited = 0; processesMentioning(home).length > 0 && waited < 5000; waited += 100) await new Promise((resolve) => setTimeout(resolve, 100));
-    rmSync(home, { recursive: true, force: true });
-    expect(processesMentioning(home)).toEqual([]);
+    expect(await removeGnupgHome(home)).toEqual([]);
   });
 
   it('writes SHA256SUMS over the image and its .nspawn, and a binary signature that gpgv accepts', () => {
@@ -159,8 +78,7 @@ describe.skipIf(skip)('a signed image pulled by systemd-pull', () => {
 
     // Everything systemd-pull fetched is SHA256SUMS, its signature, or a file SHA256SUMS lists.
     const listed = readFileSync(path.join(project, 'SHA256SUMS'), 'utf8').split('\n').filter(Boolean).map((line) => line.split(' *')[1]);
-    const fetched = server.requests().filter((line) => line.endsWith(' 200')).map((line) => line.split(' ')[1]!.slice(1));
-    expect(fetched.sort()).toEqual(['SHA256SUMS', 'SHA256SUMS.gpg', ...listed].sort());
+    expect(fetchedFiles(server)).toEqual(['SHA256SUMS', 'SHA256SUMS.gpg', ...listed].sort());
 
     const root = path.join(result.imageRoot, 'kiln-signed');
     expect(readFileSync(path.join(result.imageRoot, 'kiln-signed.nspawn'), 'utf8')).toBe(readFileSync(path.join(project, 'image.nspawn'), 'utf8'));

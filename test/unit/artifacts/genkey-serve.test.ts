@@ -1,7 +1,7 @@
 /** The pure parts of the genkey and serve verbs (the verbs themselves run for real in test/integration). */
 import { describe, expect, it } from 'vitest';
 import { duplicateProblem, parseSecretKeys } from '../../../src/verbs/genkey.js';
-import { parseListen, requestedFile } from '../../../src/verbs/serve.js';
+import { parseListen, renderListing, startLine } from '../../../src/verbs/serve.js';
 
 /** `gpg --with-colons --list-secret-keys` of gpg 2.2 with two keys, the second with a subkey. */
 const LISTING = [
@@ -47,20 +47,6 @@ describe('duplicateProblem', () => {
   });
 });
 
-describe('requestedFile', () => {
-  it('maps a request path to a file below the served directory', () => {
-    expect(requestedFile('/image.tar.xz')).toBe('image.tar.xz');
-    expect(requestedFile('/image%20v1.tar.xz?x=1')).toBe('image v1.tar.xz');
-    expect(requestedFile('/sub/image.raw')).toBe('sub/image.raw');
-  });
-
-  it('refuses anything that could leave it or show what is hidden', () => {
-    for (const bad of ['/', '/../etc/passwd', '/a/../../etc', '/%2e%2e/etc/passwd', '/..%2fetc%2fpasswd', '/.kiln-build-x/root/etc/shadow', '//etc/passwd', '/a%00b', '/%zz', 'relative', '/a\\..\\b']) {
-      expect(requestedFile(bad), bad).toBeUndefined();
-    }
-  });
-});
-
 describe('parseListen', () => {
   it("defaults to mkosi's port 8081 on every address", () => {
     expect(parseListen(undefined)).toEqual({ port: 8081 });
@@ -75,5 +61,38 @@ describe('parseListen', () => {
   it('says what it wanted otherwise', () => {
     expect(() => parseListen('localhost')).toThrow('kiln serve: "localhost" is not a port or ADDRESS:PORT');
     expect(() => parseListen('70000')).toThrow('is not a port');
+  });
+});
+
+describe('startLine', () => {
+  const names = ['image.tar.xz', 'SHA256SUMS'];
+
+  it('names the files and the one address', () => {
+    expect(startLine(names, 'out', { address: '127.0.0.1', family: 'IPv4', port: 8081 }, [])).toBe(
+      'Serving image.tar.xz, SHA256SUMS from out on http://127.0.0.1:8081/ (Ctrl-C stops)',
+    );
+    expect(startLine(names, 'out', { address: '::1', family: 'IPv6', port: 8081 }, [])).toContain('on http://[::1]:8081/ ');
+  });
+
+  it('says so plainly when it listens on every address, and how not to', () => {
+    const line = startLine(names, 'out', { address: '::', family: 'IPv6', port: 8081 }, ['http://192.0.2.2:8081/', 'http://[fd00::2]:8081/']);
+    expect(line).toBe(
+      'Serving image.tar.xz, SHA256SUMS from out on EVERY address of this machine, port 8081 (http://192.0.2.2:8081/, http://[fd00::2]:8081/); kiln serve 127.0.0.1:8081 serves this machine only (Ctrl-C stops)',
+    );
+    expect(startLine(names, 'out', { address: '0.0.0.0', family: 'IPv4', port: 9 }, [])).toContain('on EVERY address of this machine, port 9;');
+  });
+});
+
+describe('renderListing', () => {
+  const files = [{ name: 'image.tar.xz', size: 3 }, { name: 'a <b>&"c".raw', size: 0 }];
+
+  it('is one name a line for scripts', () => {
+    expect(renderListing(files, false)).toBe('image.tar.xz\na <b>&"c".raw\n');
+  });
+
+  it('is a page of links, names escaped, for browsers', () => {
+    const page = renderListing(files, true);
+    expect(page).toContain('<li><a href="image.tar.xz">image.tar.xz</a> (3 bytes)</li>');
+    expect(page).toContain('<a href="a%20%3Cb%3E%26%22c%22.raw">a &#60;b&#62;&#38;&#34;c&#34;.raw</a>');
   });
 });
