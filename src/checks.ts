@@ -62,7 +62,7 @@ export async function checkBuild(loaded: Loaded, display: (file: string) => stri
   }
 
   const distribution = getDistribution(config.Distribution);
-  if (config.Mirror === null && config.LocalMirror === null) {
+  if (config.Mirror === null && config.LocalMirror === null && !distribution.mirrorLists) {
     errors.push(new UserError(`no mirror for ${config.Distribution}`, { hint: distribution.mirrorHint }));
   } else {
     // An incremental build that finds its root in the cache needs no mirror at all (offline rebuilds);

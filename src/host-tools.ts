@@ -14,6 +14,7 @@ export const TOOL_PACKAGES = {
   'pacman-key': 'pacman-package-manager',
   dnf: 'dnf',
   rpm: 'rpm',
+  zypper: 'zypper',
   'mkfs.ext4': 'e2fsprogs',
   'e2fsck': 'e2fsprogs',
   debugfs: 'e2fsprogs',

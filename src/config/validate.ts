@@ -6,6 +6,7 @@
 import { accessSync, constants, statSync } from 'node:fs';
 import path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
+import { getDistribution, isSupportedDistribution } from '../distributions/index.js';
 import { ConfigError, type KilnError, type Origin } from '../errors.js';
 import { outputCompression } from './derived.js';
 import type { ResolveContext, Setting } from './setting.js';
@@ -38,6 +39,11 @@ export function findProblems(config: Config, context: ResolveContext, display: (
     }
     const reason = setting.unsupported?.(value, context);
     if (reason) unsupported.push(new ConfigError(originOf(name), reason));
+  }
+
+  if (isSupportedDistribution(config.Distribution)) {
+    const reason = getDistribution(config.Distribution).unsupportedRelease?.(config);
+    if (reason) unsupported.push(new ConfigError(originOf('Release'), reason));
   }
 
   for (const name of SCRIPTS) {

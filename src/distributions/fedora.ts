@@ -1,9 +1,10 @@
 /**
- * Fedora: the release and updates repositories under Mirror= (Fedora's mirror layout), or the single
- * repository LocalMirror= names, installed with dnf.
+ * Fedora: the release and updates repositories under Mirror= (Fedora's mirror layout), Fedora's
+ * metalinks when no mirror is set (as in mkosi 14), or the single repository LocalMirror= names;
+ * installed with dnf.
  */
 import type { Config } from '../config/types.js';
-import type { DnfPolicy, RpmRepository } from '../package-managers/dnf-repos.js';
+import { probeRepositories, under, type RpmPolicy, type RpmRepository } from '../package-managers/rpm-repos.js';
 import type { Distribution } from './types.js';
 
 /** Release=rawhide-38 means rawhide, whose $releasever is 38 (as in mkosi 14). */
@@ -12,15 +13,22 @@ export function parseFedoraRelease(release: string): { release: string; releasev
   return match ? { release: 'rawhide', releasever: match[1]! } : { release, releasever: release };
 }
 
-function dnfRepositories(config: Config): RpmRepository[] {
+const METALINK = 'https://mirrors.fedoraproject.org/metalink';
+
+function rpmRepositories(config: Config): RpmRepository[] {
   if (config.LocalMirror) return [{ id: 'fedora', baseurl: config.LocalMirror }];
-  if (!config.Mirror) return [];
-  const mirror = config.Mirror.replace(/\/+$/, '');
   const { release } = parseFedoraRelease(config.Release);
-  const repositories = [{ id: 'fedora', baseurl: `${mirror}/releases/${release}/Everything/$basearch/os/` }];
+  const repositories: RpmRepository[] = config.Mirror
+    ? [
+        { id: 'fedora', baseurl: under(config.Mirror, `releases/${release}/Everything/$basearch/os/`) },
+        { id: 'updates', baseurl: under(config.Mirror, `updates/${release}/Everything/$basearch/`) },
+      ]
+    : [
+        { id: 'fedora', metalink: `${METALINK}?repo=fedora-${release}&arch=$basearch` },
+        { id: 'updates', metalink: `${METALINK}?repo=updates-released-f${release}&arch=$basearch` },
+      ];
   // Rawhide has no separate updates repository.
-  if (release !== 'rawhide') repositories.push({ id: 'updates', baseurl: `${mirror}/updates/${release}/Everything/$basearch/` });
-  return repositories;
+  return release === 'rawhide' ? repositories.slice(0, 1) : repositories;
 }
 
 /** Fedora 36 moved the RPM database to /usr/lib/sysimage/rpm (with /var/lib/rpm a symlink to it). */
@@ -41,20 +49,15 @@ function basePackages(config: Config): string[] {
   return ['systemd', 'util-linux', 'dnf', ...(config.Bootable ? ['kernel-core', 'kernel-modules', 'dracut'] : []), ...conditional];
 }
 
-export const fedora: Distribution & DnfPolicy = {
+export const fedora: Distribution & RpmPolicy = {
   name: 'fedora',
   defaultMirror: () => null,
+  mirrorLists: true,
   mirrorHint: 'set Mirror= to a Fedora mirror, or LocalMirror= to a local repository',
   packageManager: 'dnf',
   basePackages,
-  dnfRepositories,
-  // The first repository's index: a wrong URL or Release= fails before the build, not inside dnf.
-  probe: (config) => {
-    const first = dnfRepositories(config)[0];
-    if (!first) return undefined;
-    const url = `${first.baseurl.replace('$basearch', config.Architecture).replace(/\/+$/, '')}/repodata/repomd.xml`;
-    return { url, setting: config.LocalMirror ? 'LocalMirror' : 'Mirror' };
-  },
+  rpmRepositories,
+  probe: (config) => probeRepositories(config, rpmRepositories(config)),
   releasever: (config) => parseFedoraRelease(config.Release).releasever,
   rpmDatabase,
   gpgKeyCandidates: (config) => {

@@ -1,12 +1,32 @@
 /** The distributions kiln builds. This registry is the only list of them. */
 import type { DistributionName } from '../config/types.js';
+import { alma, almaEpel } from './alma.js';
 import { arch } from './arch.js';
+import { centos, centosEpel } from './centos.js';
 import { debian } from './debian.js';
 import { fedora } from './fedora.js';
+import { mageia } from './mageia.js';
+import { openmandriva } from './openmandriva.js';
+import { opensuse } from './opensuse.js';
+import { rocky, rockyEpel } from './rocky.js';
 import type { Distribution } from './types.js';
 import { ubuntu } from './ubuntu.js';
 
-export const DISTRIBUTIONS = { debian, ubuntu, arch, fedora } as const satisfies Partial<Record<DistributionName, Distribution>>;
+export const DISTRIBUTIONS = {
+  debian,
+  ubuntu,
+  arch,
+  fedora,
+  opensuse,
+  centos,
+  centos_epel: centosEpel,
+  rocky,
+  rocky_epel: rockyEpel,
+  alma,
+  alma_epel: almaEpel,
+  mageia,
+  openmandriva,
+} as const satisfies Partial<Record<DistributionName, Distribution>>;
 
 export type SupportedDistribution = keyof typeof DISTRIBUTIONS;
 

@@ -13,6 +13,11 @@ export interface Distribution {
    * writes a mirror host name into its code: Debian's default comes from the host's apt sources.
    */
   defaultMirror(host: Host, architecture: string): string | null;
+  /**
+   * Without Mirror= it installs from the distribution's own mirror lists or metalinks (the RPM
+   * distributions, as in mkosi 14), so no mirror is required.
+   */
+  readonly mirrorLists?: boolean;
   /** A hint for the error shown when no mirror is configured and none can be derived. */
   readonly mirrorHint: string;
   readonly packageManager: PackageManagerName;
@@ -22,13 +27,15 @@ export interface Distribution {
    */
   basePackages(config: Config): readonly string[];
   /**
-   * A small file of the configured repository, fetched before the build to fail fast with the URL
-   * (Debian: dists/<release>/Release). Undefined when there is nothing cheap to ask.
-   */
-  /**
    * The archive keyring the host needs to check signatures (RepositoryKeyCheck=yes), and how to get it.
    */
   readonly keyring?: { readonly file: string; readonly hint: string; readonly package?: string };
+  /**
+   * A small file of the configured repository, fetched before the build to fail fast with the URL
+   * (Debian: dists/<release>/Release). Undefined when there is nothing cheap to ask.
+   */
+  /** Why this Release= cannot be built (CentOS 7), or undefined. */
+  unsupportedRelease?(config: Config): string | undefined;
   probe?(config: Config): { readonly url: string; readonly setting: 'Mirror' | 'LocalMirror' } | undefined;
 }
 

@@ -8,17 +8,15 @@
  * - dnf prefixes its cache directory with the installroot, so the package cache is bound onto the
  *   image's /var/cache/dnf (inside a private mount namespace: see root-namespace.ts).
  */
-import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from '../config/types.js';
-import type { BuildContext, InstalledPackage } from '../context.js';
+import type { BuildContext } from '../context.js';
 import { getDistribution } from '../distributions/index.js';
 import { UserError } from '../errors.js';
-import { run } from '../run.js';
 import { runPackageManager } from './tool-failure.js';
-import { existsInRoot, mkdirInRoot, resolveInRoot } from '../tree/safe-path.js';
-import { renderDnfConf, renderRepoFile, repositoryFlags, sortPackages, type DnfPolicy } from './dnf-repos.js';
+import { linkRpmDatabase, listRpmPackages } from './rpm-database.js';
+import { renderDnfConf, repositoryFlags, sortPackages, writeRepositories, type RpmPolicy } from './rpm-repos.js';
 import { inRootNamespace } from './root-namespace.js';
 import type { PackageManager } from './types.js';
 
@@ -31,24 +29,13 @@ function explainSignatures(reasons: readonly string[]): string | undefined {
   return 'RepositoryKeyCheck=yes: every package must be signed with the distribution key kiln found on the host; set RepositoryKeyCheck=no for an unsigned local repository';
 }
 
-function policyOf(config: Config): DnfPolicy {
-  const distribution = getDistribution(config.Distribution) as Partial<DnfPolicy>;
-  if (typeof distribution.dnfRepositories !== 'function') {
-    throw new Error(`internal: distribution ${config.Distribution} has no dnf repositories`);
+/** The RPM policy of the configured distribution (fedora, centos…, mageia, openmandriva, opensuse). */
+export function rpmPolicyOf(config: Config): RpmPolicy {
+  const distribution = getDistribution(config.Distribution) as Partial<RpmPolicy>;
+  if (typeof distribution.rpmRepositories !== 'function') {
+    throw new Error(`internal: distribution ${config.Distribution} has no RPM repositories`);
   }
-  return distribution as DnfPolicy;
-}
-
-function findGpgKey(config: Config, policy: DnfPolicy): string | undefined {
-  if (!config.RepositoryKeyCheck) return undefined;
-  const candidates = policy.gpgKeyCandidates(config);
-  const key = candidates.find((file) => existsSync(file));
-  if (!key) {
-    throw new UserError(`RepositoryKeyCheck=yes needs the ${config.Distribution} signing key, which this host does not have (looked for ${candidates[0]})`, {
-      hint: 'put the key there, or set RepositoryKeyCheck=no for an unsigned local repository',
-    });
-  }
-  return `file://${key}`;
+  return distribution as RpmPolicy;
 }
 
 interface DnfSetup {
@@ -59,19 +46,15 @@ interface DnfSetup {
 /** Writes dnf.conf, the .repo file and the rpm macros into the workspace; returns dnf's argv and env. */
 async function setUp(context: BuildContext): Promise<DnfSetup> {
   const { config } = context;
-  const policy = policyOf(config);
-  const repositories = policy.dnfRepositories(config);
-  if (repositories.length === 0) {
-    throw new UserError(`no repository to install ${config.Distribution} from`, { hint: getDistribution(config.Distribution).mirrorHint });
-  }
-  const gpgKey = findGpgKey(config, policy);
+  const policy = rpmPolicyOf(config);
   const dir = path.join(context.workspace, 'dnf');
   const reposDir = path.join(dir, 'repos.d');
   const varsDir = path.join(dir, 'vars');
   const home = path.join(dir, 'home');
-  await Promise.all([reposDir, varsDir, home].map((d) => fs.mkdir(d, { recursive: true })));
-  await fs.writeFile(path.join(dir, 'dnf.conf'), renderDnfConf({ gpgCheck: gpgKey !== undefined }));
-  await fs.writeFile(path.join(reposDir, 'kiln.repo'), renderRepoFile({ repositories, gpgKey }));
+  const repositories = await writeRepositories(config, policy, reposDir, { hint: getDistribution(config.Distribution).mirrorHint });
+  await Promise.all([varsDir, home].map((d) => fs.mkdir(d, { recursive: true })));
+  for (const [name, value] of Object.entries(policy.dnfVariables?.(config) ?? {})) await fs.writeFile(path.join(varsDir, name), `${value}\n`);
+  await fs.writeFile(path.join(dir, 'dnf.conf'), renderDnfConf({ gpgCheck: config.RepositoryKeyCheck }));
   await fs.writeFile(path.join(home, '.rpmmacros'), `%_dbpath /${policy.rpmDatabase(config)}\n`);
   await fs.mkdir(context.packageCache, { recursive: true });
 
@@ -102,37 +85,13 @@ async function runDnf(context: BuildContext, command: 'install' | 'remove', pack
   await runPackageManager(full, { tool: 'dnf', reason: REASON, explain: explainSignatures, what, hint, env, searchPaths: context.config.ExtraSearchPaths });
 }
 
-/** Fedora's own compat link: /var/lib/rpm → ../../usr/lib/sysimage/rpm, where nothing else is there. */
-async function linkRpmDatabase(context: BuildContext): Promise<void> {
-  const database = policyOf(context.config).rpmDatabase(context.config);
-  if (database === 'var/lib/rpm' || !(await existsInRoot(context.root, database))) return;
-  const link = path.join(await mkdirInRoot(context.root, 'var/lib'), 'rpm');
-  if (await fs.lstat(link).catch(() => undefined)) return;
-  await fs.symlink(`../../${database}`, link);
-}
-
-/** `rpm -qa` in this format; the epoch only where a package has one, nothing cut off. */
-const QUERY_FORMAT = '%{NAME}\\t%|EPOCH?{%{EPOCH}:}:{}|%{VERSION}-%{RELEASE}\\t%{ARCH}\\n';
-
-export function parseRpmList(stdout: string): InstalledPackage[] {
-  return stdout
-    .split('\n')
-    .filter(Boolean)
-    .map((line) => {
-      const [name = '', version = '', architecture = ''] = line.split('\t');
-      // gpg-pubkey entries (imported keys) have no architecture.
-      return { type: 'rpm' as const, name, version, architecture: architecture === '(none)' ? '' : architecture };
-    })
-    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.version < b.version ? -1 : a.version > b.version ? 1 : 0));
-}
-
 export const dnf: PackageManager = {
   name: 'dnf',
   requiredTools: () => ['dnf', 'rpm', 'unshare'],
 
   async install(context, packages) {
     await runDnf(context, 'install', packages, 'Installing packages with dnf', 'check Packages=, Release= and Mirror= / LocalMirror=; --debug=run shows the full output');
-    await linkRpmDatabase(context);
+    await linkRpmDatabase(context.root, rpmPolicyOf(context.config).rpmDatabase(context.config));
   },
 
   async installMore(context, packages) {
@@ -143,17 +102,7 @@ export const dnf: PackageManager = {
     await runDnf(context, 'remove', packages, 'Removing packages (RemovePackages=)', 'RemovePackages= must name installed packages');
   },
 
-  async listInstalled(context): Promise<InstalledPackage[]> {
-    const database = policyOf(context.config).rpmDatabase(context.config);
-    // Resolved inside the image, then given to rpm relative to the root again.
-    const dbpath = `/${path.relative(context.root, await resolveInRoot(context.root, database))}`;
-    const { stdout } = await run(['rpm', `--root=${context.root}`, `--dbpath=${dbpath}`, '-qa', '--qf', QUERY_FORMAT], {
-      stdio: 'pipe',
-      what: 'Listing installed packages',
-      searchPaths: context.config.ExtraSearchPaths,
-    });
-    return parseRpmList(stdout);
-  },
+  listInstalled: (context) => listRpmPackages(context, rpmPolicyOf(context.config).rpmDatabase(context.config)),
 
   cacheMountPoint: CACHE,
 };

@@ -2,9 +2,10 @@
 import { apt } from './apt.js';
 import { dnf } from './dnf.js';
 import { pacman } from './pacman.js';
+import { zypper } from './zypper.js';
 import type { PackageManager, PackageManagerName } from './types.js';
 
-export const PACKAGE_MANAGERS: Partial<Record<PackageManagerName, PackageManager>> = { apt, pacman, dnf };
+export const PACKAGE_MANAGERS: Partial<Record<PackageManagerName, PackageManager>> = { apt, pacman, dnf, zypper };
 
 export function getPackageManager(name: PackageManagerName): PackageManager {
   const manager = PACKAGE_MANAGERS[name];

@@ -5,7 +5,7 @@
 import type { Config } from '../config/types.js';
 import type { BuildContext, InstalledPackage } from '../context.js';
 
-export type PackageManagerName = 'apt' | 'pacman' | 'dnf';
+export type PackageManagerName = 'apt' | 'pacman' | 'dnf' | 'zypper';
 
 export interface PackageManager {
   readonly name: PackageManagerName;

@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { archPackages, fedoraPackages, missingFixtureInput } from '../fixtures/repos/packages.js';
 import { buildPacmanRepo, missingPacmanRepoTools } from '../fixtures/repos/pacman-repo.js';
 import { buildRpmRepo } from '../fixtures/repos/rpm-repo.js';
-import { kiln, kilnOk, whyNotRoot, workspacesIn } from './helpers/kiln.js';
+import { kilnOk, whyNotRoot, workspacesIn } from './helpers/kiln.js';
 import { importTar, nspawn, SYSTEMD_IMPORT } from './helpers/systemd.js';
 
 const archReason = whyNotRoot(['pacman', 'unshare', 'repo-add', 'bsdtar', 'systemd-nspawn', SYSTEMD_IMPORT, 'xz']) ?? missingPacmanRepoTools() ?? missingFixtureInput();
@@ -50,15 +50,6 @@ async function buildPreset(preset: string, mirror: string): Promise<{ dir: strin
   return { dir, root, manifest };
 }
 
-async function expectMirrorDemand(preset: string, distribution: string): Promise<void> {
-  const dir = await fs.mkdtemp(path.join(workDir, `${preset}-nomirror-`));
-  const result = await kiln(['--preset', preset, 'build'], { cwd: dir });
-  expect(result.status).toBe(1);
-  expect(result.stderr).toContain(`kiln: error: no mirror for ${distribution}`);
-  expect(result.stderr).toMatch(/^kiln: hint: set Mirror= to an? .* mirror, or LocalMirror= to a local repository$/m);
-  expect(await fs.readdir(dir)).toEqual([]);
-}
-
 describe.skipIf(archReason)('the arch-base preset', () => {
   it('builds from a local repository given as LocalMirror=, and imports', async () => {
     const repo = await buildPacmanRepo(path.join(workDir, 'arch-repo'), archPackages());
@@ -84,5 +75,9 @@ describe.skipIf(fedoraReason)('the fedora-minimal preset', () => {
     await fs.rm(path.dirname(root), { recursive: true, force: true });
   });
 
-  it('says it needs a mirror, before building anything', () => expectMirrorDemand('fedora-minimal', 'fedora'));
+  it("has no default Mirror=, as in mkosi 14: it installs from Fedora's metalinks", async () => {
+    const dir = await fs.mkdtemp(path.join(workDir, 'fedora-minimal-summary-'));
+    const result = await kilnOk(['--preset', 'fedora-minimal', 'summary', '--json'], { cwd: dir });
+    expect(JSON.parse(result.stdout).Mirror).toBeNull();
+  });
 });

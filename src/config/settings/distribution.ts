@@ -8,6 +8,10 @@ import { hasCommand } from '../../util/which.js';
 
 const section = 'Distribution';
 
+/** Why Gentoo stays refused (also the compat matrix's reason). */
+const GENTOO =
+  "Distribution=gentoo is not supported by kiln: it builds from Gentoo's stage3 tarball and portage snapshot, which only Gentoo's own mirrors serve, so no local proof of such a build exists";
+
 /** mkosi 14's release when the distribution is not the host's (load_args). */
 const MKOSI_DEFAULT_RELEASES: Readonly<Record<DistributionName, string>> = {
   fedora: '36',
@@ -48,11 +52,12 @@ export const distributionSettings = {
     mkosi: 'distribution',
     default: defaultDistribution,
     status: 'partial',
-    unsupported: (value) =>
-      isSupportedDistribution(value)
-        ? undefined
-        : `Distribution=${value} is not supported by kiln yet (it builds ${Object.keys(DISTRIBUTIONS).join(', ')})`,
-    doc: 'Distribution to install (default: the host\'s)',
+    unsupported: (value) => {
+      if (isSupportedDistribution(value)) return undefined;
+      if (value === 'gentoo') return GENTOO;
+      return `Distribution=${value} is not supported by kiln yet (it builds ${Object.keys(DISTRIBUTIONS).join(', ')})`;
+    },
+    doc: "Distribution to install (default: the host's); every mkosi 14 distribution but gentoo, refused because its stage3 and portage snapshot come only from Gentoo's mirrors, so no local proof of a build exists",
   }),
   Release: string<string>({
     section,
@@ -93,7 +98,7 @@ export const distributionSettings = {
     mkosi: 'local_mirror',
     default: null,
     metavar: 'URL',
-    doc: 'A single flat repository used while building instead of Mirror= (Arch, Fedora)',
+    doc: 'A single flat repository used while building instead of Mirror= (Arch and the RPM distributions)',
   }),
   RepositoryKeyCheck: bool({
     section,
@@ -107,7 +112,7 @@ export const distributionSettings = {
     flags: ['--repositories'],
     mkosi: 'repositories',
     delimiter: ',',
-    doc: 'Repositories to use: components for Debian and Ubuntu, repository ids for Fedora, name::url for Arch',
+    doc: 'Repositories to use: components for Debian and Ubuntu, repository ids for the RPM distributions, name::url for Arch',
   }),
   UseHostRepositories: bool({
     section,

@@ -136,6 +136,20 @@ const CASES: readonly ErrorCase[] = [
     stderr: ['kiln: error: mkosi.reposdir: kiln does not support this directory yet (mkosi 14 uses it as RepositoryDirectory=)', 'kiln: hint: move it away to build without it'],
   },
   {
+    name: 'Gentoo, refused with its reason',
+    files: { 'mkosi.default': '[Distribution]\nDistribution=gentoo\n' },
+    argv: ['build'],
+    stderr: [
+      "kiln: error: mkosi.default:2: Distribution=gentoo is not supported by kiln: it builds from Gentoo's stage3 tarball and portage snapshot, which only Gentoo's own mirrors serve, so no local proof of such a build exists",
+    ],
+  },
+  {
+    name: 'a CentOS release mkosi 14 does not build either',
+    files: { 'mkosi.default': '[Distribution]\nDistribution=centos\nRelease=7\n' },
+    argv: ['build'],
+    stderr: ['kiln: error: mkosi.default:3: Release=7: CentOS 7 and earlier are not supported (nor by mkosi 14)'],
+  },
+  {
     name: 'a configured script that does not exist',
     files: { 'mkosi.default': `${DEBIAN}[Content]\nFinalizeScript=scripts/finalize.sh\n` },
     argv: ['summary'],

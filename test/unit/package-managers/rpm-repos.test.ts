@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { fedora, parseFedoraRelease } from '../../../src/distributions/fedora.js';
 import { UserError } from '../../../src/errors.js';
-import { parseRpmList } from '../../../src/package-managers/dnf.js';
-import { renderDnfConf, renderRepoFile, repositoryFlags, sortPackages } from '../../../src/package-managers/dnf-repos.js';
+import { parseRpmList } from '../../../src/package-managers/rpm-database.js';
+import { renderDnfConf, renderRepoFile, repositoryFlags, sortPackages } from '../../../src/package-managers/rpm-repos.js';
 import { configOf } from './config-of.js';
 
 const FEDORA = '[Distribution]\nDistribution=fedora\nArchitecture=x86_64\n';
@@ -10,7 +10,7 @@ const FEDORA = '[Distribution]\nDistribution=fedora\nArchitecture=x86_64\n';
 describe('Fedora policy (distributions/fedora.ts)', () => {
   it('puts the release and updates repositories under Mirror=', () => {
     const config = configOf(`${FEDORA}Release=38\nMirror=http://127.0.0.1/fedora/\n`);
-    expect(fedora.dnfRepositories(config)).toEqual([
+    expect(fedora.rpmRepositories(config)).toEqual([
       { id: 'fedora', baseurl: 'http://127.0.0.1/fedora/releases/38/Everything/$basearch/os/' },
       { id: 'updates', baseurl: 'http://127.0.0.1/fedora/updates/38/Everything/$basearch/' },
     ]);
@@ -19,13 +19,13 @@ describe('Fedora policy (distributions/fedora.ts)', () => {
 
   it('uses LocalMirror= as the single repository', () => {
     const config = configOf(`${FEDORA}Release=38\nMirror=http://127.0.0.1/fedora\nLocalMirror=file:///srv/rpms\n`);
-    expect(fedora.dnfRepositories(config)).toEqual([{ id: 'fedora', baseurl: 'file:///srv/rpms' }]);
+    expect(fedora.rpmRepositories(config)).toEqual([{ id: 'fedora', baseurl: 'file:///srv/rpms' }]);
   });
 
   it('knows rawhide has no updates repository and takes $releasever from rawhide-N', () => {
     const config = configOf(`${FEDORA}Release=rawhide-40\nMirror=http://127.0.0.1/fedora\n`);
-    expect(fedora.dnfRepositories(config).map((r) => r.id)).toEqual(['fedora']);
-    expect(fedora.dnfRepositories(config)[0]!.baseurl).toContain('/releases/rawhide/');
+    expect(fedora.rpmRepositories(config).map((r) => r.id)).toEqual(['fedora']);
+    expect(fedora.rpmRepositories(config)[0]).toMatchObject({ baseurl: expect.stringContaining('/releases/rawhide/') });
     expect(fedora.releasever(config)).toBe('40');
     expect(parseFedoraRelease('38')).toEqual({ release: '38', releasever: '38' });
   });
@@ -60,14 +60,12 @@ describe('Fedora policy (distributions/fedora.ts)', () => {
 });
 
 describe('dnf configuration files', () => {
-  it('writes one section per repository with ini', () => {
-    const text = renderRepoFile({
-      repositories: [
-        { id: 'fedora', baseurl: 'http://127.0.0.1/f/releases/38/Everything/$basearch/os/' },
-        { id: 'updates', baseurl: 'http://127.0.0.1/f/updates/38/Everything/$basearch/' },
-      ],
-      gpgKey: 'file:///etc/pki/rpm-gpg/RPM-GPG-KEY-fedora-38-x86_64',
-    });
+  it('writes one section per repository', () => {
+    const gpgKey = 'file:///etc/pki/rpm-gpg/RPM-GPG-KEY-fedora-38-x86_64';
+    const text = renderRepoFile([
+      { repository: { id: 'fedora', baseurl: 'http://127.0.0.1/f/releases/38/Everything/$basearch/os/' }, gpgCheck: true, gpgKey },
+      { repository: { id: 'updates', baseurl: 'http://127.0.0.1/f/updates/38/Everything/$basearch/' }, gpgCheck: true, gpgKey },
+    ]);
     expect(text).toBe(
       [
         '[fedora]',
@@ -89,17 +87,19 @@ describe('dnf configuration files', () => {
   });
 
   it('turns signature checks off without a key, in the repositories and in dnf.conf', () => {
-    const text = renderRepoFile({ repositories: [{ id: 'fedora', baseurl: 'file:///srv/rpms' }], gpgKey: undefined });
+    const text = renderRepoFile([{ repository: { id: 'fedora', baseurl: 'file:///srv/rpms' }, gpgCheck: false }]);
     expect(text).toContain('gpgcheck=0');
     expect(text).not.toContain('gpgkey');
     expect(renderDnfConf({ gpgCheck: false })).toMatch(/^\[main\]\ngpgcheck=0\n/);
     expect(renderDnfConf({ gpgCheck: true })).toMatch(/^\[main\]\ngpgcheck=1\n/);
   });
 
-  it('refuses URLs that ini would quote or escape (dnf would read the quotes)', () => {
-    for (const baseurl of ['http://127.0.0.1/?a=b', 'http://127.0.0.1/#x', 'http://127.0.0.1/a;b', ' http://127.0.0.1/']) {
-      expect(() => renderRepoFile({ repositories: [{ id: 'fedora', baseurl }], gpgKey: undefined })).toThrow(UserError);
+  it('refuses URLs a .repo file cannot hold, and keeps the query strings of mirror lists as they are', () => {
+    for (const baseurl of ['http://127.0.0.1/#x', 'http://127.0.0.1/a;b', ' http://127.0.0.1/', 'http://127.0.0.1/\nx=y']) {
+      expect(() => renderRepoFile([{ repository: { id: 'fedora', baseurl }, gpgCheck: false }])).toThrow(UserError);
     }
+    const metalink = 'https://mirrors.fedoraproject.org/metalink?repo=fedora-38&arch=$basearch';
+    expect(renderRepoFile([{ repository: { id: 'fedora', metalink }, gpgCheck: false }])).toContain(`\nmetalink=${metalink}\n`);
   });
 
   it('enables only the repositories Repositories= names, and refuses unknown ones', () => {

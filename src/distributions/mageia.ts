@@ -1,0 +1,45 @@
+/**
+ * Mageia, as mkosi 14's install_mageia builds it: the core release and updates media from Mirror=,
+ * Mageia's mirror list when none is set, or the one LocalMirror= repository; installed with dnf.
+ */
+import type { Config } from '../config/types.js';
+import { probeRepositories, under, type RpmPolicy, type RpmRepository } from '../package-managers/rpm-repos.js';
+import type { Distribution } from './types.js';
+
+const MIRROR_LIST = 'https://www.mageia.org/mirrorlist/';
+
+function rpmRepositories(config: Config): RpmRepository[] {
+  if (config.LocalMirror) return [{ id: 'mageia', baseurl: config.LocalMirror }];
+  if (config.Mirror) {
+    // mkosi 14 names the x86_64 media whatever the architecture.
+    const core = under(config.Mirror, `distrib/${config.Release}/x86_64/media/core`);
+    return [
+      { id: 'mageia', baseurl: `${core}/release/` },
+      { id: 'updates', baseurl: `${core}/updates/` },
+    ];
+  }
+  const list = `${MIRROR_LIST}?release=${config.Release}&arch=x86_64&section=core`;
+  return [
+    { id: 'mageia', mirrorlist: `${list}&repo=release` },
+    { id: 'updates', mirrorlist: `${list}&repo=updates` },
+  ];
+}
+
+function basePackages(config: Config): string[] {
+  if (config.BasePackages !== true) return [];
+  return ['basesystem-minimal', 'dnf', ...(config.Bootable ? ['kernel-server-latest', 'dracut'] : [])];
+}
+
+export const mageia: Distribution & RpmPolicy = {
+  name: 'mageia',
+  defaultMirror: () => null,
+  mirrorLists: true,
+  mirrorHint: 'set Mirror= to a Mageia mirror, or LocalMirror= to a local repository',
+  packageManager: 'dnf',
+  basePackages,
+  rpmRepositories,
+  probe: (config) => probeRepositories(config, rpmRepositories(config)),
+  releasever: (config) => config.Release,
+  rpmDatabase: () => 'var/lib/rpm',
+  gpgKeyCandidates: () => ['/etc/pki/rpm-gpg/RPM-GPG-KEY-Mageia'],
+};

@@ -1,0 +1,107 @@
+/**
+ * Issue 17's proof for the RPM distributions beyond Fedora: openSUSE (zypper) and CentOS, Rocky,
+ * Alma (each with and without EPEL), Mageia and OpenMandriva (dnf), each built by `kiln build` from
+ * one shared local repository (rpmbuild + createrepo_c; LocalMirror=, unsigned) holding the base
+ * packages mkosi 14 installs for each as stubs over a static busybox. For each image: the RPM
+ * database (read by the host's rpm) and the manifest list exactly the base packages and Packages=,
+ * mkosi.extra and mkosi.postinst were applied, and systemd-nspawn starts it. What is proven is
+ * kiln's side (repositories, package sets, package manager runs), not the distributions' packages.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { missingFixtureInput, rpmDistributionPackages } from '../fixtures/repos/packages.js';
+import { EXTRA_CONTENT, EXTRA_FILE, makeLocalMirrorProject, POSTINST_MARK } from '../fixtures/repos/project.js';
+import { buildRpmRepo, type RpmRepo } from '../fixtures/repos/rpm-repo.js';
+import { kiln, kilnOk, mountsUnder, whyNotRoot, workspacesIn } from './helpers/kiln.js';
+import { nspawn } from './helpers/systemd.js';
+
+const fixtureProblem = missingFixtureInput();
+if (fixtureProblem) console.warn(`skipping the RPM distribution builds: ${fixtureProblem}`);
+const reason = whyNotRoot(['dnf', 'zypper', 'rpm', 'unshare', 'rpmbuild', 'createrepo_c', 'systemd-nspawn']) ?? fixtureProblem;
+
+/** Packages= of every build (rpm: so that the image keeps its database), and what they pull in. */
+const PACKAGES = ['kiln-test-hello', 'rpm'];
+const COMMON = [...PACKAGES, 'kiln-test-busybox'];
+
+/** Each distribution, its release, and the base packages mkosi 14 installs for it. */
+const CASES: readonly { distribution: string; release: string; database: string; base: readonly string[] }[] = [
+  { distribution: 'opensuse', release: 'tumbleweed', database: 'usr/lib/sysimage/rpm', base: ['glibc-locale-base', 'patterns-base-minimal_base', 'systemd', 'zypper'] },
+  { distribution: 'centos', release: '9-stream', database: 'var/lib/rpm', base: ['dnf', 'systemd'] },
+  { distribution: 'centos_epel', release: '9-stream', database: 'var/lib/rpm', base: ['dnf', 'systemd', 'systemd-boot'] },
+  { distribution: 'rocky', release: '8', database: 'var/lib/rpm', base: ['dnf', 'systemd'] },
+  { distribution: 'rocky_epel', release: '9', database: 'var/lib/rpm', base: ['dnf', 'systemd', 'systemd-boot'] },
+  { distribution: 'alma', release: '9', database: 'var/lib/rpm', base: ['dnf', 'systemd'] },
+  { distribution: 'alma_epel', release: '8', database: 'var/lib/rpm', base: ['dnf', 'systemd'] },
+  { distribution: 'mageia', release: '8', database: 'var/lib/rpm', base: ['basesystem-minimal', 'dnf'] },
+  { distribution: 'openmandriva', release: 'cooker', database: 'var/lib/rpm', base: ['basesystem-minimal', 'dnf', 'systemd'] },
+];
+
+describe.skipIf(reason)('kiln build of the RPM distributions from one local repository', () => {
+  let workDir: string;
+  let repo: RpmRepo;
+
+  beforeAll(async () => {
+    workDir = await fs.mkdtemp(path.join(os.tmpdir(), 'kiln-rpm-distributions-'));
+    repo = await buildRpmRepo(path.join(workDir, 'repo'), rpmDistributionPackages());
+  });
+
+  afterAll(async () => {
+    await fs.rm(workDir, { recursive: true, force: true });
+  });
+
+  for (const { distribution, release, database, base } of CASES) {
+    it(`${distribution} ${release}: packages in its RPM database and manifest, extra and postinst applied, started by systemd-nspawn`, async () => {
+      const project = await makeLocalMirrorProject({ distribution, mirror: repo.url, format: 'directory', distributionLines: [`Release=${release}`], packages: PACKAGES });
+      try {
+        const started = performance.now();
+        await kilnOk(['--cache', path.join(workDir, 'cache'), 'build'], { cwd: project });
+        console.log(`kiln build (${distribution} ${release}, directory) took ${Math.round(performance.now() - started)} ms`);
+        expect(workspacesIn(project)).toEqual([]);
+        expect(mountsUnder(project)).toEqual([]);
+        const root = path.join(project, 'image');
+        const expected = [...base, ...COMMON].sort();
+
+        // The database where the distribution's own rpm looks, read by the host's rpm.
+        const query = spawnSync('rpm', [`--root=${root}`, `--dbpath=/${database}`, '-qa', '--qf', '%{NAME}\\n'], { encoding: 'utf8' });
+        expect(query.status, query.stderr).toBe(0);
+        expect(query.stdout.split('\n').filter(Boolean).sort()).toEqual(expected);
+        const manifest = JSON.parse(readFileSync(path.join(project, 'image.manifest'), 'utf8')) as { packages: { type: string; name: string }[] };
+        expect(manifest.packages.map((p) => `${p.type}:${p.name}`)).toEqual(expected.map((name) => `rpm:${name}`));
+
+        expect(nspawn(root, ['/usr/bin/hello'])).toBe('hello from kiln-test-hello\n');
+        expect(nspawn(root, ['/usr/bin/busybox', 'cat', EXTRA_FILE])).toBe(EXTRA_CONTENT);
+        expect(nspawn(root, ['/usr/bin/busybox', 'cat', POSTINST_MARK])).toBe('final in systemd-nspawn: kiln-test-hello 1.0\n');
+        // WithDocs=no (the default) keeps documentation out.
+        expect(existsSync(path.join(root, 'usr/share/doc/kiln-test-hello/README'))).toBe(false);
+        if (distribution === 'opensuse') {
+          // The image keeps mkosi 14's default Mirror= repositories, never the build's LocalMirror=.
+          const repos = readFileSync(path.join(root, 'etc/zypp/repos.d/kiln.repo'), 'utf8');
+          expect(repos).toContain('[repo-oss]\nname=repo-oss\nbaseurl=http://download.opensuse.org/tumbleweed/repo/oss/\n');
+          expect(repos).not.toContain(repo.url);
+          expect(readFileSync(path.join(root, 'etc/zypp/zypp.conf'), 'utf8')).toContain('rpm.install.excludedocs = yes');
+        }
+      } finally {
+        await fs.rm(project, { recursive: true, force: true });
+      }
+    });
+  }
+
+  it('fails with one clear line when zypper cannot find a package, leaving nothing behind', async () => {
+    const project = await makeLocalMirrorProject({ distribution: 'opensuse', mirror: repo.url, format: 'directory', packages: ['kiln-test-nope'] });
+    try {
+      const result = await kiln(['--cache', path.join(workDir, 'cache'), 'build'], { cwd: project });
+      expect(result.status).not.toBe(0);
+      expect(result.stderr).toContain("kiln: error: Installing packages with zypper: No provider of 'kiln-test-nope' found.");
+      expect(result.stderr).not.toMatch(/\n\s+at /);
+      expect(existsSync(path.join(project, 'image'))).toBe(false);
+      expect(workspacesIn(project)).toEqual([]);
+      expect(mountsUnder(project)).toEqual([]);
+    } finally {
+      await fs.rm(project, { recursive: true, force: true });
+    }
+  });
+});
