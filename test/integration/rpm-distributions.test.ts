@@ -83,12 +83,31 @@ describe.skipIf(reason)('kiln build of the RPM distributions from one local repo
           expect(repos).toContain('[repo-oss]\nname=repo-oss\nbaseurl=http://download.opensuse.org/tumbleweed/repo/oss/\n');
           expect(repos).not.toContain(repo.url);
           expect(readFileSync(path.join(root, 'etc/zypp/zypp.conf'), 'utf8')).toContain('rpm.install.excludedocs = yes');
+          // zypper kept its downloads in kiln's package cache (bound into the image while it ran), not in the image.
+          const cached = await fs.readdir(path.join(workDir, 'cache'), { recursive: true });
+          expect(cached.filter((file) => file.endsWith('kiln-test-hello-1.0-1.noarch.rpm'))).toHaveLength(1);
+          expect(await fs.readdir(path.join(root, 'var/cache/zypp/packages')).catch(() => [])).toEqual([]);
         }
       } finally {
         await fs.rm(project, { recursive: true, force: true });
       }
     });
   }
+
+  it('removes RemovePackages= with zypper at the end of the build, running their scriptlets in the image', async () => {
+    const project = await makeLocalMirrorProject({ distribution: 'opensuse', mirror: repo.url, format: 'directory', packages: PACKAGES });
+    try {
+      await fs.appendFile(path.join(project, 'mkosi.default'), 'RemovePackages=kiln-test-hello\n');
+      await kilnOk(['--cache', path.join(workDir, 'cache'), 'build'], { cwd: project });
+      const root = path.join(project, 'image');
+      expect(existsSync(path.join(root, 'usr/bin/hello'))).toBe(false);
+      expect(nspawn(root, ['/usr/bin/busybox', 'cat', '/var/lib/kiln-test/hello-removed'])).toBe('removed\n');
+      const manifest = JSON.parse(readFileSync(path.join(project, 'image.manifest'), 'utf8')) as { packages: { name: string }[] };
+      expect(manifest.packages.map((p) => p.name)).not.toContain('kiln-test-hello');
+    } finally {
+      await fs.rm(project, { recursive: true, force: true });
+    }
+  });
 
   it('fails with one clear line when zypper cannot find a package, leaving nothing behind', async () => {
     const project = await makeLocalMirrorProject({ distribution: 'opensuse', mirror: repo.url, format: 'directory', packages: ['kiln-test-nope'] });
