@@ -17,6 +17,10 @@ export interface InContainer {
   readonly secrets?: readonly string[];
   readonly stdio?: RunOptions['stdio'];
   readonly input?: string;
+  /** More systemd-nspawn options (--chdir=, --tmpfs=…), before the command. */
+  readonly extraArgs?: readonly string[];
+  /** Shows the command's output as it runs (RunOptions.onOutput). */
+  readonly onOutput?: RunOptions['onOutput'];
 }
 
 export async function runInContainer(context: BuildContext, command: readonly string[], options: InContainer): Promise<RunResult> {
@@ -30,6 +34,7 @@ export async function runInContainer(context: BuildContext, command: readonly st
     binds,
     env: options.env,
     console: 'pipe',
+    extraArgs: options.extraArgs,
   });
   return run(argv, {
     what: options.what,
@@ -37,5 +42,6 @@ export async function runInContainer(context: BuildContext, command: readonly st
     secrets: options.secrets,
     stdio: options.stdio,
     input: options.input,
+    onOutput: options.onOutput,
   });
 }

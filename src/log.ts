@@ -91,6 +91,18 @@ export async function step<T>(title: string, work: () => Promise<T>): Promise<T>
   }
 }
 
+/** A line of a build script's output: on stdout, as mkosi 14 shows it, around a running spinner. */
+export function scriptOutput(line: string): void {
+  if (state.quiet) return;
+  if (state.spinner?.isSpinning) {
+    state.spinner.clear();
+    process.stdout.write(`${line}\n`);
+    state.spinner.render();
+  } else {
+    process.stdout.write(`${line}\n`);
+  }
+}
+
 export function info(message: string): void {
   if (!state.quiet) printLine(message);
 }

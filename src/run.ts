@@ -34,6 +34,11 @@ export interface RunOptions {
   readonly secrets?: readonly string[];
   /** Cleanup commands must run to the end even after an interrupt. */
   readonly uninterruptible?: boolean;
+  /**
+   * Called with each line of output (stdout and stderr) as it comes, which is still captured for the
+   * error's tail: a build script's compiler output is shown live, and its end again when it fails.
+   */
+  readonly onOutput?: (line: string) => void;
 }
 
 export interface RunResult {
@@ -45,10 +50,14 @@ export interface RunResult {
 /** Messages tools print that mean nothing to the user (nspawn without systemd as PID 1). */
 const NOISE = [/^Attempted to remove disk file system under "\/run\/systemd\/nspawn\/propagate\/.*", and we can't allow that\.$/];
 
+function isNoise(line: string): boolean {
+  return NOISE.some((pattern) => pattern.test(line.trim()));
+}
+
 export function withoutNoise(output: string): string {
   return output
     .split('\n')
-    .filter((line) => !NOISE.some((pattern) => pattern.test(line.trim())))
+    .filter((line) => !isNoise(line))
     .join('\n');
 }
 
@@ -65,15 +74,27 @@ export function formatCommand(argv: readonly string[], secrets?: readonly string
 function execaOptions(options: RunOptions): Options {
   const env = { ...(options.cleanEnv ? {} : process.env), ...options.env };
   env.PATH = searchPath(options.searchPaths, env);
-  const inherit = options.stdio === 'inherit' || (isVerbose() && options.stdio !== 'pipe' && !options.stdoutFile && options.input === undefined);
+  const inherit =
+    options.stdio === 'inherit' ||
+    (isVerbose() && options.stdio !== 'pipe' && !options.stdoutFile && options.input === undefined && !options.onOutput);
+  const onOutput = options.onOutput;
+  const shown = onOutput
+    ? [
+        function* show(line: unknown) {
+          if (!isNoise(String(line))) onOutput(String(line));
+          yield line;
+        },
+        'pipe' as const,
+      ]
+    : undefined;
   return {
     cwd: options.cwd,
     env,
     extendEnv: false,
     input: options.input,
     stdin: options.input !== undefined ? 'pipe' : inherit ? 'inherit' : 'ignore',
-    stdout: options.stdoutFile ? { file: options.stdoutFile } : inherit ? 'inherit' : 'pipe',
-    stderr: inherit ? 'inherit' : 'pipe',
+    stdout: options.stdoutFile ? { file: options.stdoutFile } : inherit ? 'inherit' : (shown ?? 'pipe'),
+    stderr: inherit ? 'inherit' : (shown ?? 'pipe'),
     reject: false,
     // Each command gets its own process group, so that an interrupt ends everything it started
     // (mmdebstrap's apt and dpkg, nspawn's payload), not just the direct child. Commands on the
