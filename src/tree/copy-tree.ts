@@ -11,7 +11,7 @@ import { UserError } from '../errors.js';
 import { warn } from '../log.js';
 import { mkdirInRoot, targetInRoot } from './safe-path.js';
 import { showPath } from './show-path.js';
-import { walkTree } from './walk.js';
+import { joinBytes, walkTree } from './walk.js';
 
 async function lstatOrUndefined(file: Buffer): Promise<BigIntStats | undefined> {
   try {
@@ -43,13 +43,16 @@ async function copyFile(source: Buffer, target: Buffer, stat: BigIntStats): Prom
   await fs.utimes(target, stat.atime, stat.mtime);
 }
 
-/** Copies the contents of directory `source` into the image root `root`. */
-export async function copyTreeIntoRoot(source: string, root: string): Promise<void> {
+/** Copies the contents of directory `source` into the image root `root`, or into the directory `into` of it. */
+export async function copyTreeIntoRoot(source: string, root: string, into = ''): Promise<void> {
+  const prefix = Buffer.from(into.replace(/^\/+|\/+$/g, ''));
+  if (prefix.length > 0) await mkdirInRoot(root, prefix);
   // The image directories being filled, innermost last: their mode and times are set once their
   // contents are in (adding entries changes a directory's mtime).
   const directories: Buffer[] = [];
   for await (const entry of walkTree(source, { leave: true })) {
-    const { stat, relative } = entry;
+    const { stat } = entry;
+    const relative = joinBytes(prefix, entry.relative);
     if (entry.depth === 0) continue;
     if (entry.leaving) {
       const target = directories.pop()!;
