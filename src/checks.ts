@@ -17,6 +17,7 @@ import { ConfigErrors, UserError, type KilnError } from './errors.js';
 import { installHint, locateTool } from './host-tools.js';
 import { warn } from './log.js';
 import { probeMirror } from './mirror-probe.js';
+import { run } from './run.js';
 import { OUTPUTS } from './outputs/index.js';
 import { getPackageManager } from './package-managers/index.js';
 
@@ -30,9 +31,33 @@ export function requiredTools(config: Config): string[] {
   if (format) tools.push(...format.requiredTools(config));
   const compression = outputCompression(config);
   if (compression) tools.push(COMPRESSORS[compression]!);
-  if (config.PrepareScript || config.PostInstallationScript || config.RemovePackages.length > 0) tools.push('systemd-nspawn');
+  if (config.PrepareScript || config.PostInstallationScript || config.BuildScript || config.RemovePackages.length > 0) tools.push('systemd-nspawn');
+  if (gitModes(config).length > 0) tools.push('git');
   if (config.Sign) tools.push('gpg');
   return [...new Set(tools)];
+}
+
+/** The SourceFileTransfer= settings of this build that list the sources with git. */
+function gitModes(config: Config): ('SourceFileTransfer' | 'SourceFileTransferFinal')[] {
+  const names: ('SourceFileTransfer' | 'SourceFileTransferFinal')[] = [];
+  if (config.BuildScript !== null && config.SourceFileTransfer?.startsWith('copy-git-')) names.push('SourceFileTransfer');
+  if (config.SourceFileTransferFinal?.startsWith('copy-git-')) names.push('SourceFileTransferFinal');
+  return names;
+}
+
+/** The copy-git-* modes need BuildSources= inside a git work tree; found out before anything is built. */
+async function checkGitSources(config: Config, display: (file: string) => string): Promise<UserError | undefined> {
+  const names = gitModes(config);
+  if (names.length === 0 || config.BuildSources === null || !locateTool('git', config.ExtraSearchPaths)) return undefined;
+  const result = await run(['git', '-c', 'safe.directory=*', '-C', config.BuildSources, 'rev-parse', '--is-inside-work-tree'], {
+    stdio: 'pipe',
+    okCodes: [128],
+  }).catch(() => undefined);
+  if (result?.exitCode === 0 && result.stdout.trim() === 'true') return undefined;
+  const setting = names.map((name) => `${name}=${config[name]}`).join(' and ');
+  return new UserError(`${setting} needs a git work tree, but BuildSources=${display(config.BuildSources)} is not in one`, {
+    hint: 'use SourceFileTransfer=copy-all (or mount), or git init the sources',
+  });
 }
 
 export function checkRoot(verb: string): void {
@@ -55,6 +80,12 @@ export async function checkBuild(loaded: Loaded, display: (file: string) => stri
   const problems = findProblems(config, loaded.context, display);
   const errors: KilnError[] = [...problems.unsupported, ...problems.errors];
   if (errors.length > 0) throw new ConfigErrors(errors);
+
+  if (config.BuildScript === null) {
+    // mkosi 14 ignores them silently; a user who set them expects a development image.
+    if (config.BuildPackages.length > 0) warn('BuildPackages= has no effect: there is no build script (BuildScript=, or an executable mkosi.build)');
+    if (config.SkipFinalPhase) warn('SkipFinalPhase=yes without a build script builds nothing');
+  }
 
   if (config.Checksum && config.Format === 'directory' && config.NSpawnSettings === null) {
     // mkosi 14 lists no directory in SHA256SUMS; with no .nspawn either there is nothing to sum or sign.
@@ -82,7 +113,11 @@ export async function checkBuild(loaded: Loaded, display: (file: string) => stri
     errors.push(new UserError(`missing host tools: ${missing.join(', ')}`, { hint: installHint(missing) }));
   }
 
-  if (config.Force === 0) {
+  const gitProblem = missing.includes('git') ? undefined : await checkGitSources(config, display);
+  if (gitProblem) errors.push(gitProblem);
+
+  // SkipFinalPhase= writes no output, so an existing one is neither in the way nor replaced (mkosi 14).
+  if (config.Force === 0 && !config.SkipFinalPhase) {
     const existing: string[] = [];
     for (const file of producedFiles(config)) {
       if (await fs.lstat(file).catch(() => undefined)) existing.push(display(file));

@@ -66,8 +66,15 @@ export class CleanupStack {
   }
 }
 
+/**
+ * mkosi 14's two phases: with a build script, a development image ('build': Packages= plus
+ * BuildPackages=, scripts called with "build") in which the script runs, then the image itself ('final').
+ */
+export type Phase = 'build' | 'final';
+
 export interface BuildContext {
   readonly config: Config;
+  readonly phase: Phase;
   /** The configuration directory (-C). */
   readonly directory: string;
   /** Private scratch directory of this build, removed at the end. */
@@ -89,4 +96,9 @@ export interface BuildContext {
   /** Whether the root was restored from the incremental cache (skip bootstrap and packages). */
   reusedCachedRoot: boolean;
   readonly debug: readonly string[];
+}
+
+/** A progress title, marked when it belongs to the development image. */
+export function phaseTitle(context: Pick<BuildContext, 'phase'>, title: string): string {
+  return context.phase === 'build' ? `${title} (development image)` : title;
 }

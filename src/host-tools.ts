@@ -28,6 +28,7 @@ export const TOOL_PACKAGES = {
   sfdisk: 'fdisk',
   'qemu-img': 'qemu-utils',
   gpg: 'gnupg',
+  git: 'git',
   xz: 'xz-utils',
   zstd: 'zstd',
   gzip: 'gzip',

@@ -1,36 +1,73 @@
 /**
- * `kiln build`, read top to bottom: check everything, make a workspace, run the stages, write the
- * output and its sidecars into staging, rename them into place, and always clean up — on success,
- * on failure and on interrupt.
+ * `kiln build`, read top to bottom: check everything, make a workspace, run the stages — with a build
+ * script first in a development image, then in the image itself — write the output and its sidecars
+ * into staging, rename them into place, and always clean up — on success, on failure and on interrupt.
  */
+import fs from 'node:fs/promises';
 import path from 'node:path';
 import { commitArtifacts } from './artifacts/commit.js';
+import { emptyBuildDirectories, makeBuildDirectories } from './build-directories.js';
 import { prepareIncrementalRoot } from './cache/incremental.js';
 import { stageManifest } from './artifacts/manifest.js';
 import { stageChecksums, stageNspawnSettings } from './artifacts/sidecars.js';
 import { stageSignature } from './artifacts/sign.js';
 import { checkBuild, checkRoot } from './checks.js';
 import type { Loaded } from './config/load.js';
-import { CleanupStack, type BuildContext } from './context.js';
+import { CleanupStack, phaseTitle, type BuildContext } from './context.js';
 import { info, step, warn } from './log.js';
 import { buildNspawnFlags, detectNspawnHost } from './nspawn.js';
 import { OUTPUTS } from './outputs/index.js';
 import { run } from './run.js';
 import { throwIfInterrupted } from './signals.js';
+import { configFileOf, runBuildScript } from './stages/build-script.js';
 import { BASE_STAGES, IMAGE_STAGES } from './stages/index.js';
 import type { Stage } from './stages/types.js';
 import { explainFullMemoryRoot, mountMemoryRoot } from './memory-root.js';
-import { createWorkspace, removeWorkspace } from './workspace.js';
+import { createWorkspace, removeWorkspace, unmountBelow } from './workspace.js';
 
 export interface BuildOptions {
   readonly display: (file: string) => string;
   readonly debug: readonly string[];
+  /** Arguments after `kiln build`, for the build script (mkosi 14 passes them on). */
+  readonly scriptArguments?: readonly string[];
 }
 
 async function runStages(stages: readonly Stage[], context: BuildContext): Promise<void> {
   for (const stage of stages) {
     throwIfInterrupted();
-    if (stage.enabled(context)) await step(stage.title, () => stage.run(context));
+    if (stage.enabled(context)) await step(phaseTitle(context, stage.title), () => stage.run(context));
+  }
+}
+
+/** The root of one phase: from the incremental cache or bootstrapped, then the rest of the stages. */
+async function populateRoot(context: BuildContext): Promise<void> {
+  if (context.config.Incremental) await prepareIncrementalRoot(context, () => runStages(BASE_STAGES, context));
+  else await runStages(BASE_STAGES, context);
+  await runStages(IMAGE_STAGES, context);
+}
+
+/**
+ * Phase one (mkosi 14's build_stuff()): the development image in a root of its own — Packages= plus
+ * BuildPackages=, in the incremental cache under its own key — and the build script in it. The
+ * development image is unmounted and removed before the image itself is made; what the script put
+ * into $DESTDIR stays, for the final phase.
+ */
+async function runDevelopmentPhase(image: BuildContext, loaded: Loaded, options: BuildOptions): Promise<void> {
+  const root = path.join(image.workspace, 'build-root');
+  await fs.mkdir(root, { mode: 0o755 });
+  const cleanup = new CleanupStack();
+  cleanup.push('remove the development image', async () => {
+    await unmountBelow(root);
+    await run(['rm', '-rf', '--one-file-system', root], { what: 'Removing the development image', uninterruptible: true });
+  });
+  const context: BuildContext = { ...image, phase: 'build', root, cleanup, artifacts: [], packages: [], reusedCachedRoot: false };
+  try {
+    await populateRoot(context);
+    throwIfInterrupted();
+    await runBuildScript(context, options.scriptArguments ?? [], configFileOf(loaded.directory, loaded.files));
+  } finally {
+    const errors = await cleanup.unwind();
+    for (const error of errors) warn(`cleanup failed: ${error instanceof Error ? error.message : String(error)}`);
   }
 }
 
@@ -51,6 +88,7 @@ export async function buildImage(loaded: Loaded, options: BuildOptions): Promise
 
   const context: BuildContext = {
     config,
+    phase: 'final',
     directory: loaded.directory,
     workspace: workspace.path,
     root: memory?.root ?? workspace.root,
@@ -70,9 +108,17 @@ export async function buildImage(loaded: Loaded, options: BuildOptions): Promise
       // mkosi 14: -fff also removes the package cache.
       await run(['rm', '-rf', '--one-file-system', context.packageCache], { what: 'Removing the package cache' });
     }
-    if (config.Incremental) await prepareIncrementalRoot(context, () => runStages(BASE_STAGES, context));
-    else await runStages(BASE_STAGES, context);
-    await runStages(IMAGE_STAGES, context);
+    if (config.Force >= 2) {
+      // mkosi 14: -ff also empties BuildDirectory=, IncludeDirectory= and InstallDirectory=.
+      for (const dir of await emptyBuildDirectories(config)) info(`emptied ${options.display(dir)}`);
+    }
+    await makeBuildDirectories(config);
+    if (config.BuildScript !== null) await runDevelopmentPhase(context, loaded, options);
+    if (config.SkipFinalPhase) {
+      info('Skipping the final phase (SkipFinalPhase=yes): no image is written');
+      return [];
+    }
+    await populateRoot(context);
     throwIfInterrupted();
     await step(`Writing ${options.display(config.Output)}`, () => format.write(context));
     await stageNspawnSettings(context);

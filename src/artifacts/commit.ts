@@ -19,7 +19,7 @@ import { createScratchDirectory } from '../workspace.js';
 import { outputNames, producedFiles, producedOutputs } from './names.js';
 
 /** Who should own the outputs: the user behind sudo, if any. */
-function sudoOwner(env: NodeJS.ProcessEnv): { uid: number; gid: number } | undefined {
+export function sudoOwner(env: NodeJS.ProcessEnv): { uid: number; gid: number } | undefined {
   const uid = Number(env.SUDO_UID);
   const gid = Number(env.SUDO_GID);
   return Number.isInteger(uid) && Number.isInteger(gid) && env.SUDO_UID && uid !== 0 ? { uid, gid } : undefined;

@@ -8,7 +8,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { probeRepository } from '../checks.js';
-import type { BuildContext } from '../context.js';
+import { phaseTitle, type BuildContext } from '../context.js';
 import { getDistribution } from '../distributions/index.js';
 import { step } from '../log.js';
 import { getPackageManager } from '../package-managers/index.js';
@@ -29,15 +29,20 @@ async function overlayAvailable(): Promise<boolean> {
   return /\boverlay\b/.test(filesystems);
 }
 
-/** Makes `context.root` show the cached root: an overlay mount, or a copy where a mount cannot do. */
+/**
+ * Makes `context.root` show the cached root: an overlay mount, or a copy where a mount cannot do —
+ * a directory output is renamed into place at the end, which an overlay cannot be. The development
+ * image is never renamed anywhere, so it is always an overlay when the kernel has them.
+ */
 async function useEntry(context: BuildContext, entry: CacheEntry): Promise<void> {
-  const copy = context.config.Format === 'directory' || !(await overlayAvailable());
-  if (copy) {
+  const renamed = context.config.Format === 'directory' && context.phase === 'final';
+  if (renamed || !(await overlayAvailable())) {
     await run(['cp', '-a', '--reflink=auto', `${entry.root}/.`, context.root], { what: 'Copying the cached root' });
     return;
   }
-  const upper = path.join(context.workspace, 'overlay/upper');
-  const work = path.join(context.workspace, 'overlay/work');
+  // Each phase has its own overlay: the development image's is unmounted before the final one is made.
+  const upper = path.join(context.workspace, `overlay-${context.phase}/upper`);
+  const work = path.join(context.workspace, `overlay-${context.phase}/work`);
   await fs.mkdir(upper, { recursive: true });
   await fs.mkdir(work, { recursive: true });
   const options = `lowerdir=${overlayOption(entry.root)},upperdir=${overlayOption(upper)},workdir=${overlayOption(work)}`;
@@ -49,7 +54,7 @@ async function useEntry(context: BuildContext, entry: CacheEntry): Promise<void>
 
 /** Stores the current root as a new entry without disturbing the build that keeps using it. */
 async function saveCopy(cache: RootCache, context: BuildContext, key: string, inputs: Awaited<ReturnType<typeof cacheInputs>>): Promise<void> {
-  const snapshot = path.join(context.workspace, 'snapshot');
+  const snapshot = path.join(context.workspace, `snapshot-${context.phase}`);
   await run(['cp', '-a', '--reflink=auto', context.root, snapshot], { what: 'Copying the root into the cache' });
   await cache.save(key, inputs, snapshot);
 }
@@ -62,7 +67,7 @@ export async function prepareIncrementalRoot(context: BuildContext, buildBase: (
   const { config } = context;
   const cache = new RootCache(config.Cache!);
   const packages = packagesToInstall(context);
-  const inputs = await cacheInputs(config, packages);
+  const inputs = await cacheInputs(config, packages, context.phase);
   const key = await cacheKey(inputs);
   const release = await cache.useShared();
   context.cleanup.push('release the root cache', async () => {
@@ -74,7 +79,7 @@ export async function prepareIncrementalRoot(context: BuildContext, buildBase: (
 
   const hit = reuse ? await cache.find(key) : undefined;
   if (hit) {
-    await step(`Using the cached root ${key}`, () => useEntry(context, hit));
+    await step(phaseTitle(context, `Using the cached root ${key}`), () => useEntry(context, hit));
     context.reusedCachedRoot = true;
     return 'hit';
   }
@@ -85,18 +90,18 @@ export async function prepareIncrementalRoot(context: BuildContext, buildBase: (
   await probeRepository(config);
   if (base) {
     const added = packages.filter((name) => !base.inputs.packages.includes(name));
-    await step(`Extending the cached root ${base.key} with ${added.join(', ')}`, async () => {
+    await step(phaseTitle(context, `Extending the cached root ${base.key} with ${added.join(', ')}`), async () => {
       await useEntry(context, base);
       const manager = getPackageManager(getDistribution(config.Distribution).packageManager);
       await manager.installMore(context, added);
     });
-    await step(`Saving the cached root ${key}`, () => saveCopy(cache, context, key, inputs));
+    await step(phaseTitle(context, `Saving the cached root ${key}`), () => saveCopy(cache, context, key, inputs));
     context.reusedCachedRoot = true;
     return 'extended';
   }
 
   await buildBase();
-  await step(`Saving the cached root ${key}`, async () => {
+  await step(phaseTitle(context, `Saving the cached root ${key}`), async () => {
     const entry = await cache.save(key, inputs, context.root);
     // save() moves the root into the cache when it can; then the build goes on from the entry.
     if ((await fs.readdir(context.root)).length === 0) await useEntry(context, entry);

@@ -1,7 +1,8 @@
 /**
  * The incremental cache key: an xxhash of everything that shapes the root up to the end of the
- * prepare script — distribution, release, architecture, mirrors, repositories, the package list,
- * the skeleton trees' content, the prepare script and what it sees, kiln's version. Anything else
+ * prepare script — distribution, release, architecture, mirrors, repositories, the package list
+ * (with BuildPackages= for the development image), the skeleton trees' content, the prepare script,
+ * its argument ("build" or "final") and what it sees, kiln's version. Anything else
  * (extra trees, postinst, hostname, password, output format) is applied after the cached root, so
  * changing it never costs a bootstrap. mkosi 14 had no key at all: its cache never invalidated.
  */
@@ -9,6 +10,7 @@ import { createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import xxhash from 'xxhash-wasm';
 import type { Config } from '../config/types.js';
+import type { Phase } from '../context.js';
 import { walkTree } from '../tree/walk.js';
 import { KILN_VERSION } from '../version.js';
 
@@ -77,12 +79,18 @@ export interface CacheInputs {
   readonly packages: readonly string[];
   readonly skeletonTrees: readonly string[];
   readonly prepareScript: string | null;
+  /** The prepare script's argument: "build" in the development image, "final" in the image. */
+  readonly prepareArgument: Phase | null;
   /** What the prepare script sees. */
   readonly prepareEnvironment: Readonly<Record<string, string>> | null;
   readonly prepareNetwork: boolean | 'never' | null;
 }
 
-export async function cacheInputs(config: Config, packages: readonly string[]): Promise<CacheInputs> {
+/**
+ * Without a prepare script the phase shows only in the package list: a development image without
+ * BuildPackages= is the image's own root, and shares its cache entry.
+ */
+export async function cacheInputs(config: Config, packages: readonly string[], phase: Phase = 'final'): Promise<CacheInputs> {
   const prepare = config.PrepareScript;
   return {
     kiln: KILN_VERSION,
@@ -98,6 +106,7 @@ export async function cacheInputs(config: Config, packages: readonly string[]): 
     packages: [...new Set(packages)].sort(),
     skeletonTrees: await Promise.all(config.SkeletonTrees.map(digestTree)),
     prepareScript: prepare ? await digestTree(prepare) : null,
+    prepareArgument: prepare ? phase : null,
     prepareEnvironment: prepare ? config.Environment : null,
     prepareNetwork: prepare ? config.WithNetwork : null,
   };

@@ -52,8 +52,11 @@ export interface ParsedArguments {
 }
 
 export interface VerbShape {
-  /** Everything after the verb is a command to run (shell, boot). */
-  readonly takesCommandLine?: boolean;
+  /**
+   * Everything after the verb is a command to run (shell, boot); 'after-word' starts it only at a
+   * word that is not an option, or after `--` (build: an unknown option stays an error there).
+   */
+  readonly takesCommandLine?: boolean | 'after-word';
   /** The verb takes positional arguments of its own (init DIR, verify DIR). */
   readonly takesArguments?: boolean;
 }
@@ -208,7 +211,7 @@ export function parseArguments(argv: readonly string[], verbs: Readonly<Record<s
       continue;
     }
     if (arg.startsWith('-') && arg !== '-') {
-      if (verb !== undefined && verbs[verb]?.takesCommandLine) {
+      if (verb !== undefined && verbs[verb]?.takesCommandLine === true) {
         commandLine = [];
         continue;
       }

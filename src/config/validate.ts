@@ -65,6 +65,8 @@ export function findProblems(config: Config, context: ResolveContext, display: (
     errors.push(new ConfigError(originOf(name), `${name}=${compression} cannot compress a whole output (use ${OUTPUT_COMPRESSION.join(', ')})`));
   }
 
+  errors.push(...buildSourcesProblems(config, display, originOf));
+
   if (config.Bootstrapper !== null && context.isSet('Bootstrapper') && !['debian', 'ubuntu'].includes(config.Distribution)) {
     errors.push(new ConfigError(originOf('Bootstrapper'), `Bootstrapper= only applies to Debian and Ubuntu, not ${config.Distribution}`));
   }
@@ -94,6 +96,20 @@ function detectedEntry(value: string, directory: string): string | undefined {
   const relative = path.relative(directory, value);
   const first = relative.split(path.sep)[0] ?? '';
   return first.startsWith('mkosi.') && !path.isAbsolute(relative) ? path.join(directory, first) : undefined;
+}
+
+/** BuildSources= must be a directory wherever something reads it (mkosi 14 would fail deep in nspawn). */
+function buildSourcesProblems(config: Config, display: (file: string) => string, originOf: (name: SettingName) => Origin): KilnError[] {
+  const sources = config.BuildSources;
+  const used = config.BuildScript !== null || config.PrepareScript !== null || config.SourceFileTransferFinal !== null;
+  if (!used || sources === null) return [];
+  let directory = false;
+  try {
+    directory = statSync(sources).isDirectory();
+  } catch {
+    return [new ConfigError(originOf('BuildSources'), `BuildSources=${display(sources)} does not exist`, { hint: 'BuildSources= names the directory of the sources the build script builds' })];
+  }
+  return directory ? [] : [new ConfigError(originOf('BuildSources'), `BuildSources=${display(sources)} is not a directory`)];
 }
 
 function checkScript(file: string, display: (file: string) => string): { message: string; hint?: string } | undefined {

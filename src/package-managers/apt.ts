@@ -125,8 +125,8 @@ async function bootstrap(context: BuildContext, wanted: readonly string[]): Prom
     const archives = path.join(context.root, ARCHIVES);
     await fs.mkdir(archives, { recursive: true });
     await restoreCachedDebs(context.packageCache, archives);
-    const newDebs = path.join(context.workspace, 'new-debs');
-    await fs.mkdir(newDebs, { recursive: true });
+    // One of its own for each root: a development image's downloads are already in the cache.
+    const newDebs = await fs.mkdtemp(path.join(context.workspace, 'new-debs-'));
     await mmdebstrap(context, wanted, newDebs);
     await saveNewDebs(newDebs, context.packageCache);
     if (context.config.LocalMirror) await writeSources(context);

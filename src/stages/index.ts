@@ -1,7 +1,10 @@
 /**
  * The build, top to bottom, in mkosi 14's order (build_image()). Each stage says for itself whether
- * it has work to do; the pipeline runs them in this order and shows each as one progress line.
+ * it has work to do; the pipeline runs them in this order and shows each as one progress line. With
+ * a build script the same stages make the development image first (context.phase 'build'), where
+ * the scripts get "build" as their argument and the clean-up at the end is left out.
  */
+import { finalSources, installBuildOutput } from './build-output.js';
 import { cleanPackageMetadata, recordPackages, removeFiles, removePackages } from './cleanup.js';
 import { configureImage, resetMachineId } from './configure.js';
 import { installPackages } from './install.js';
@@ -9,18 +12,26 @@ import { finalizeScript, postinstScript, prepareScript } from './scripts.js';
 import { extraTrees, skeletonTrees } from './trees.js';
 import type { Stage } from './types.js';
 
+/** mkosi 14 skips these in the development image: it is thrown away once the build script ran. */
+function finalOnly(stage: Stage): Stage {
+  return { ...stage, enabled: (context) => context.phase === 'final' && stage.enabled(context) };
+}
+
 /** Up to here the root depends only on what the incremental cache key covers. */
 export const BASE_STAGES: readonly Stage[] = [skeletonTrees, installPackages, prepareScript];
 
 export const IMAGE_STAGES: readonly Stage[] = [
   configureImage,
+  // The build script's results come before the extra trees, so that those can still override them.
+  finalSources,
+  installBuildOutput,
   extraTrees,
   postinstScript,
   // mkosi 14 removes packages first, so the manifest lists what the image really contains.
-  removePackages,
-  recordPackages,
-  cleanPackageMetadata,
-  removeFiles,
-  resetMachineId,
+  finalOnly(removePackages),
+  finalOnly(recordPackages),
+  finalOnly(cleanPackageMetadata),
+  finalOnly(removeFiles),
+  finalOnly(resetMachineId),
   finalizeScript,
 ];

@@ -8,11 +8,15 @@ import { defuseEscapingLinks } from '../tree/defuse.js';
 import { besideRoot } from '../workspace.js';
 import type { Stage } from './types.js';
 
-/** Base packages (BasePackages=) followed by Packages=, without duplicates. */
-export function packagesToInstall(context: BuildContext): string[] {
+/**
+ * Base packages (BasePackages=) followed by Packages=, without duplicates; the development image
+ * adds BuildPackages= (mkosi 14).
+ */
+export function packagesToInstall(context: Pick<BuildContext, 'config' | 'phase'>): string[] {
   const { config } = context;
   const base = config.BasePackages === false ? [] : getDistribution(config.Distribution).basePackages(config);
-  return [...new Set([...base, ...config.Packages])];
+  const build = context.phase === 'build' ? config.BuildPackages : [];
+  return [...new Set([...base, ...config.Packages, ...build])];
 }
 
 /** Bootstrap tools copy the host's resolv.conf and hostname in; they must not end up in the image. */

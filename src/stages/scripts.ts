@@ -1,8 +1,10 @@
 /**
  * The user's scripts, as in mkosi 14: mkosi.prepare and mkosi.postinst run inside the image in a
- * throwaway systemd-nspawn container with the argument "final"; mkosi.finalize runs on the host with
- * $BUILDROOT. A failing script stops the build with its name and exit code.
+ * throwaway systemd-nspawn container; mkosi.finalize runs on the host with $BUILDROOT. Each gets the
+ * phase as its argument: "build" in the development image of a build script, "final" in the image.
+ * A failing script stops the build with its name and exit code.
  */
+import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { runInContainer } from '../container.js';
@@ -12,8 +14,12 @@ import { getDistribution } from '../distributions/index.js';
 import { getPackageManager } from '../package-managers/index.js';
 import { withLock } from '../lock.js';
 import { run } from '../run.js';
-import { resolveInRoot } from '../tree/safe-path.js';
+import type { Bind } from '../nspawn.js';
+import { existsInRoot, resolveInRoot } from '../tree/safe-path.js';
 import type { Stage } from './types.js';
+
+/** Where mkosi 14 puts BuildSources= in the image: $SRCDIR. */
+export const SOURCES_IN_IMAGE = 'root/src';
 
 /** The interpreter named on the script's #! line, if any. */
 export async function interpreterOf(script: string): Promise<string | undefined> {
@@ -29,7 +35,7 @@ export async function interpreterOf(script: string): Promise<string | undefined>
 }
 
 /** A script's interpreter must exist in the image, or nspawn fails with a cryptic exec error. */
-async function checkInterpreter(context: BuildContext, script: string): Promise<void> {
+export async function checkInterpreter(context: BuildContext, script: string): Promise<void> {
   const interpreter = await interpreterOf(script);
   if (!interpreter) return;
   try {
@@ -43,26 +49,33 @@ async function checkInterpreter(context: BuildContext, script: string): Promise<
   });
 }
 
-function scriptFailed(script: string, error: unknown): unknown {
+export function scriptFailed(script: string, error: unknown, hint = 'the script\'s last output is shown above; --debug=run shows all of it'): unknown {
   if (!(error instanceof ToolError) || error.code === undefined) return error;
   return new ToolError(error.argv, `${path.basename(script)} failed with exit code ${error.code}`, {
     code: error.code,
     stderrTail: error.stderrTail,
-    hint: 'the script\'s last output is shown above; --debug=run shows all of it',
+    hint,
   });
 }
 
-async function runScriptInImage(context: BuildContext, script: string, network: boolean): Promise<void> {
+interface InImage {
+  readonly network: boolean;
+  readonly binds?: readonly Bind[];
+  readonly extraArgs?: readonly string[];
+}
+
+async function runScriptInImage(context: BuildContext, script: string, options: InImage): Promise<void> {
   await checkInterpreter(context, script);
   const inside = `/run/kiln/${path.basename(script)}`;
   const manager = getPackageManager(getDistribution(context.config.Distribution).packageManager);
   try {
     // The script sees the shared package cache (apt-get install works offline); one build at a time.
-    await withLock(`${context.packageCache}.lock`, 'the package cache', () => runInContainer(context, [inside, 'final'], {
-      network,
-      binds: [{ source: script, target: inside, readOnly: true }],
+    await withLock(`${context.packageCache}.lock`, 'the package cache', () => runInContainer(context, [inside, context.phase], {
+      network: options.network,
+      binds: [{ source: script, target: inside, readOnly: true }, ...(options.binds ?? [])],
       env: context.config.Environment,
       packageCache: manager.cacheMountPoint,
+      extraArgs: options.extraArgs,
       what: `Running ${path.basename(script)}`,
     }));
   } catch (error) {
@@ -70,17 +83,50 @@ async function runScriptInImage(context: BuildContext, script: string, network: 
   }
 }
 
+/**
+ * BuildSources= bound at /root/src as they are (mkosi 14's "mount"). The build's workspace, with the
+ * image itself in it, is usually inside them (it sits beside the outputs): a tmpfs hides it.
+ */
+export function bindSources(context: BuildContext): { binds: Bind[]; extraArgs: string[] } {
+  const sources = context.config.BuildSources!;
+  const workspace = path.relative(sources, context.workspace);
+  const inside = workspace !== '' && !workspace.startsWith('..') && !path.isAbsolute(workspace);
+  return {
+    binds: [{ source: sources, target: `/${SOURCES_IN_IMAGE}` }],
+    extraArgs: inside ? [`--tmpfs=${path.posix.join(`/${SOURCES_IN_IMAGE}`, workspace)}:mode=0000`] : [],
+  };
+}
+
+/** nspawn leaves the mount point of a bind behind; it goes again unless the image had it. */
+async function removeMountPoint(root: string, imagePath: string, existed: boolean): Promise<void> {
+  if (existed) return;
+  await fs.rmdir(await resolveInRoot(root, imagePath, false)).catch(() => undefined);
+}
+
 export const prepareScript: Stage = {
   title: 'Running the prepare script',
   enabled: (context) => context.config.PrepareScript !== null && !context.reusedCachedRoot,
-  // mkosi 14 gives the prepare script the network: it usually installs things.
-  run: (context) => runScriptInImage(context, context.config.PrepareScript!, context.config.WithNetwork !== 'never'),
+  async run(context) {
+    const { config } = context;
+    // mkosi 14 mounts BuildSources= at /root/src and starts the prepare script there, in both phases.
+    // Their content is not part of the cache key: editing a source file must not cost a bootstrap.
+    const sources = config.BuildSources !== null && existsSync(config.BuildSources);
+    const hadSources = sources && (await existsInRoot(context.root, SOURCES_IN_IMAGE));
+    const mount = sources ? bindSources(context) : { binds: [], extraArgs: [] };
+    await runScriptInImage(context, config.PrepareScript!, {
+      // mkosi 14 gives the prepare script the network: it usually installs things.
+      network: config.WithNetwork !== 'never',
+      binds: mount.binds,
+      extraArgs: sources ? [...mount.extraArgs, `--setenv=SRCDIR=/${SOURCES_IN_IMAGE}`, `--chdir=/${SOURCES_IN_IMAGE}`] : [],
+    });
+    if (sources) await removeMountPoint(context.root, SOURCES_IN_IMAGE, hadSources);
+  },
 };
 
 export const postinstScript: Stage = {
   title: 'Running the post-installation script',
   enabled: (context) => context.config.PostInstallationScript !== null,
-  run: (context) => runScriptInImage(context, context.config.PostInstallationScript!, context.config.WithNetwork === true),
+  run: (context) => runScriptInImage(context, context.config.PostInstallationScript!, { network: context.config.WithNetwork === true }),
 };
 
 export const finalizeScript: Stage = {
@@ -89,7 +135,7 @@ export const finalizeScript: Stage = {
   async run(context) {
     const script = context.config.FinalizeScript!;
     try {
-      await run([script, 'final'], {
+      await run([script, context.phase], {
         cwd: context.directory,
         env: { ...context.config.Environment, BUILDROOT: context.root, OUTPUTDIR: context.outputDirectory },
         what: `Running ${path.basename(script)}`,

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { producedFiles } from '../artifacts/names.js';
+import { emptyBuildDirectories } from '../build-directories.js';
 import { checkRoot } from '../checks.js';
 import { info } from '../log.js';
 import { run } from '../run.js';
@@ -15,7 +16,7 @@ export function cacheDirectories(cache: string, force: number): string[] {
 }
 
 export const clean: Verb = {
-  doc: 'Remove the outputs (-f: also the incremental cache, -ff: also the package cache)',
+  doc: 'Remove the outputs (-f: also the incremental cache and the build script\'s directories, -ff: also the package cache)',
   origin: 'mkosi',
   async run(invocation) {
     checkRoot('clean');
@@ -26,5 +27,7 @@ export const clean: Verb = {
       await run(['rm', '-rf', '--one-file-system', target], { what: `Removing ${invocation.display(target)}` });
       info(`removed ${invocation.display(target)}`);
     }
+    // mkosi 14: clean -f also empties BuildDirectory=, IncludeDirectory= and InstallDirectory=.
+    if (config.Force >= 1) for (const dir of await emptyBuildDirectories(config)) info(`emptied ${invocation.display(dir)}`);
   },
 };

@@ -73,6 +73,7 @@ const OPTIONS: readonly { readonly label: string; readonly settings: Settings }[
   { label: 'CompressOutput=zstd', settings: { Format: 'tar', CompressOutput: 'zstd' } },
   { label: 'CompressOutput=gz', settings: { Format: 'tar', CompressOutput: 'gz' } },
   { label: 'Sign=yes', settings: { Format: 'tar', Sign: 'yes' } },
+  { label: 'SourceFileTransfer=copy-git-*', settings: { Format: 'tar', BuildScript: '/mkosi.build', SourceFileTransfer: 'copy-git-others' } },
 ];
 
 /** Programs that run what kiln built, for trying an image out (the README's steps, kiln's own tests). */

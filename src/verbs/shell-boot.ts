@@ -35,6 +35,9 @@ async function runImage(invocation: Invocation, boot: boolean): Promise<number> 
   const loaded = invocation.config();
   const { config } = loaded;
   checkRunnable(config, verb);
+  if (config.SkipFinalPhase) {
+    throw new UserError(`SkipFinalPhase=yes builds no image to ${verb}`, { hint: 'SkipFinalPhase= is for kiln build only (as in mkosi 14)' });
+  }
   if (!existsSync(config.Output) || config.Force > 0) {
     await buildImage(loaded, { display: invocation.display, debug: invocation.args.debug });
   }
@@ -42,6 +45,10 @@ async function runImage(invocation: Invocation, boot: boolean): Promise<number> 
   const machine = config.ImageId ?? stripSuffixes(path.basename(config.Output));
   const extra = [disk ? `--image=${config.Output}` : ''];
   if (config.NSpawnSettings !== null) extra.push('--settings=trusted');
+  if (config.SourceFileTransferFinal === 'mount' && config.BuildSources !== null) {
+    // mkosi 14: the sources, live, at /root/src of the running image.
+    extra.push(`--bind=${config.BuildSources}:/root/src`, '--chdir=/root/src');
+  }
   const interactive = Boolean(process.stdin.isTTY && process.stdout.isTTY);
   const argv = nspawnArgv({
     root: config.Output,

@@ -23,6 +23,7 @@ const staging = path.join(workspace, 'staging');
 fs.mkdirSync(staging);
 const context = {
   config,
+  phase: 'final',
   directory: configDir,
   workspace,
   root,

@@ -33,6 +33,7 @@ function prepare(settings: string): BuildContext {
   const { config } = loadConfig({ directory: dir, commandLine: [], host: HOST, env: { PATH: process.env.PATH }, cwd: dir });
   return {
     config,
+    phase: 'final',
     directory: dir,
     workspace: dir,
     root: path.join(dir, 'root'),

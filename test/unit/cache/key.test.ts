@@ -45,6 +45,19 @@ async function keyFor(settings: Partial<Record<SettingName, string>> = {}): Prom
   return cacheKey(await inputsFor(settings));
 }
 
+/** The key of the development image of a build script (phase "build"). */
+async function developmentKeyFor(settings: Partial<Record<SettingName, string>> = {}): Promise<string> {
+  const commandLine: Assignment[] = Object.entries(settings).map(([name, raw]) => ({
+    name: name as SettingName,
+    raw,
+    invert: false,
+    origin: { file: 'command line' },
+    spelling: `--${name}`,
+  }));
+  const { config } = loadConfig({ directory: dir, commandLine, host, env: { PATH: '/usr/bin:/bin', SECRET: 'a' }, cwd: dir });
+  return cacheKey(await cacheInputs(config, packagesToInstall({ config, phase: 'build' }), 'build'));
+}
+
 describe('the incremental cache key', () => {
   it('is a stable 16-digit xxhash', async () => {
     const key = await keyFor();
@@ -108,6 +121,19 @@ describe('the incremental cache key', () => {
   it('without a prepare script, ignores what only the prepare script would see', async () => {
     rmSync(path.join(dir, 'mkosi.prepare'));
     expect(await keyFor({ Environment: 'FOO=bar' })).toBe(await keyFor());
+  });
+
+  it('keeps the development image apart: BuildPackages= and the prepare script\'s "build" argument', async () => {
+    // The prepare script runs with "build" in the development image: another root, another key.
+    expect(await developmentKeyFor()).not.toBe(await keyFor());
+    expect(await developmentKeyFor({ BuildPackages: 'gcc' })).not.toBe(await developmentKeyFor());
+    // The image itself does not depend on BuildPackages=.
+    expect(await keyFor({ BuildPackages: 'gcc' })).toBe(await keyFor());
+  });
+
+  it('without a prepare script or BuildPackages=, the development image is the image\'s own root', async () => {
+    rmSync(path.join(dir, 'mkosi.prepare'));
+    expect(await developmentKeyFor()).toBe(await keyFor());
   });
 
   it('lets a root with fewer packages be extended', async () => {

@@ -3,7 +3,7 @@ import { parseArguments, type VerbShape } from '../../../src/cli/arguments.js';
 import { KilnError } from '../../../src/errors.js';
 
 const VERBS: Record<string, VerbShape> = {
-  build: {},
+  build: { takesCommandLine: 'after-word' },
   summary: {},
   clean: {},
   shell: { takesCommandLine: true },
@@ -102,6 +102,13 @@ describe('parseArguments', () => {
     expect(parse('boot', '--', '--private-network')).toMatchObject({ verb: 'boot', commandLine: ['--private-network'] });
     expect(parse('boot', '--private-network')).toMatchObject({ verb: 'boot', commandLine: ['--private-network'] });
     expect(parse('--', 'shell', 'id')).toMatchObject({ verb: 'shell', commandLine: ['id'] });
+  });
+
+  it('passes the words after build on (to the build script), but not an unknown option', () => {
+    expect(parse('build', 'target', '--verbose')).toMatchObject({ verb: 'build', commandLine: ['target', '--verbose'] });
+    expect(parse('build', '--', '--verbose')).toMatchObject({ verb: 'build', commandLine: ['--verbose'] });
+    expect(parse('build', '-f', 'target')).toMatchObject({ verb: 'build', commandLine: ['target'], assignments: [expect.objectContaining({ name: 'Force' })] });
+    expect(() => parse('build', '--forse')).toThrow('command line: unknown option --forse');
   });
 
   it('gives verbs with arguments their positionals', () => {
