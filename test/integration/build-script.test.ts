@@ -10,22 +10,10 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, wri
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { kiln, mountsUnder, processesMentioning, REPO, TEST_CACHE, whyNotRoot, workspacesIn } from './helpers/kiln.js';
+import { kiln, makeProject, mountsUnder, processesMentioning, TEST_CACHE, whyNotRoot, workspacesIn } from './helpers/kiln.js';
 import { nspawn } from './helpers/systemd.js';
 
 const skip = whyNotRoot(['mmdebstrap', 'systemd-nspawn', 'git']);
-
-/** A copy of an images/ definition: the files git has or would add there, never what a build left. */
-function copyDefinition(image: string): string {
-  const source = path.join(REPO, 'images', image);
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'kiln-it-'));
-  chmodSync(dir, 0o755);
-  const files = execFileSync('git', ['-C', source, 'ls-files', '-z', '--cached', '--others', '--exclude-standard', '.'], { encoding: 'utf8' })
-    .split('\0')
-    .filter((file) => file !== '' && existsSync(path.join(source, file)));
-  execFileSync('cp', ['-a', '--parents', '-t', dir, ...files], { cwd: source });
-  return dir;
-}
 
 /** A cache of its own (so the first build is a real miss) with the shared downloads. */
 function freshCache(): string {
@@ -62,7 +50,8 @@ describe.skipIf(skip)('build scripts: images/build-from-source', () => {
   };
 
   beforeAll(() => {
-    dir = copyDefinition('build-from-source');
+    dir = makeProject('build-from-source');
+    chmodSync(dir, 0o755);
     cache = freshCache();
     scripts = mkdtempSync(path.join(os.tmpdir(), 'kiln-it-scripts-'));
     // What each SourceFileTransfer= mode let into /root/src, and whether bc is there (BuildPackages=).

@@ -70,6 +70,25 @@ describe('copying an image definition', () => {
     expect(readlinkSync(path.join(target, 'mkosi.extra/etc/os-release'))).toBe('/usr/lib/os-release');
   });
 
+  it('with a build script, copies the sources beside it too, and still no leftovers', () => {
+    const source = tempDir();
+    const definition = {
+      'mkosi.default': '[Distribution]\nDistribution=debian\n',
+      'mkosi.build': '#!/bin/sh\nmake\n',
+      Makefile: 'all:\n',
+      'src/main.c': 'int main(void) { return 0; }\n',
+      '.gitignore': '/image/\n',
+    };
+    const leftovers = ['image/usr/bin/x', 'image.manifest', 'SHA256SUMS', 'mkosi.builddir/debian~bookworm/main.o', 'mkosi.cache/x', '.kiln-build-1/root/x'];
+    for (const [name, content] of [...Object.entries(definition), ...leftovers.map((name) => [name, 'built\n'] as const)]) {
+      mkdirSync(path.dirname(path.join(source, name)), { recursive: true });
+      writeFileSync(path.join(source, name), content);
+    }
+    const target = tempDir();
+    copyImageDefinition(source, target);
+    expect(listTree(target).filter((name) => !name.endsWith('/')).sort()).toEqual(Object.keys(definition).sort());
+  });
+
   it('refuses a directory that has no configuration', () => {
     const source = tempDir();
     writeFileSync(path.join(source, 'image.tar.xz'), 'built\n');

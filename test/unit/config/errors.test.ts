@@ -124,13 +124,13 @@ const CASES: readonly ErrorCase[] = [
     stderr: ['kiln: error: mkosi.postinst: is not executable (kiln runs it as PostInstallationScript=)', 'kiln: hint: chmod +x mkosi.postinst'],
   },
   {
-    name: 'an auto-detected file kiln does not support, named as found (nobody wrote the setting)',
-    files: { 'mkosi.default': DEBIAN, 'mkosi.build': { text: '#!/bin/sh\n', mode: 0o755 } },
+    name: 'an auto-detected build script that is not executable',
+    files: { 'mkosi.default': DEBIAN, 'mkosi.build': { text: '#!/bin/sh\n', mode: 0o644 } },
     argv: ['build'],
-    stderr: ['kiln: error: mkosi.build: kiln does not support this file yet (mkosi 14 uses it as BuildScript=)', 'kiln: hint: move it away to build without it'],
+    stderr: ['kiln: error: mkosi.build: is not executable (kiln runs it as BuildScript=)', 'kiln: hint: chmod +x mkosi.build'],
   },
   {
-    name: 'an auto-detected directory kiln does not support',
+    name: 'an auto-detected directory kiln does not support, named as found (nobody wrote the setting)',
     files: { 'mkosi.default': DEBIAN, 'mkosi.reposdir/extra.repo': '[extra]\n' },
     argv: ['build'],
     stderr: ['kiln: error: mkosi.reposdir: kiln does not support this directory yet (mkosi 14 uses it as RepositoryDirectory=)', 'kiln: hint: move it away to build without it'],

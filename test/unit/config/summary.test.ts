@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -143,7 +143,8 @@ describe('kiln summary of a configuration build would refuse', () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'kiln-summary-'));
     dirs.push(dir);
     writeFileSync(path.join(dir, 'mkosi.default'), CONFIG);
-    writeFileSync(path.join(dir, 'mkosi.build'), '#!/bin/sh\n', { mode: 0o755 });
+    mkdirSync(path.join(dir, 'mkosi.reposdir'));
+    writeFileSync(path.join(dir, 'mkosi.reposdir/extra.repo'), '[extra]\n');
     return spawnSync(path.join(REPO, 'bin/kiln'), args, { cwd: dir, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
   }
 
@@ -151,14 +152,14 @@ describe('kiln summary of a configuration build would refuse', () => {
     const result = run(['summary']);
     expect(result.status).toBe(0);
     const lines = result.stdout.trimEnd().split('\n');
-    expect(lines.at(-3)).toBe('  mkosi.build: kiln does not support this file yet (mkosi 14 uses it as BuildScript=)');
+    expect(lines.at(-3)).toBe('  mkosi.reposdir: kiln does not support this directory yet (mkosi 14 uses it as RepositoryDirectory=)');
     expect(lines.at(-1)).toBe('kiln build will refuse this configuration: one setting is not supported yet (listed above)');
   });
 
   it('says so on stderr with --json, keeping stdout plain JSON', () => {
     const result = run(['summary', '--json']);
     expect(result.status).toBe(0);
-    expect(JSON.parse(result.stdout).BuildScript).toMatch(/\/mkosi\.build$/);
+    expect(JSON.parse(result.stdout).RepositoryDirectory).toMatch(/\/mkosi\.reposdir$/);
     expect(result.stderr.trimEnd().split('\n').at(-1)).toBe(
       'kiln: warning: kiln build will refuse this configuration: one setting is not supported yet (listed above)',
     );
