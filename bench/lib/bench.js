@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { kilnStages, timeCommand } from './measure.js';
-import { ADDED_PACKAGES, buildArgv, IMAGES, Project, SEED_PACKAGES } from './tools.js';
+import { ADDED_PACKAGES, BUILD_PACKAGES, buildArgv, IMAGES, Project, SEED_PACKAGES } from './tools.js';
 
 const BUILD_TIMEOUT_SECONDS = 30 * 60;
 
@@ -94,7 +94,8 @@ export class Bench {
   /** Each tool's package cache, filled once by an untimed build that fetches every package used. */
   async packageCache(tool) {
     if (!this.packageCaches.has(tool)) {
-      const project = await Project.create(path.join(this.work, `warm-${tool}`), this.settings('directory', [...SEED_PACKAGES, ...ADDED_PACKAGES]));
+      const packages = [...SEED_PACKAGES, ...ADDED_PACKAGES, ...BUILD_PACKAGES];
+      const project = await Project.create(path.join(this.work, `warm-${tool}`), this.settings('directory', packages));
       const result = await this.build(tool, project, 'warm-package-cache', { row: this.rows.get('warm') });
       if (!result) throw new Error(`${tool} could not build the warm-up image; see the log above`);
       this.packageCaches.set(tool, project.cache);
@@ -125,6 +126,13 @@ export class Bench {
       this.projects.set(key, await Project.create(path.join(this.work, 'images', image, tool), settings, cache));
     }
     return this.projects.get(key);
+  }
+
+  /** A new project of one tool from one of images/ (not shared: each cold build starts from its own). */
+  async freshImageProject(tool, image, name) {
+    const cache = await this.packageCache(tool);
+    const settings = { source: path.join(IMAGES, image), release: this.release, mirror: this.mirror };
+    return Project.create(path.join(this.work, 'images', `${image}-${name}`, tool), settings, cache);
   }
 
   /** Records a content check of one build: ok, and what was found. */

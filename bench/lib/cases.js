@@ -3,9 +3,10 @@
  * checks what the image must contain — a time without the right content counts for nothing.
  */
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { hasPackage, outputPath, readImageFile } from './image.js';
+import { hasPackage, outputPath, readImageFile, runInImage } from './image.js';
 import { ADDED_PACKAGES, mmdebstrapArgv, SEED_PACKAGES } from './tools.js';
 
 const MARKER = '/etc/kiln-bench/marker';
@@ -119,6 +120,87 @@ const iteratePackage = {
   },
 };
 
+/**
+ * Issue 14: images/build-from-source, a C program that mkosi.build compiles with make in a
+ * development image, as a git repository (so both tools copy the sources with copy-git-others),
+ * with --incremental and its BuildDirectory=. The image must run the program and say what the source
+ * says; after a one-file edit, only that file may be recompiled.
+ */
+const BUILD_IMAGE = 'build-from-source';
+const GREETING = 'src/greeting.c';
+const FIRST_GREETING = 'Hello, bench, from a program built by a kiln build script.\n';
+
+async function greeting(project) {
+  return runInImage(path.join(project.dir, 'image'), ['/usr/bin/hello-kiln', 'bench']);
+}
+
+/** Which objects the build script's make compiled, from the build's log. */
+async function compiled(log) {
+  const text = await fs.readFile(log, 'utf8');
+  return [...text.matchAll(/-c -o \S*\/(\w+)\.o /g)].map((match) => match[1]);
+}
+
+const firstBuildRow = (bench) =>
+  bench.row('build-first', 'build script, first build: images/build-from-source, --incremental, BuildDirectory=', null);
+
+/** Each tool's project of the iterate case: the first build-first project, or one built untimed now. */
+async function buildIterateProject(bench, tool) {
+  bench.buildProjects ??= new Map();
+  if (!bench.buildProjects.has(tool)) {
+    const project = await bench.freshImageProject(tool, BUILD_IMAGE, 'iterate');
+    project.commitAll();
+    const ok = await bench.build(tool, project, 'build-first-untimed', { incremental: true, row: firstBuildRow(bench) });
+    bench.buildProjects.set(tool, ok ? project : null);
+  }
+  return bench.buildProjects.get(tool);
+}
+
+const buildFirst = {
+  id: 'build-first',
+  title: 'build script, first build',
+  target: null,
+  async run(bench) {
+    const row = firstBuildRow(bench);
+    bench.buildProjects ??= new Map();
+    for (let run = 1; run <= bench.runs; run++) {
+      for (const tool of bench.tools) {
+        const project = await bench.freshImageProject(tool, BUILD_IMAGE, `first-${run}`);
+        project.commitAll();
+        if (!(await bench.build(tool, project, `${this.id}-${run}`, { incremental: true, row }))) continue;
+        if (!bench.buildProjects.has(tool)) bench.buildProjects.set(tool, project);
+        const said = await greeting(project);
+        const compiler = existsSync(path.join(project.dir, 'image/usr/bin/gcc'));
+        bench.check(row, tool, said === FIRST_GREETING && !compiler, `the image says ${JSON.stringify(said)}; gcc ${compiler ? 'IS in the image' : 'not in the image'}`);
+      }
+    }
+  },
+};
+
+const buildIterate = {
+  id: 'build-iterate',
+  title: 'build script, rebuild after editing one .c file, --incremental, BuildDirectory=',
+  target: { ratio: 0.3 },
+  async run(bench) {
+    const row = bench.row(this.id, this.title, this.target);
+    for (let run = 1; run <= bench.runs; run++) {
+      for (const tool of bench.tools) {
+        const project = await buildIterateProject(bench, tool);
+        if (!project) continue;
+        const text = `edited ${run} ${randomBytes(4).toString('hex')}`;
+        const source = await fs.readFile(path.join(project.dir, GREETING), 'utf8');
+        project.writeFile(GREETING, source.replace(/printf\("Hello, %s, [^"]*\\n"/, `printf("Hello, %s, ${text}.\\n"`));
+        const result = await bench.build(tool, project, `${this.id}-${run}`, { incremental: true, row });
+        if (!result) continue;
+        const said = await greeting(project);
+        const objects = await compiled(result.log);
+        const expected = `Hello, bench, ${text}.\n`;
+        const onlyGreeting = objects.length === 1 && objects[0] === 'greeting';
+        bench.check(row, tool, said === expected && onlyGreeting, `the image says ${JSON.stringify(said)}; make compiled ${objects.join(', ') || 'nothing'}`);
+      }
+    }
+  },
+};
+
 const VARIANT_TITLES = {
   plain: 'reference: mmdebstrap alone (same packages and .debs)',
   kiln: "reference: mmdebstrap with kiln's options",
@@ -177,8 +259,10 @@ export const CASES = [
   debianMinimal,
   iterateExtra,
   iteratePackage,
+  buildFirst,
+  buildIterate,
   mmdebstrapCase('mmdebstrap', ['plain']),
   mmdebstrapCase('mmdebstrap-variants', ['plain', 'kiln', 'proposed']),
 ];
 
-export const DEFAULT_CASES = ['cold-directory', 'cold-tar', 'cold-gpt-ext4', 'images-debian-minimal', 'iterate-extra', 'iterate-package', 'mmdebstrap'];
+export const DEFAULT_CASES = ['cold-directory', 'cold-tar', 'cold-gpt-ext4', 'images-debian-minimal', 'iterate-extra', 'iterate-package', 'build-first', 'build-iterate', 'mmdebstrap'];

@@ -29,6 +29,16 @@ const METHOD = `### Method
   to fill the cache (the "first --incremental build" row, not compared), then timed: after writing new
   content into a file in \`mkosi.extra/\`, and after adding a package to \`Packages=\` (a different
   package each repetition, so kiln cannot simply hit an earlier entry).
+- **Build scripts (issue 14).** \`build-first\` builds [images/build-from-source](../images/build-from-source)
+  (a C program; \`BuildPackages=gcc,make,libc6-dev\`, \`BuildDirectory=mkosi.builddir\`) with
+  \`--incremental\` from an empty incremental cache; \`build-iterate\` then rewrites the greeting in
+  \`src/greeting.c\` and rebuilds with \`--force --incremental\`. Each project is a git repository with
+  everything committed, as a real one is, so both tools copy the sources with copy-git-others
+  (mkosi 14's default there) and leave out what its \`.gitignore\` names; without git mkosi 14 would copy
+  the previous image and the package cache into every development image. The checks run the
+  program in the image with systemd-nspawn (it must print what the source says), look for gcc in the
+  image (it must not be there), and read the build's log for what make compiled (after the edit:
+  greeting.c alone).
 - **Content checks.** After each timed build the harness reads the image — directly, with GNU tar, or
   for gpt_ext4 with sfdisk and e2fsprogs' debugfs at the root partition's offset — and checks that
   \`systemd-container\` is installed (dpkg's status), that the mkosi.extra file has the content just
@@ -47,7 +57,7 @@ function machineTable(facts) {
 
 function stagesSection(builds) {
   const parts = [];
-  for (const [prefix, what] of [['cold-directory', 'cold directory build'], ['cold-tar', 'cold tar build'], ['iterate-extra', 'rebuild after an mkosi.extra edit'], ['iterate-package', 'rebuild after adding a package']]) {
+  for (const [prefix, what] of [['cold-directory', 'cold directory build'], ['cold-tar', 'cold tar build'], ['iterate-extra', 'rebuild after an mkosi.extra edit'], ['iterate-package', 'rebuild after adding a package'], ['build-first', 'first build with a build script'], ['build-iterate', 'rebuild after editing one .c file']]) {
     const breakdown = stageBreakdown(builds, prefix);
     if (!breakdown) continue;
     const lines = breakdown.stages.map((s) => `  - ${s.title}: ${s.seconds.toFixed(1)} s`);

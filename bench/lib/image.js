@@ -105,3 +105,10 @@ export function outputPath(projectDir, format) {
   if (!existsSync(file)) throw new Error(`the build left no ${OUTPUT_NAMES[format]} in ${projectDir}`);
   return file;
 }
+
+/** Runs a program of a directory image with systemd-nspawn (without systemd as PID 1 here); its stdout, or null. */
+export async function runInImage(root, argv) {
+  const nspawn = ['--quiet', '--register=no', '--keep-unit', '--as-pid2', '--console=pipe', '--private-network', `--directory=${root}`, '--', ...argv];
+  const result = await exec('systemd-nspawn', nspawn).catch(() => null);
+  return result ? result.stdout : null;
+}

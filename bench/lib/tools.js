@@ -26,6 +26,9 @@ const DOC_PATHS = ['/usr/share/locale', '/usr/share/doc', '/usr/share/man', '/us
 
 export const ADDED_PACKAGES = ['tree', 'ed', 'pv', 'less', 'psmisc'];
 
+/** The BuildPackages= of images/build-from-source: fetched while warming too. */
+export const BUILD_PACKAGES = ['gcc', 'make', 'libc6-dev'];
+
 /**
  * A project's mkosi.default with the host's release and mirror (mkosi 14 would take Debian testing
  * from a fixed host name), and, when given, another format and package list.
@@ -64,6 +67,24 @@ export class Project {
   configure(changes) {
     this.settings = { ...this.settings, ...changes };
     writeFileSync(path.join(this.dir, 'mkosi.default'), renderConfig(this.settings));
+  }
+
+  /**
+   * Makes the project a git repository with everything committed, as a real project with a build
+   * script is: both tools then copy its sources with SourceFileTransfer=copy-git-others (mkosi 14's
+   * default there), which leaves out what .gitignore names (the image, the build directory, the
+   * caches). Without git, mkosi 14 would copy all of those into every development image.
+   */
+  commitAll() {
+    const git = (...args) => execFileSync('git', ['-C', this.dir, '-c', 'user.name=bench', '-c', 'user.email=bench@localhost', ...args], { stdio: 'pipe' });
+    git('init', '-q');
+    git('add', '.');
+    git('commit', '-q', '-m', 'project');
+  }
+
+  /** Rewrites a file of the project (a source edit), keeping nothing else of the old content. */
+  writeFile(relative, content) {
+    writeFileSync(path.join(this.dir, relative), content);
   }
 
   /** The mkosi.extra edit: new content for the marker file. */
