@@ -12,6 +12,7 @@ import { loadConfig } from '../../../src/config/load.js';
 import type { Config } from '../../../src/config/types.js';
 import { copySources } from '../../../src/sources/copy-sources.js';
 import { isExcludedPath, sourceExclusions } from '../../../src/sources/exclusions.js';
+import { unquoteGitPath } from '../../../src/sources/git-files.js';
 
 let dir: string;
 let out: string;
@@ -151,14 +152,37 @@ describe('SourceFileTransfer=copy-git-*', () => {
   });
 });
 
+describe('names that are not UTF-8', () => {
+  const latin = Buffer.from('caf\xe9.c', 'latin1');
+
+  it('are copied as the bytes they are, by copy-all and by git', async () => {
+    writeFileSync(Buffer.concat([Buffer.from(`${dir}/src/`), latin]), 'bytes\n');
+    await copy('copy-all');
+    expect(readdirSync(path.join(out, 'copy-all/src'), { encoding: 'buffer' }).some((name) => name.equals(latin))).toBe(true);
+    configFor();
+    git('init', '-q');
+    git('add', '.');
+    git('commit', '-q', '-m', 'bytes');
+    await copy('copy-git-cached');
+    expect(readdirSync(path.join(out, 'copy-git-cached/src'), { encoding: 'buffer' }).some((name) => name.equals(latin))).toBe(true);
+  });
+
+  it('are read back from git\'s quoting', () => {
+    expect(unquoteGitPath('"src/caf\\351.c"')).toEqual(Buffer.concat([Buffer.from('src/'), latin]));
+    expect(unquoteGitPath('"tab\\there \\"quoted\\" back\\\\slash"')).toEqual(Buffer.from('tab\there "quoted" back\\slash'));
+    expect(unquoteGitPath('plain/name.c')).toEqual(Buffer.from('plain/name.c'));
+  });
+});
+
 describe('sourceExclusions', () => {
   it('leaves out outputs and build directories inside the sources, and nothing outside them', () => {
     const config = configFor('BuildDirectory=/elsewhere/builddir');
     const exclusions = sourceExclusions(config, dir, false);
-    expect(isExcludedPath(exclusions, dir, 'image.tar.xz')).toBe(true);
-    expect(isExcludedPath(exclusions, dir, 'mkosi.cache/x')).toBe(true);
-    expect(isExcludedPath(exclusions, dir, 'deep/.git/config')).toBe(true);
-    expect(isExcludedPath(exclusions, dir, 'src/main.c')).toBe(false);
+    const excluded = (relative: string) => isExcludedPath(exclusions, dir, Buffer.from(relative));
+    expect(excluded('image.tar.xz')).toBe(true);
+    expect(excluded('mkosi.cache/x')).toBe(true);
+    expect(excluded('deep/.git/config')).toBe(true);
+    expect(excluded('src/main.c')).toBe(false);
     expect([...exclusions.paths].every((file) => file.startsWith(`${dir}/`))).toBe(true);
   });
 });
