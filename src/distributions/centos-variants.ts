@@ -82,6 +82,8 @@ export function centosVariant(variant: CentosVariant): Distribution & RpmPolicy 
     releasever: (config) => config.Release,
     // CentOS Stream 9 still keeps it in /var/lib/rpm; the move to /usr/lib/sysimage came with 10.
     rpmDatabase: (config) => (parseEpelRelease(config.Release) >= 10 ? 'usr/lib/sysimage/rpm' : 'var/lib/rpm'),
+    // rpm 4.14 of 8 and earlier reads sqlite but writes only Berkeley DB (mkosi 14 rebuilds it so).
+    imageDatabaseBackend: (config) => (parseEpelRelease(config.Release) <= 8 ? 'bdb' : undefined),
     gpgKeyCandidates: (config) => [variant.keyFile(parseEpelRelease(config.Release))],
     dnfVariables: (config): Record<string, string> => (config.Release.includes('-stream') ? { stream: config.Release } : {}),
     unsupportedRelease: (config) => {

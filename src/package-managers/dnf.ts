@@ -7,6 +7,8 @@
  *   database afterwards (which would hide it from a later dnf call on the same root).
  * - dnf prefixes its cache directory with the installroot, so the package cache is bound onto the
  *   image's /var/cache/dnf (inside a private mount namespace: see root-namespace.ts).
+ * Where the image's rpm cannot write what the host's rpm wrote (CentOS 8), the database changes
+ * format around each run: see rpm-backend.ts.
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -14,6 +16,7 @@ import type { Config } from '../config/types.js';
 import type { BuildContext } from '../context.js';
 import { getDistribution } from '../distributions/index.js';
 import { UserError } from '../errors.js';
+import { rebuildForHost, rebuildForImage } from './rpm-backend.js';
 import { runPackageManager } from './tool-failure.js';
 import { linkRpmDatabase, listRpmPackages } from './rpm-database.js';
 import { renderDnfConf, repositoryFlags, sortPackages, writeRepositories, type RpmPolicy } from './rpm-repos.js';
@@ -78,16 +81,22 @@ async function setUp(context: BuildContext): Promise<DnfSetup> {
 
 async function runDnf(context: BuildContext, command: 'install' | 'remove', packages: readonly string[], what: string, hint: string): Promise<void> {
   if (packages.length === 0) return;
+  const { config } = context;
+  const policy = rpmPolicyOf(config);
+  const backend = policy.imageDatabaseBackend?.(config);
+  if (backend) await rebuildForHost(context, policy.rpmDatabase(config));
   const { argv, env } = await setUp(context);
   const full = await inRootNamespace(context.root, [...argv, command, ...sortPackages(packages)], [
     { source: context.packageCache, imagePath: CACHE },
   ]);
-  await runPackageManager(full, { tool: 'dnf', reason: REASON, explain: explainSignatures, what, hint, env, searchPaths: context.config.ExtraSearchPaths });
+  await runPackageManager(full, { tool: 'dnf', reason: REASON, explain: explainSignatures, what, hint, env, searchPaths: config.ExtraSearchPaths });
+  if (backend) await rebuildForImage(context, backend);
 }
 
 export const dnf: PackageManager = {
   name: 'dnf',
-  requiredTools: () => ['dnf', 'rpm', 'unshare'],
+  // systemd-nspawn: the image's rpm rebuilds the database in the image (CentOS 8).
+  requiredTools: (config) => ['dnf', 'rpm', 'unshare', ...(rpmPolicyOf(config).imageDatabaseBackend?.(config) ? ['systemd-nspawn'] : [])],
 
   async install(context, packages) {
     await runDnf(context, 'install', packages, 'Installing packages with dnf', 'check Packages=, Release= and Mirror= / LocalMirror=; --debug=run shows the full output');

@@ -30,6 +30,11 @@ export interface RpmPolicy {
   gpgKeyCandidates(config: Config): readonly string[];
   /** dnf variables ($stream for CentOS Stream), written into the vars directory. */
   dnfVariables?(config: Config): Readonly<Record<string, string>>;
+  /**
+   * The database backend the image's own rpm must find, where it cannot write the sqlite database
+   * the host's rpm makes (CentOS, Rocky, Alma up to 8: Berkeley DB); undefined when it can.
+   */
+  imageDatabaseBackend?(config: Config): 'bdb' | undefined;
 }
 
 /** The location line of a repository and its value. */

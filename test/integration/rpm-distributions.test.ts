@@ -13,7 +13,12 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { missingFixtureInput, rpmDistributionPackages } from '../fixtures/repos/packages.js';
+import { rocky } from '../../src/distributions/rocky.js';
+import { locateTool } from '../../src/host-tools.js';
+import { dnf } from '../../src/package-managers/dnf.js';
+import { convertToBerkeleyDb, DB_LOAD } from '../fixtures/repos/berkeley-db.js';
+import { makeTestContext, runInImage } from '../fixtures/repos/harness.js';
+import { missingFixtureInput, RPM_CALLS, rpmDistributionPackages } from '../fixtures/repos/packages.js';
 import { EXTRA_CONTENT, EXTRA_FILE, makeLocalMirrorProject, POSTINST_MARK } from '../fixtures/repos/project.js';
 import { buildRpmRepo, type RpmRepo } from '../fixtures/repos/rpm-repo.js';
 import { kiln, kilnOk, mountsUnder, whyNotRoot, workspacesIn } from './helpers/kiln.js';
@@ -23,19 +28,25 @@ const fixtureProblem = missingFixtureInput();
 if (fixtureProblem) console.warn(`skipping the RPM distribution builds: ${fixtureProblem}`);
 const reason = whyNotRoot(['dnf', 'zypper', 'rpm', 'unshare', 'rpmbuild', 'createrepo_c', 'systemd-nspawn']) ?? fixtureProblem;
 
+/** What the image's rpm records for mkosi 14's `rpm --rebuilddb --define "_db_backend bdb"` in systemd-nspawn. */
+const REBUILD_BDB = 'container=systemd-nspawn\n--rebuilddb\n--define\n_db_backend bdb\n--\n';
+
 /** Packages= of every build (rpm: so that the image keeps its database), and what they pull in. */
 const PACKAGES = ['kiln-test-hello', 'rpm'];
 const COMMON = [...PACKAGES, 'kiln-test-busybox'];
 
-/** Each distribution, its release, and the base packages mkosi 14 installs for it. */
-const CASES: readonly { distribution: string; release: string; database: string; base: readonly string[] }[] = [
+/**
+ * Each distribution, its release, and the base packages mkosi 14 installs for it; `bdb`: the image's
+ * own rpm must rebuild the database as Berkeley DB (CentOS, Rocky, Alma up to 8).
+ */
+const CASES: readonly { distribution: string; release: string; database: string; base: readonly string[]; bdb?: boolean }[] = [
   { distribution: 'opensuse', release: 'tumbleweed', database: 'usr/lib/sysimage/rpm', base: ['glibc-locale-base', 'patterns-base-minimal_base', 'systemd', 'zypper'] },
   { distribution: 'centos', release: '9-stream', database: 'var/lib/rpm', base: ['dnf', 'systemd'] },
   { distribution: 'centos_epel', release: '9-stream', database: 'var/lib/rpm', base: ['dnf', 'systemd', 'systemd-boot'] },
-  { distribution: 'rocky', release: '8', database: 'var/lib/rpm', base: ['dnf', 'systemd'] },
+  { distribution: 'rocky', release: '8', database: 'var/lib/rpm', base: ['dnf', 'systemd'], bdb: true },
   { distribution: 'rocky_epel', release: '9', database: 'var/lib/rpm', base: ['dnf', 'systemd', 'systemd-boot'] },
   { distribution: 'alma', release: '9', database: 'var/lib/rpm', base: ['dnf', 'systemd'] },
-  { distribution: 'alma_epel', release: '8', database: 'var/lib/rpm', base: ['dnf', 'systemd'] },
+  { distribution: 'alma_epel', release: '8', database: 'var/lib/rpm', base: ['dnf', 'systemd'], bdb: true },
   { distribution: 'mageia', release: '8', database: 'var/lib/rpm', base: ['basesystem-minimal', 'dnf'] },
   { distribution: 'openmandriva', release: 'cooker', database: 'var/lib/rpm', base: ['basesystem-minimal', 'dnf', 'systemd'] },
 ];
@@ -53,7 +64,7 @@ describe.skipIf(reason)('kiln build of the RPM distributions from one local repo
     await fs.rm(workDir, { recursive: true, force: true });
   });
 
-  for (const { distribution, release, database, base } of CASES) {
+  for (const { distribution, release, database, base, bdb } of CASES) {
     it(`${distribution} ${release}: packages in its RPM database and manifest, extra and postinst applied, started by systemd-nspawn`, async () => {
       const project = await makeLocalMirrorProject({ distribution, mirror: repo.url, format: 'directory', distributionLines: [`Release=${release}`], packages: PACKAGES });
       try {
@@ -77,6 +88,10 @@ describe.skipIf(reason)('kiln build of the RPM distributions from one local repo
         expect(nspawn(root, ['/usr/bin/busybox', 'cat', POSTINST_MARK])).toBe('final in systemd-nspawn: kiln-test-hello 1.0\n');
         // WithDocs=no (the default) keeps documentation out.
         expect(existsSync(path.join(root, 'usr/share/doc/kiln-test-hello/README'))).toBe(false);
+        // Up to 8, the image's own rpm (a stand-in that records its calls: see fakeRpmPackage) rebuilt
+        // the database as Berkeley DB, inside the image, after dnf (mkosi 14); elsewhere nothing runs it.
+        const calls = await fs.readFile(path.join(root, RPM_CALLS), 'utf8').catch(() => undefined);
+        expect(calls).toBe(bdb ? REBUILD_BDB : undefined);
         if (distribution === 'opensuse') {
           // The image keeps mkosi 14's default Mirror= repositories, never the build's LocalMirror=.
           const repos = readFileSync(path.join(root, 'etc/zypp/repos.d/kiln.repo'), 'utf8');
@@ -93,6 +108,34 @@ describe.skipIf(reason)('kiln build of the RPM distributions from one local repo
       }
     });
   }
+
+  it.skipIf(!locateTool(DB_LOAD))('CentOS 8: the host\'s dnf works on a Berkeley DB database again (RemovePackages=), and the image\'s rpm rebuilds it after', async () => {
+    const context = await makeTestContext(
+      ['[Distribution]', 'Distribution=rocky', 'Release=8', `LocalMirror=${repo.url}`, 'RepositoryKeyCheck=no', '[Content]', `Packages=${PACKAGES.join(',')}`].join('\n'),
+      { packageCache: path.join(workDir, 'cache') },
+    );
+    try {
+      const calls = (): Promise<string> => fs.readFile(path.join(context.root, RPM_CALLS), 'utf8');
+      await dnf.install(context, [...rocky.basePackages(context.config), ...PACKAGES]);
+      expect(await calls()).toBe(REBUILD_BDB);
+      // What CentOS 8's rpm 4.14 leaves (the stand-in cannot write Berkeley DB; see berkeley-db.ts).
+      await convertToBerkeleyDb(context.root, 'var/lib/rpm');
+      const everything = [...rocky.basePackages(context.config), ...COMMON].sort();
+      // The manifest reads it as it is (Debian's rpm reads Berkeley DB)…
+      expect((await dnf.listInstalled(context)).map((p) => p.name)).toEqual(everything);
+
+      await dnf.remove(context, ['kiln-test-hello']);
+      // …and dnf, which cannot write it, finds it turned back into sqlite by the host's rpm.
+      expect(existsSync(path.join(context.root, 'var/lib/rpm/rpmdb.sqlite'))).toBe(true);
+      expect(existsSync(path.join(context.root, 'var/lib/rpm/Packages'))).toBe(false);
+      expect((await dnf.listInstalled(context)).map((p) => p.name)).toEqual(everything.filter((name) => name !== 'kiln-test-hello'));
+      expect(await runInImage(context.root, ['/usr/bin/busybox', 'cat', '/var/lib/kiln-test/hello-removed'])).toBe('removed');
+      // The image's rpm rebuilt it again after the removal.
+      expect(await calls()).toBe(REBUILD_BDB.repeat(2));
+    } finally {
+      await context.dispose();
+    }
+  });
 
   it('removes RemovePackages= with zypper at the end of the build, running their scriptlets in the image', async () => {
     const project = await makeLocalMirrorProject({ distribution: 'opensuse', mirror: repo.url, format: 'directory', packages: PACKAGES });

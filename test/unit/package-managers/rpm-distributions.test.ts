@@ -107,4 +107,18 @@ describe('package sets and releases', () => {
     expect(centos.unsupportedRelease?.(config('centos', 'Release=7\n'))).toBe('Release=7: CentOS 7 and earlier are not supported (nor by mkosi 14)');
     expect(rocky.unsupportedRelease?.(config('rocky', 'Release=9\n'))).toBeUndefined();
   });
+
+  it('has the image\'s rpm rebuild the database as Berkeley DB up to 8 (its rpm 4.14 cannot write sqlite)', () => {
+    const backend = (name: string, release: string): string | undefined => {
+      const distribution = { centos, centos_epel: centosEpel, rocky, alma_epel: almaEpel }[name]!;
+      return distribution.imageDatabaseBackend?.(config(name, `Release=${release}\n`));
+    };
+    expect(backend('centos', '8-stream')).toBe('bdb');
+    expect(backend('rocky', '8.6')).toBe('bdb');
+    expect(backend('alma_epel', '8')).toBe('bdb');
+    expect(backend('centos_epel', '9-stream')).toBeUndefined();
+    expect(backend('rocky', '9')).toBeUndefined();
+    // The others' rpm writes sqlite itself.
+    for (const distribution of [fedora, opensuse, mageia, openmandriva]) expect(distribution.imageDatabaseBackend).toBeUndefined();
+  });
 });
