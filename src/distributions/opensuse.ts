@@ -56,4 +56,7 @@ export const opensuse: Distribution & RpmPolicy = {
   rpmDatabase: (config) => (opensuseLayout(config.Release).tumbleweed ? 'usr/lib/sysimage/rpm' : 'var/lib/rpm'),
   // None: zypper imports each repository's key (--gpg-auto-import-keys).
   gpgKeyCandidates: () => [],
+  // PAM's vendor directory: /usr/lib/pam.d on Tumbleweed since 2022, /usr/etc/pam.d before (mkosi 14 looks in both);
+  // common-auth's pam_unix.so has no nullok.
+  pam: { vendorDirectories: ['usr/lib/pam.d', 'usr/etc/pam.d'], nullokFile: 'common-auth' },
 };

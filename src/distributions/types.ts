@@ -6,6 +6,14 @@ import type { Host } from '../config/host.js';
 import type { Config, DistributionName } from '../config/types.js';
 import type { PackageManagerName } from '../package-managers/types.js';
 
+/** How a distribution ships PAM, where kiln must change it (see stages/pam.ts). */
+export interface PamPolicy {
+  /** Where PAM finds the files /etc/pam.d lacks, in the order it looks (image paths). */
+  readonly vendorDirectories: readonly string[];
+  /** The file whose pam_unix.so needs `nullok` for an empty Password=. */
+  readonly nullokFile: string;
+}
+
 export interface Distribution {
   readonly name: DistributionName;
   /**
@@ -34,6 +42,8 @@ export interface Distribution {
    * A small file of the configured repository, fetched before the build to fail fast with the URL
    * (Debian: dists/<release>/Release). Undefined when there is nothing cheap to ask.
    */
+  /** Set where PAM's files are not all in /etc/pam.d, or lack nullok (openSUSE). */
+  readonly pam?: PamPolicy;
   /** Why this Release= cannot be built (CentOS 7), or undefined. */
   unsupportedRelease?(config: Config): string | undefined;
   probe?(config: Config): { readonly url: string; readonly setting: 'Mirror' | 'LocalMirror' } | undefined;

@@ -8,6 +8,7 @@ import type { BuildContext } from '../context.js';
 import { warn } from '../log.js';
 import { existsInRoot, readFileInRoot, removeInRoot, resolveInRoot, symlinkInRoot, writeFileInRoot } from '../tree/safe-path.js';
 import { sha512Crypt } from '../util/sha512-crypt.js';
+import { adjustPam } from './pam.js';
 import type { Stage } from './types.js';
 
 /** Replaces field `index` (0-based) of the root entry in a passwd-style file. */
@@ -79,6 +80,8 @@ export const configureImage: Stage = {
     await configureLocale(context);
     await configureHostname(context);
     await configureRootPassword(context);
+    // Before pam_securetty goes: login may come from PAM's vendor directory.
+    await adjustPam(context);
     await disablePamSecuretty(context);
   },
 };

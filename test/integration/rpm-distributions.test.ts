@@ -18,7 +18,7 @@ import { locateTool } from '../../src/host-tools.js';
 import { dnf } from '../../src/package-managers/dnf.js';
 import { convertToBerkeleyDb, DB_LOAD } from '../fixtures/repos/berkeley-db.js';
 import { makeTestContext, runInImage } from '../fixtures/repos/harness.js';
-import { missingFixtureInput, RPM_CALLS, rpmDistributionPackages } from '../fixtures/repos/packages.js';
+import { missingFixtureInput, RPM_CALLS, rpmDistributionPackages, VENDOR_PAM } from '../fixtures/repos/packages.js';
 import { EXTRA_CONTENT, EXTRA_FILE, makeLocalMirrorProject, POSTINST_MARK } from '../fixtures/repos/project.js';
 import { buildRpmRepo, type RpmRepo } from '../fixtures/repos/rpm-repo.js';
 import { kiln, kilnOk, mountsUnder, whyNotRoot, workspacesIn } from './helpers/kiln.js';
@@ -137,16 +137,21 @@ describe.skipIf(reason)('kiln build of the RPM distributions from one local repo
     }
   });
 
-  it('removes RemovePackages= with zypper at the end of the build, running their scriptlets in the image', async () => {
-    const project = await makeLocalMirrorProject({ distribution: 'opensuse', mirror: repo.url, format: 'directory', packages: PACKAGES });
+  it('openSUSE: removes RemovePackages= with zypper, running their scriptlets in the image; PAM from /usr/lib/pam.d for Password= and Autologin=', async () => {
+    const project = await makeLocalMirrorProject({ distribution: 'opensuse', mirror: repo.url, format: 'directory', packages: [...PACKAGES, 'pam'] });
     try {
-      await fs.appendFile(path.join(project, 'mkosi.default'), 'RemovePackages=kiln-test-hello\n');
+      await fs.appendFile(path.join(project, 'mkosi.default'), 'RemovePackages=kiln-test-hello\nPassword=\nAutologin=yes\n');
       await kilnOk(['--cache', path.join(workDir, 'cache'), 'build'], { cwd: project });
       const root = path.join(project, 'image');
       expect(existsSync(path.join(root, 'usr/bin/hello'))).toBe(false);
       expect(nspawn(root, ['/usr/bin/busybox', 'cat', '/var/lib/kiln-test/hello-removed'])).toBe('removed\n');
       const manifest = JSON.parse(readFileSync(path.join(project, 'image.manifest'), 'utf8')) as { packages: { name: string }[] };
       expect(manifest.packages.map((p) => p.name)).not.toContain('kiln-test-hello');
+      // An empty Password=: root logs in without one, so common-auth's pam_unix.so takes nullok, in a
+      // copy in /etc/pam.d (mkosi 14); login is copied there for Autologin= to change.
+      expect(readFileSync(path.join(root, 'etc/pam.d/common-auth'), 'utf8')).toBe(VENDOR_PAM['common-auth'].replace('try_first_pass\n', 'try_first_pass nullok\n'));
+      expect(readFileSync(path.join(root, 'etc/pam.d/login'), 'utf8')).toContain(VENDOR_PAM.login);
+      expect(readFileSync(path.join(root, 'usr/lib/pam.d/common-auth'), 'utf8')).toBe(VENDOR_PAM['common-auth']);
     } finally {
       await fs.rm(project, { recursive: true, force: true });
     }
