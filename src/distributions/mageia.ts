@@ -30,6 +30,17 @@ function basePackages(config: Config): string[] {
   return ['basesystem-minimal', 'dnf', ...(config.Bootable ? ['kernel-server-latest', 'dracut'] : [])];
 }
 
+/**
+ * Mageia's dracut ships /etc/dracut.conf.d/50-mageia.conf, which leaves systemd out of the initrd and
+ * sets host-only; kiln's own drop-ins (30-kiln-*) come before it. A later one restates kiln's choice,
+ * as mkosi 14's 51-mkosi-override-mageia.conf does — following HostonlyInitrd=, where mkosi 14's
+ * always said no and so undid its own HostonlyInitrd=yes.
+ */
+function dracutDropins(config: Config): Record<string, string> {
+  if (!config.Bootable) return {};
+  return { '51-kiln-override-mageia.conf': `hostonly=${config.HostonlyInitrd ? 'yes' : 'no'}\nomit_dracutmodules=""\n` };
+}
+
 export const mageia: Distribution & RpmPolicy = {
   name: 'mageia',
   defaultMirror: () => null,
@@ -42,4 +53,5 @@ export const mageia: Distribution & RpmPolicy = {
   releasever: (config) => config.Release,
   rpmDatabase: () => 'var/lib/rpm',
   gpgKeyCandidates: () => ['/etc/pki/rpm-gpg/RPM-GPG-KEY-Mageia'],
+  dracutDropins,
 };

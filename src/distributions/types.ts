@@ -42,6 +42,12 @@ export interface Distribution {
    * A small file of the configured repository, fetched before the build to fail fast with the URL
    * (Debian: dists/<release>/Release). Undefined when there is nothing cheap to ask.
    */
+  /**
+   * dracut drop-ins (file name in /etc/dracut.conf.d → content) a bootable image needs beside kiln's
+   * own, where the distribution's dracut configuration would override those (Mageia). The boot
+   * stages write them with kiln's.
+   */
+  dracutDropins?(config: Config): Readonly<Record<string, string>>;
   /** Set where PAM's files are not all in /etc/pam.d, or lack nullok (openSUSE). */
   readonly pam?: PamPolicy;
   /** Why this Release= cannot be built (CentOS 7), or undefined. */

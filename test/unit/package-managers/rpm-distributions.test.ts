@@ -121,4 +121,14 @@ describe('package sets and releases', () => {
     // The others' rpm writes sqlite itself.
     for (const distribution of [fedora, opensuse, mageia, openmandriva]) expect(distribution.imageDatabaseBackend).toBeUndefined();
   });
+
+  it('Mageia, bootable: a dracut drop-in after Mageia\'s own that puts systemd back and keeps HostonlyInitrd= (mkosi 14)', () => {
+    const dropins = (lines: string): Readonly<Record<string, string>> | undefined => mageia.dracutDropins?.(config('mageia', lines));
+    expect(dropins('[Output]\nBootable=yes\n')).toEqual({ '51-kiln-override-mageia.conf': 'hostonly=no\nomit_dracutmodules=""\n' });
+    expect(dropins('[Output]\nBootable=yes\nHostonlyInitrd=yes\n')).toEqual({ '51-kiln-override-mageia.conf': 'hostonly=yes\nomit_dracutmodules=""\n' });
+    expect(dropins('')).toEqual({});
+    // It sorts after 50-mageia.conf, so dracut reads it last.
+    expect(Object.keys(dropins('[Output]\nBootable=yes\n')!)[0]! > '50-mageia.conf').toBe(true);
+    expect(openmandriva.dracutDropins).toBeUndefined();
+  });
 });
