@@ -6,7 +6,8 @@
  *   namespace and ends any daemon a scriptlet started, so nothing is left behind on the host;
  * - /dev is a private tmpfs with only the basic nodes bound in (as systemd-nspawn does), never the
  *   host's devtmpfs, so no scriptlet can remove or write the host's device nodes;
- * - /sys is read-only.
+ * - /sys is read-only;
+ * - where the build must not reach the network (WithNetwork=never), it has none.
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -49,7 +50,12 @@ exec "$@"
  * points are created first, resolved inside the image, so a symlink in the image cannot send a
  * mount elsewhere.
  */
-export async function inRootNamespace(root: string, command: readonly string[], binds: readonly RootBind[] = []): Promise<string[]> {
+export async function inRootNamespace(
+  root: string,
+  command: readonly string[],
+  binds: readonly RootBind[] = [],
+  options: { readonly offline?: boolean } = {},
+): Promise<string[]> {
   const at = (imagePath: string, mode: number) => ensureMountPoint(root, imagePath, mode);
   const dev = await at('dev', 0o755);
   const ops: string[] = [
@@ -66,6 +72,8 @@ export async function inRootNamespace(root: string, command: readonly string[], 
   for (const bind of binds) ops.push('mount', 'none', 'bind', bind.source, await at(bind.imagePath, 0o755));
   return [
     'unshare', '--mount', '--propagation', 'private', '--pid', '--fork', '--kill-child=SIGKILL',
+    // offline: a network namespace of its own, without even a loopback that is up.
+    ...(options.offline ? ['--net'] : []),
     'sh', '-euc', SCRIPT, 'kiln-namespace', ...ops, '--', ...command,
   ];
 }

@@ -15,9 +15,13 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rocky } from '../../src/distributions/rocky.js';
 import { locateTool } from '../../src/host-tools.js';
+import { opensuse } from '../../src/distributions/opensuse.js';
+import { ToolError } from '../../src/errors.js';
 import { dnf } from '../../src/package-managers/dnf.js';
+import { zypper } from '../../src/package-managers/zypper.js';
 import { convertToBerkeleyDb, DB_LOAD } from '../fixtures/repos/berkeley-db.js';
-import { makeTestContext, runInImage } from '../fixtures/repos/harness.js';
+import { makeTestContext, runInImage, type TestContext } from '../fixtures/repos/harness.js';
+import { serveDirectory } from '../fixtures/repos/http-server.js';
 import { missingFixtureInput, RPM_CALLS, rpmDistributionPackages, VENDOR_PAM } from '../fixtures/repos/packages.js';
 import { EXTRA_CONTENT, EXTRA_FILE, makeLocalMirrorProject, POSTINST_MARK } from '../fixtures/repos/project.js';
 import { buildRpmRepo, type RpmRepo } from '../fixtures/repos/rpm-repo.js';
@@ -102,6 +106,9 @@ describe.skipIf(reason)('kiln build of the RPM distributions from one local repo
           const cached = await fs.readdir(path.join(workDir, 'cache'), { recursive: true });
           expect(cached.filter((file) => file.endsWith('kiln-test-hello-1.0-1.noarch.rpm'))).toHaveLength(1);
           expect(await fs.readdir(path.join(root, 'var/cache/zypp/packages')).catch(() => [])).toEqual([]);
+          // So did its repository metadata (for the next build, and WithNetwork=never).
+          expect(cached.some((file) => file.endsWith('repomd.xml'))).toBe(true);
+          expect(await fs.readdir(path.join(root, 'var/cache/zypp/raw')).catch(() => [])).toEqual([]);
         }
       } finally {
         await fs.rm(project, { recursive: true, force: true });
@@ -134,6 +141,40 @@ describe.skipIf(reason)('kiln build of the RPM distributions from one local repo
       expect(await calls()).toBe(REBUILD_BDB.repeat(2));
     } finally {
       await context.dispose();
+    }
+  });
+
+  it('openSUSE, WithNetwork=never: zypper installs from what an earlier build cached, without a network; with an empty cache it says why it cannot', async () => {
+    const server = await serveDirectory(repo.directory);
+    const contexts: TestContext[] = [];
+    const context = async (lines: string, packageCache: string): Promise<TestContext> => {
+      const made = await makeTestContext(['[Distribution]', 'Distribution=opensuse', `LocalMirror=${server.url}`, 'RepositoryKeyCheck=no', '[Content]', 'Packages=kiln-test-hello', lines].join('\n'), { packageCache });
+      contexts.push(made);
+      return made;
+    };
+    const packages = (ctx: TestContext): string[] => [...opensuse.basePackages(ctx.config), ...ctx.config.Packages];
+    try {
+      const cache = path.join(workDir, 'offline-cache');
+      const first = await context('', cache);
+      await zypper.install(first, packages(first));
+      expect(server.requests.some((name) => name.endsWith('kiln-test-hello-1.0-1.noarch.rpm'))).toBe(true);
+      const asked = server.requests.length;
+
+      // The server is still there: the offline build does not ask it for anything.
+      const offline = await context('WithNetwork=never', cache);
+      await zypper.install(offline, packages(offline));
+      expect(await runInImage(offline.root, ['/usr/bin/hello'])).toBe('hello from kiln-test-hello');
+      expect(server.requests.length).toBe(asked);
+
+      const empty = await context('WithNetwork=never', path.join(workDir, 'empty-cache'));
+      const failure = await zypper.install(empty, packages(empty)).then(() => undefined, (error: unknown) => error);
+      expect(failure).toBeInstanceOf(ToolError);
+      expect((failure as ToolError).message).toContain(`Installing packages with zypper: Download (curl) error for '${server.url}/repodata/repomd.xml'`);
+      expect((failure as ToolError).hint).toContain('WithNetwork=never: zypper may use only what earlier builds left in the package cache');
+      expect(server.requests.length).toBe(asked);
+    } finally {
+      await server.close();
+      for (const made of contexts) await made.dispose();
     }
   });
 
