@@ -51,6 +51,9 @@ export const mageia: Distribution & RpmPolicy = {
   rpmRepositories,
   probe: (config) => probeRepositories(config, rpmRepositories(config)),
   releasever: (config) => config.Release,
+  // rpm's default, which Mageia keeps: its image scripts (docker-brew-mageia, for 9 and cauldron)
+  // clean the database there, and its rpm account's home is there. mkosi 14 put it there too,
+  // having no /usr/lib/sysimage/rpm in the image.
   rpmDatabase: () => 'var/lib/rpm',
   gpgKeyCandidates: () => ['/etc/pki/rpm-gpg/RPM-GPG-KEY-Mageia'],
   dracutDropins,

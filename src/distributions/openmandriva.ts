@@ -52,6 +52,8 @@ export const openmandriva: Distribution & RpmPolicy = {
   rpmRepositories,
   probe: (config) => probeRepositories(config, rpmRepositories(config)),
   releasever: (config) => config.Release.replaceAll("'", ''),
+  // OpenMandriva's rpm.spec sets no other dbpath than rpm's default and lists its database files
+  // under /var/lib/rpm (still so with rpm 6 in cooker); mkosi 14 put it there too.
   rpmDatabase: () => 'var/lib/rpm',
   gpgKeyCandidates: () => ['/etc/pki/rpm-gpg/RPM-GPG-KEY-OpenMandriva'],
 };
