@@ -98,8 +98,16 @@ async function answer(source: ServedSource, request: http.IncomingMessage, respo
   return 200;
 }
 
+/**
+ * How long an idle keep-alive connection stays open. Node's 5 s races with clients that reuse a
+ * connection just as the server closes it (the request then fails with "other side closed"); a busy
+ * build machine makes that window wide. A minute, as common HTTP servers keep them, leaves the
+ * closing to the client.
+ */
+const KEEP_ALIVE_MS = 60_000;
+
 export function createFileServer(source: ServedSource, log: (line: string) => void): http.Server {
-  return http.createServer((request, response) => {
+  return http.createServer({ keepAliveTimeout: KEEP_ALIVE_MS }, (request, response) => {
     answer(source, request, response).then(
       (status) => log(`${request.method} ${printable(request.url ?? '')} ${status}`),
       (error: unknown) => {

@@ -201,13 +201,19 @@ describe.skipIf(skip)('secrets: never in artifacts, logs or command lines, never
     });
 
     it('is pulled by systemd-pull with its signature checked', async () => {
-      const before = server!.requests().length;
-      const result = await pull(`${server!.url}/image.tar.gz`, `kiln-secrets-${process.pid}`, keyring);
-      pulled.push(result.imageRoot);
-      expect(result.status, result.output).toBe(0);
-      expect(result.output).toContain('Signature verification succeeded.');
+      // A server of its own: the log lines of the requests above reach this process asynchronously,
+      // so only a fresh log tells what systemd-pull asked for.
+      const own = await serve(project);
+      try {
+        const result = await pull(`${own.url}/image.tar.gz`, `kiln-secrets-${process.pid}`, keyring);
+        pulled.push(result.imageRoot);
+        expect(result.status, result.output).toBe(0);
+        expect(result.output).toContain('Signature verification succeeded.');
+      } finally {
+        expect(await own.stop()).toBe(0);
+      }
       // systemd-pull fetched the image, its .nspawn and the signed SHA256SUMS over them, nothing else.
-      const fetched = server!.requests().slice(before).filter((line) => line.endsWith(' 200')).map((line) => line.split(' ')[1]);
+      const fetched = own.requests().filter((line) => line.endsWith(' 200')).map((line) => line.split(' ')[1]);
       expect(fetched.sort()).toEqual(['/SHA256SUMS', '/SHA256SUMS.gpg', '/image.nspawn', '/image.tar.gz']);
     });
 

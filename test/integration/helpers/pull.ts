@@ -23,6 +23,7 @@ export interface Server {
 export async function serve(directory: string, options: readonly string[] = []): Promise<Server> {
   const child: ChildProcessWithoutNullStreams = spawn(KILN, [...options, 'serve', '127.0.0.1:0'], { cwd: directory, stdio: ['pipe', 'pipe', 'pipe'] });
   let log = '';
+  const closed = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
   const port = await new Promise<number>((resolve, reject) => {
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
       log += chunk;
@@ -36,12 +37,11 @@ export async function serve(directory: string, options: readonly string[] = []):
     pid: child.pid!,
     log: () => log,
     requests: () => log.split('\n').filter((line) => /^(GET|HEAD) /.test(line)),
-    stop: () =>
-      new Promise((resolve) => {
-        if (child.exitCode !== null) return resolve(child.exitCode);
-        child.on('exit', (code) => resolve(code));
-        child.kill('SIGTERM');
-      }),
+    // 'close', not 'exit': only then has the whole log been read.
+    stop: () => {
+      if (child.exitCode === null) child.kill('SIGTERM');
+      return closed;
+    },
   };
 }
 

@@ -60,7 +60,9 @@ export function sampleCommandLines(): { stop(): Promise<{ lines: Set<string>; ro
         }
       }
       rounds++;
-      await new Promise((resolve) => setTimeout(resolve, 10));
+      // A round reads every process on the machine: 50 ms apart keeps the sampler from taking a core
+      // from the build it watches (execve arguments are strace's part; this catches later rewrites).
+      await new Promise((resolve) => setTimeout(resolve, 50));
     }
   })();
   return {
