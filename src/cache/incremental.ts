@@ -56,7 +56,7 @@ async function useEntry(context: BuildContext, entry: CacheEntry): Promise<void>
 async function saveCopy(cache: RootCache, context: BuildContext, key: string, inputs: Awaited<ReturnType<typeof cacheInputs>>): Promise<void> {
   const snapshot = path.join(context.workspace, `snapshot-${context.phase}`);
   await run(['cp', '-a', '--reflink=auto', context.root, snapshot], { what: 'Copying the root into the cache' });
-  await cache.save(key, inputs, snapshot);
+  await cache.save(key, inputs, snapshot, { replace: context.config.Force >= 2 });
 }
 
 /**
@@ -102,7 +102,7 @@ export async function prepareIncrementalRoot(context: BuildContext, buildBase: (
 
   await buildBase();
   await step(phaseTitle(context, `Saving the cached root ${key}`), async () => {
-    const entry = await cache.save(key, inputs, context.root);
+    const entry = await cache.save(key, inputs, context.root, { replace: !reuse });
     // save() moves the root into the cache when it can; then the build goes on from the entry.
     if ((await fs.readdir(context.root)).length === 0) await useEntry(context, entry);
   });

@@ -70,10 +70,16 @@ export class RootCache {
 
   /**
    * Stores `root` as the entry for `key`: moved when it is on the cache's file system (the caller
-   * then works on an overlay or copy of the entry), copied otherwise. Returns the entry.
+   * then works on an overlay or copy of the entry), copied otherwise. Returns the entry. An entry
+   * another build stored meanwhile is kept (it was made from the same inputs) unless `replace`.
    */
-  async save(key: string, inputs: CacheInputs, root: string): Promise<CacheEntry> {
+  async save(key: string, inputs: CacheInputs, root: string, options: { replace?: boolean } = {}): Promise<CacheEntry> {
     await fs.mkdir(this.base, { recursive: true });
+    const stored = options.replace ? undefined : await readEntry(this.base, key);
+    if (stored) {
+      debug(`another build stored ${key} first; keeping that one`);
+      return stored;
+    }
     const temporary = path.join(this.base, `.new-${key}-${randomBytes(4).toString('hex')}`);
     await fs.mkdir(temporary);
     try {
@@ -86,7 +92,7 @@ export class RootCache {
         await run(['cp', '-a', '--reflink=auto', root, path.join(temporary, 'root')], { what: 'Saving the root in the cache' });
       }
       const target = path.join(this.base, key);
-      const previous = await readEntry(this.base, key);
+      const previous = options.replace ? await readEntry(this.base, key) : undefined;
       if (previous) {
         // -ff rebuilt an existing entry: the old one may be in use, so it is only renamed here and
         // deleted by the next eviction, which waits for every user.

@@ -3,7 +3,7 @@
  * repository LocalMirror= names, installed with pacman (package-managers/pacman.ts).
  */
 import type { Config } from '../config/types.js';
-import { parseArchRepositories, type PacmanPolicy, type PacmanRepository } from '../package-managers/pacman-conf.js';
+import type { PacmanPolicy, PacmanRepository } from '../package-managers/pacman-conf.js';
 import type { Distribution } from './types.js';
 
 /** Arch's mirror layout; Arch Linux ARM mirrors put the architecture first. */
@@ -13,12 +13,11 @@ function serverOf(mirror: string, architecture: string): string {
 }
 
 function pacmanRepositories(config: Config): PacmanRepository[] {
-  const extra = parseArchRepositories(config.Repositories, config.RepositoryKeyCheck);
   // A local mirror is one flat repository (as in mkosi 14); its database is named core.db.
-  if (config.LocalMirror) return [{ name: 'core', server: config.LocalMirror }, ...extra];
-  if (!config.Mirror) return extra;
+  if (config.LocalMirror) return [{ name: 'core', server: config.LocalMirror }];
+  if (!config.Mirror) return [];
   const server = serverOf(config.Mirror, config.Architecture);
-  return [{ name: 'core', server }, { name: 'extra', server }, ...extra];
+  return [{ name: 'core', server }, { name: 'extra', server }];
 }
 
 export const arch: Distribution & PacmanPolicy = {

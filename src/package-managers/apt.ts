@@ -8,10 +8,11 @@ import path from 'node:path';
 import { runInContainer } from '../container.js';
 import type { BuildContext, InstalledPackage } from '../context.js';
 import { ToolError } from '../errors.js';
-import { withLock } from '../lock.js';
+import { isDeb, lockPackageCache, offerCachedPackages, publishPackages, withPackageCache } from '../cache/package-cache.js';
+import type { Release } from '../lock.js';
 import { run } from '../run.js';
 import { buildSources, components, debianArchitecture, hostAptSources, imageSources, sourceLine } from './apt-sources.js';
-import { restoreCachedDebs, saveNewDebs } from './deb-cache.js';
+import { openHookPipe } from './hook-pipe.js';
 import { hasMergedUsrHook, linkMergedUsr, MERGED_USR_HOOK, unlinkMergedUsr } from './merged-usr.js';
 import type { PackageManager } from './types.js';
 
@@ -37,7 +38,29 @@ function shellQuote(value: string): string {
   return `'${value.replaceAll("'", `'\\''`)}'`;
 }
 
-async function mmdebstrap(context: BuildContext, packages: readonly string[], newDebs: string): Promise<void> {
+/**
+ * What mmdebstrap's minbase variant installs after the essential packages besides --include (its
+ * run_install()): the required packages of the suite. Fetched early, with the essential ones.
+ */
+export function requiredPattern(release: string, architecture: string): string {
+  return `?narrow(?or(?archive(^${release}$),?codename(^${release}$)),?architecture(${architecture}),?and(?priority(required),?not(?essential)))`;
+}
+
+/**
+ * mmdebstrap downloads the essential packages, extracts them, and downloads the rest only while
+ * installing it. The extract hook fetches the rest at once (with mmdebstrap's own apt
+ * configuration) and then says so on the pipe: from there on, this build no longer needs the
+ * package cache's lock.
+ */
+function downloadHook(config: BuildContext['config'], packages: readonly string[], pipe: string): string {
+  const pattern = requiredPattern(config.Release, debianArchitecture(config.Architecture));
+  // The merged-usr hook installs usr-is-merged in its essential hook, over a stand-in of its own.
+  const hooked = hasMergedUsrHook() ? ['usr-is-merged'] : [];
+  const names = [...packages, ...hooked, pattern].map(shellQuote).join(' ');
+  return `APT_CONFIG="$MMDEBSTRAP_APT_CONFIG" apt-get --yes --quiet --download-only install ${names} && echo downloaded > ${shellQuote(pipe)}`;
+}
+
+async function mmdebstrap(context: BuildContext, packages: readonly string[], newDebs: string, pipe: string): Promise<void> {
   const { config } = context;
   const argv = [
     'mmdebstrap',
@@ -52,6 +75,7 @@ async function mmdebstrap(context: BuildContext, packages: readonly string[], ne
     `--include=${packages.join(',')}`,
     // Speed: no fsync per file while building; the setting is removed again below.
     `--setup-hook=mkdir -p "$1/etc/dpkg/dpkg.cfg.d" && echo force-unsafe-io > "$1/etc/dpkg/dpkg.cfg.d/kiln-unsafe-io"`,
+    `--extract-hook=${downloadHook(config, packages, pipe)}`,
     `--customize-hook=rm -f "$1/etc/dpkg/dpkg.cfg.d/kiln-unsafe-io"; find "$1/${ARCHIVES}" -maxdepth 1 -name '*.deb' -exec mv -t ${shellQuote(newDebs)} {} +`,
   ];
   // Not --dpkgopt=path-exclude: with it mmdebstrap pipes every essential package through a Python
@@ -118,21 +142,53 @@ async function writeSources(context: BuildContext): Promise<void> {
   await fs.writeFile(path.join(context.root, 'etc/apt/sources.list'), `${lines.join('\n')}\n`);
 }
 
+/**
+ * mmdebstrap with the package cache: the cached packages are offered to it, and it downloads the
+ * rest holding the cache's lock — until its extract hook says every package is there; those are
+ * published into the cache and the lock goes to the next build, which then downloads nothing twice.
+ */
+async function bootstrapWithMmdebstrap(context: BuildContext, wanted: readonly string[]): Promise<void> {
+  const cache = context.packageCache;
+  const archives = path.join(context.root, ARCHIVES);
+  // One of its own for each root: a development image's downloads are already in the cache.
+  const newDebs = await fs.mkdtemp(path.join(context.workspace, 'new-debs-'));
+  let release: Release | undefined = await lockPackageCache(cache);
+  const handOver = async (): Promise<void> => {
+    try {
+      await publishPackages(archives, cache, isDeb, { move: false });
+    } finally {
+      const releasing = release;
+      release = undefined;
+      await releasing?.();
+    }
+  };
+  const pipe = await openHookPipe(context.workspace, 'mmdebstrap-hook');
+  let handing: Promise<void> | undefined;
+  pipe.onLine((line) => {
+    if (line === 'downloaded') handing ??= handOver();
+  });
+  try {
+    await offerCachedPackages(cache, archives, isDeb);
+    await mmdebstrap(context, wanted, newDebs, pipe.path);
+    await handing;
+  } finally {
+    pipe.close();
+    await handing?.catch(() => undefined);
+    await release?.();
+  }
+  // Whatever the early download missed, mmdebstrap fetched while installing.
+  await publishPackages(newDebs, cache, isDeb, { move: true });
+  if (context.config.LocalMirror) await writeSources(context);
+}
+
 /** The base system and packages, with whichever bootstrapper the configuration picked. */
 async function bootstrap(context: BuildContext, wanted: readonly string[]): Promise<void> {
   await unlinkMergedUsr(context.root, debianArchitecture(context.config.Architecture));
   if (context.config.Bootstrapper === 'mmdebstrap') {
-    const archives = path.join(context.root, ARCHIVES);
-    await fs.mkdir(archives, { recursive: true });
-    await restoreCachedDebs(context.packageCache, archives);
-    // One of its own for each root: a development image's downloads are already in the cache.
-    const newDebs = await fs.mkdtemp(path.join(context.workspace, 'new-debs-'));
-    await mmdebstrap(context, wanted, newDebs);
-    await saveNewDebs(newDebs, context.packageCache);
-    if (context.config.LocalMirror) await writeSources(context);
+    await bootstrapWithMmdebstrap(context, wanted);
   } else {
     // debootstrap and apt write into the shared cache in place: one build at a time.
-    await withLock(`${context.packageCache}.lock`, 'the package cache', () => debootstrap(context, wanted));
+    await withPackageCache(context.packageCache, () => debootstrap(context, wanted));
   }
 }
 
@@ -171,7 +227,7 @@ export const apt: PackageManager = {
 
   async installMore(context, packages) {
     try {
-      await withLock(`${context.packageCache}.lock`, 'the package cache', () => installWithApt(context, packages));
+      await withPackageCache(context.packageCache, () => installWithApt(context, packages));
     } catch (error) {
       throw explainAptFailure(error);
     }

@@ -9,9 +9,13 @@
  *   image's /var/cache/dnf (inside a private mount namespace: see root-namespace.ts).
  * Where the image's rpm cannot write what the host's rpm wrote (CentOS 8), the database changes
  * format around each run: see rpm-backend.ts.
+ * dnf writes its downloads and metadata into that cache in place. Its own locks are pid files,
+ * useless here: in the PID namespace every dnf is pid 1 and takes another's lock for its own. So
+ * builds sharing a cache run dnf one at a time, under the package cache's lock.
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { withPackageCache } from '../cache/package-cache.js';
 import type { Config } from '../config/types.js';
 import type { BuildContext } from '../context.js';
 import { getDistribution } from '../distributions/index.js';
@@ -89,7 +93,9 @@ async function runDnf(context: BuildContext, command: 'install' | 'remove', pack
   const full = await inRootNamespace(context.root, [...argv, command, ...sortPackages(packages)], [
     { source: context.packageCache, imagePath: CACHE },
   ]);
-  await runPackageManager(full, { tool: 'dnf', reason: REASON, explain: explainSignatures, what, hint, env, searchPaths: config.ExtraSearchPaths });
+  await withPackageCache(context.packageCache, () =>
+    runPackageManager(full, { tool: 'dnf', reason: REASON, explain: explainSignatures, what, hint, env, searchPaths: config.ExtraSearchPaths }),
+  );
   if (backend) await rebuildForImage(context, backend);
 }
 

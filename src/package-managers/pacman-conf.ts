@@ -14,7 +14,10 @@ export interface PacmanRepository {
 
 /** What a distribution installed with pacman must say about itself. */
 export interface PacmanPolicy {
-  /** The repositories of the build, in pacman's order of preference. */
+  /**
+   * The distribution's repositories, in pacman's order of preference (RepositoryDirectory= and
+   * Repositories= come after them).
+   */
   pacmanRepositories(config: Config): readonly PacmanRepository[];
   /** The content of /etc/pacman.d/mirrorlist in the image, or null to leave it alone. */
   mirrorList(config: Config): string | null;
@@ -22,13 +25,24 @@ export interface PacmanPolicy {
 
 export interface PacmanConfOptions {
   readonly root: string;
-  readonly cacheDirectory: string;
+  /**
+   * Where pacman finds downloaded packages, in order; it downloads into the first. A build downloads
+   * into a directory of its own and finds the shared package cache second (see cache/package-cache.ts).
+   */
+  readonly cacheDirectories: readonly string[];
   /** The keyring pacman checks signatures against. */
   readonly gpgDirectory: string;
   readonly architecture: string;
   readonly keyCheck: boolean;
   readonly withDocs: boolean;
   readonly repositories: readonly PacmanRepository[];
+  /**
+   * RepositoryDirectory=: a directory of files with more [repository] sections, included after the
+   * distribution's repositories (mkosi 14's `Include = DIR/*`).
+   */
+  readonly includeDirectory?: string | null;
+  /** Repositories= of Arch (NAME::URL), last, as mkosi 14 writes them. */
+  readonly extraRepositories?: readonly PacmanRepository[];
 }
 
 /** Required for packages; the Arch databases themselves are not always signed. */
@@ -44,7 +58,7 @@ export function renderPacmanConf(options: PacmanConfOptions): string {
     `RootDir = ${root}/`,
     `DBPath = ${root}/var/lib/pacman/`,
     // Outside the image, so downloads survive the build and the image does not keep them.
-    `CacheDir = ${options.cacheDirectory.replace(/\/+$/, '')}/`,
+    ...options.cacheDirectories.map((dir) => `CacheDir = ${dir.replace(/\/+$/, '')}/`),
     `HookDir = ${root}/etc/pacman.d/hooks/`,
     `GPGDir = ${options.gpgDirectory.replace(/\/+$/, '')}/`,
     'LogFile = /dev/null',
@@ -54,12 +68,18 @@ export function renderPacmanConf(options: PacmanConfOptions): string {
     'ParallelDownloads = 5',
   ];
   if (!options.withDocs) lines.push(`NoExtract = ${DOCUMENTATION.join(' ')}`);
-  for (const repository of options.repositories) {
+  const section = (repository: PacmanRepository): void => {
     checkRepository(repository);
     lines.push('', `[${repository.name}]`);
     if (repository.sigLevel) lines.push(`SigLevel = ${repository.sigLevel}`);
     lines.push(`Server = ${repository.server}`);
+  };
+  options.repositories.forEach(section);
+  if (options.includeDirectory) {
+    if (/[\r\n]/.test(options.includeDirectory)) throw new UserError('RepositoryDirectory= contains a line break');
+    lines.push('', `Include = ${options.includeDirectory.replace(/\/+$/, '')}/*`);
   }
+  (options.extraRepositories ?? []).forEach(section);
   return `${lines.join('\n')}\n`;
 }
 

@@ -15,13 +15,14 @@
 import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { publishPackages, withPackageCache, type PackageFilter } from '../cache/package-cache.js';
 import type { Config } from '../config/types.js';
 import type { BuildContext, InstalledPackage } from '../context.js';
 import { getDistribution } from '../distributions/index.js';
 import { ToolError, UserError } from '../errors.js';
 import { warn } from '../log.js';
 import { mkdirInRoot, resolveInRoot, writeFileInRoot } from '../tree/safe-path.js';
-import { renderPacmanConf, type PacmanPolicy } from './pacman-conf.js';
+import { parseArchRepositories, renderPacmanConf, type PacmanPolicy } from './pacman-conf.js';
 import { inRootNamespace } from './root-namespace.js';
 import { runPackageManager } from './tool-failure.js';
 import type { PackageManager } from './types.js';
@@ -52,7 +53,8 @@ function policyOf(config: Config): PacmanPolicy {
 async function writeConf(context: BuildContext): Promise<string> {
   const { config } = context;
   const repositories = policyOf(config).pacmanRepositories(config);
-  if (repositories.length === 0) throw new UserError('no repository to install Arch Linux from', { hint: getDistribution(config.Distribution).mirrorHint });
+  const extraRepositories = parseArchRepositories(config.Repositories, config.RepositoryKeyCheck);
+  if (repositories.length + extraRepositories.length === 0 && config.RepositoryDirectory === null) throw new UserError('no repository to install Arch Linux from', { hint: getDistribution(config.Distribution).mirrorHint });
   if (config.RepositoryKeyCheck && !existsSync(HOST_KEYRING)) {
     throw new UserError(`RepositoryKeyCheck=yes needs the Arch Linux keyring in ${HOST_KEYRING}, which this host does not have`, {
       hint: 'apt-get install archlinux-keyring, then pacman-key --init && pacman-key --populate archlinux; or set RepositoryKeyCheck=no for an unsigned local repository',
@@ -61,12 +63,14 @@ async function writeConf(context: BuildContext): Promise<string> {
   const file = path.join(context.workspace, 'pacman.conf');
   const text = renderPacmanConf({
     root: context.root,
-    cacheDirectory: context.packageCache,
+    cacheDirectories: [downloadDirectory(context), context.packageCache],
     gpgDirectory: HOST_KEYRING,
     architecture: config.Architecture,
     keyCheck: config.RepositoryKeyCheck,
     withDocs: config.WithDocs,
     repositories,
+    includeDirectory: config.RepositoryDirectory,
+    extraRepositories,
   });
   await fs.mkdir(context.workspace, { recursive: true });
   await fs.writeFile(file, text, { mode: 0o644 });
@@ -91,19 +95,43 @@ async function runPacman(context: BuildContext, operation: readonly string[], wh
   });
 }
 
-async function installPackages(context: BuildContext, packages: readonly string[]): Promise<void> {
-  if (packages.length === 0) return;
-  await fs.mkdir(context.packageCache, { recursive: true });
-  const what = 'Installing packages with pacman';
-  const hint = 'check Packages=, Mirror= / LocalMirror= and Repositories=; --debug=run shows the full output';
+/** Where this build's pacman downloads: its own directory; the shared cache only gets whole files. */
+function downloadDirectory(context: BuildContext): string {
+  return path.join(context.workspace, 'pacman-downloads');
+}
+
+const isPacmanFile: PackageFilter = (name) => !name.startsWith('.') && /\.pkg\.tar(\.[a-z0-9]+)?(\.sig)?$/.test(name);
+
+/** Runs pacman once more when it found (and removed) a cached package with other content. */
+async function runPacmanRetrying(context: BuildContext, operation: readonly string[], what: string, hint: string): Promise<void> {
   try {
-    await runPacman(context, ['-Sy', ...packages], what, hint);
+    await runPacman(context, operation, what, hint);
   } catch (error) {
     // pacman deletes such files (--noconfirm says yes) but fails the transaction; once more works.
     if (!(error instanceof ToolError) || !STALE_CACHE.test(error.message)) throw error;
     warn('pacman found packages in the cache that differ from the repository\'s (same name, other content), removed them, and is trying again');
-    await runPacman(context, ['-Sy', ...packages], what, hint);
+    await runPacman(context, operation, what, hint);
   }
+}
+
+/**
+ * Downloads first (-Syw), holding the package cache's lock, and publishes the downloads; then
+ * installs (-S) without the lock, from the cache. A build that starts meanwhile waits for the
+ * download only and finds the packages there.
+ */
+async function installPackages(context: BuildContext, packages: readonly string[]): Promise<void> {
+  if (packages.length === 0) return;
+  const downloads = downloadDirectory(context);
+  await fs.mkdir(downloads, { recursive: true });
+  await fs.mkdir(context.packageCache, { recursive: true });
+  const what = 'Installing packages with pacman';
+  const hint = 'check Packages=, Mirror= / LocalMirror= and Repositories=; --debug=run shows the full output';
+  await withPackageCache(context.packageCache, async () => {
+    await runPacmanRetrying(context, ['-Syw', ...packages], what, hint);
+    await publishPackages(downloads, context.packageCache, isPacmanFile, { move: true });
+  });
+  await runPacmanRetrying(context, ['-S', ...packages], what, hint);
+  await publishPackages(downloads, context.packageCache, isPacmanFile, { move: true });
 }
 
 /** Reads pacman's local database: one directory per package with a `desc` file. */

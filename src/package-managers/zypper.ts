@@ -15,6 +15,7 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { withPackageCache } from '../cache/package-cache.js';
 import type { Config } from '../config/types.js';
 import type { BuildContext } from '../context.js';
 import { getDistribution } from '../distributions/index.js';
@@ -98,7 +99,10 @@ async function runZypper(context: BuildContext, command: readonly string[], pack
   const binds = KEPT.map((part) => ({ source: path.join(context.packageCache, part), imagePath: `${CACHE}/${part}` }));
   const full = await inRootNamespace(context.root, [...argv, ...command, ...sortPackages(packages)], binds, { offline: isOffline(config).offline });
   const explain = explainFailure(config, context.packageCache);
-  await runPackageManager(full, { tool: 'zypper', reason: REASON, explain, what, hint, env, searchPaths: config.ExtraSearchPaths });
+  // zypper writes its downloads and metadata into the shared cache in place: one build at a time.
+  await withPackageCache(context.packageCache, () =>
+    runPackageManager(full, { tool: 'zypper', reason: REASON, explain, what, hint, env, searchPaths: config.ExtraSearchPaths }),
+  );
 }
 
 /** What mkosi 14 leaves in the image: Mirror='s repositories (without caching) and the docs setting. */

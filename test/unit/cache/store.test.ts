@@ -68,3 +68,17 @@ describe('RootCache', () => {
     expect((await cache.keys()).sort()).toEqual(['0000000000000000', '0000000000000003']);
   });
 });
+
+describe('RootCache.save of a key that is already stored', () => {
+  it('keeps the stored entry and leaves the new root alone, unless told to replace it (-ff)', async () => {
+    const cache = new RootCache(dir);
+    await cache.save('0123456789abcdef', base, makeRoot('first'));
+    const second = makeRoot('second');
+    const kept = await cache.save('0123456789abcdef', base, second);
+    expect(readFileSync(path.join(kept.root, 'marker'), 'utf8')).toBe('first');
+    expect(readFileSync(path.join(second, 'marker'), 'utf8')).toBe('second');
+    const replaced = await cache.save('0123456789abcdef', base, second, { replace: true });
+    expect(readFileSync(path.join(replaced.root, 'marker'), 'utf8')).toBe('second');
+    expect(readdirSync(cache.base).filter((name) => name.startsWith('.old-'))).toHaveLength(1);
+  });
+});

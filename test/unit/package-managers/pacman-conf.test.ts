@@ -25,10 +25,8 @@ describe('Arch repositories (distributions/arch.ts)', () => {
     expect(arch.mirrorList(configOf(`${ARCH}LocalMirror=file:///srv/repo\n`))).toBe('Server = https://geo.mirror.pkgbuild.com/$repo/os/$arch\n');
   });
 
-  it('adds Repositories=name::url after the distribution repositories, signed as RepositoryKeyCheck= says', () => {
-    const config = configOf(`${ARCH}LocalMirror=file:///srv/repo\nRepositories=mine::file:///srv/mine,other::http://127.0.0.1/o\n`);
-    expect(arch.pacmanRepositories(config)).toEqual([
-      { name: 'core', server: 'file:///srv/repo' },
+  it('reads Repositories=name::url, signed as RepositoryKeyCheck= says', () => {
+    expect(parseArchRepositories(['mine::file:///srv/mine', 'other::http://127.0.0.1/o'], true)).toEqual([
       { name: 'mine', server: 'file:///srv/mine', sigLevel: 'Optional TrustedOnly' },
       { name: 'other', server: 'http://127.0.0.1/o', sigLevel: 'Optional TrustedOnly' },
     ]);
@@ -63,7 +61,7 @@ describe('Arch repositories (distributions/arch.ts)', () => {
 describe('renderPacmanConf', () => {
   const options = {
     root: '/build/root/',
-    cacheDirectory: '/var/cache/kiln/packages',
+    cacheDirectories: ['/build/downloads', '/var/cache/kiln/packages'],
     gpgDirectory: '/etc/pacman.d/gnupg',
     architecture: 'x86_64',
     keyCheck: true,
@@ -77,6 +75,7 @@ describe('renderPacmanConf', () => {
         '[options]',
         'RootDir = /build/root/',
         'DBPath = /build/root/var/lib/pacman/',
+        'CacheDir = /build/downloads/',
         'CacheDir = /var/cache/kiln/packages/',
         'HookDir = /build/root/etc/pacman.d/hooks/',
         'GPGDir = /etc/pacman.d/gnupg/',
@@ -102,6 +101,18 @@ describe('renderPacmanConf', () => {
     const text = renderPacmanConf({ ...options, keyCheck: false, withDocs: true });
     expect(text).toContain('\nSigLevel = Never\n');
     expect(text).not.toContain('NoExtract');
+  });
+
+  it('includes RepositoryDirectory= after the distribution repositories and before Repositories=, as mkosi 14', () => {
+    const text = renderPacmanConf({
+      ...options,
+      repositories: [{ name: 'core', server: 'file:///srv/repo' }],
+      includeDirectory: '/project/mkosi.reposdir/',
+      extraRepositories: [{ name: 'mine', server: 'file:///srv/mine', sigLevel: 'Never' }],
+    });
+    expect(text.slice(text.indexOf('[core]'))).toBe(
+      '[core]\nServer = file:///srv/repo\n\nInclude = /project/mkosi.reposdir/*\n\n[mine]\nSigLevel = Never\nServer = file:///srv/mine\n',
+    );
   });
 
   it('refuses values that would change the meaning of the file', () => {
