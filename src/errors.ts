@@ -78,3 +78,10 @@ export class InterruptedError extends KilnError {
     super(`interrupted by ${signal}`, { exitCode: signal === 'SIGINT' ? 130 : signal === 'SIGTERM' ? 143 : 129 });
   }
 }
+
+/** A build of `kiln --all --fail-fast` stopped because another image failed first. */
+export class StoppedError extends KilnError {
+  constructor(failed: string) {
+    super(`stopped because ${failed} failed (--fail-fast)`);
+  }
+}

@@ -11,7 +11,8 @@
  *   directory, subvolume, tar and squashfs outputs keep their tree on disk;
  * - WorkspaceDirectory= is not set (setting it says where the build happens), and Incremental= is
  *   off (cached roots live on disk, and a cache hit writes little);
- * - memory for the worst case is available, with room to spare;
+ * - memory for the worst case is available, with room to spare — after what the tmpfs of other
+ *   builds of this kiln (`--all`) may still fill, since a tmpfs takes its memory only as it fills;
  * - the kernel's tmpfs keeps user.* extended attributes (Linux 6.6 and later), which extra trees
  *   may carry; security.* ones (file capabilities) and ACLs it has always kept.
  */
@@ -51,7 +52,7 @@ export function tmpfsKeepsUserXattrs(release: string): boolean {
  * The size of the tmpfs for the tree, or the reason why the tree stays on disk. Pure, for tests:
  * the caller passes /proc/meminfo and the kernel release.
  */
-export function memoryRootPlan(config: Config, meminfo: string, kernelRelease: string): { bytes: number } | { why: string } {
+export function memoryRootPlan(config: Config, meminfo: string, kernelRelease: string, reserved = 0): { bytes: number } | { why: string } {
   if (!BOUNDED_FORMATS.has(config.Format)) return { why: `Format=${config.Format} does not bound the tree's size` };
   if (config.WorkspaceDirectory !== null) return { why: 'WorkspaceDirectory= is set' };
   if (config.Incremental) return { why: 'Incremental= keeps the root on disk' };
@@ -62,9 +63,11 @@ export function memoryRootPlan(config: Config, meminfo: string, kernelRelease: s
   // Room beyond the partitions for what is there only while packages install (the .debs, apt's
   // lists): a tree that fits the disk in the end must not fail on its way there.
   const bytes = Math.ceil((partitions * TRANSIENT) / 4096) * 4096;
-  const available = availableMemory(meminfo);
+  const found = availableMemory(meminfo);
+  const available = found === undefined ? undefined : found - reserved;
   if (available === undefined || available < bytes + SPARE) {
-    return { why: `${formatBytes(partitions)} of partitions need ${formatBytes(bytes + SPARE)} of available memory` };
+    const others = reserved > 0 ? ` (besides ${formatBytes(reserved)} for the other builds' trees)` : '';
+    return { why: `${formatBytes(partitions)} of partitions need ${formatBytes(bytes + SPARE)} of available memory${others}` };
   }
   return { bytes };
 }
@@ -73,14 +76,19 @@ export interface MemoryRoot {
   /** The image root, inside the tmpfs. */
   readonly root: string;
   readonly bytes: number;
+  /** Gives the memory back to the plans of other builds (when the tmpfs is unmounted). */
+  release(): void;
 }
+
+/** What the tmpfs of this process's running builds may still take (they share the machine). */
+let reserved = 0;
 
 /**
  * Mounts a tmpfs at `<workspace>/memory` for the tree when the plan allows it; null when the tree
  * stays at the workspace's own root. The workspace's removal unmounts it.
  */
 export async function mountMemoryRoot(config: Config, workspace: string): Promise<MemoryRoot | null> {
-  const plan = memoryRootPlan(config, readFileSync('/proc/meminfo', 'utf8'), os.release());
+  const plan = memoryRootPlan(config, readFileSync('/proc/meminfo', 'utf8'), os.release(), reserved);
   if ('why' in plan) {
     debug(`image tree on disk: ${plan.why}`);
     return null;
@@ -96,10 +104,19 @@ export async function mountMemoryRoot(config: Config, workspace: string): Promis
     await fs.rmdir(mountPoint);
     return null;
   }
+  reserved += plan.bytes;
+  let released = false;
+  const release = (): void => {
+    if (!released) reserved -= plan.bytes;
+    released = true;
+  };
   const root = path.join(mountPoint, 'root');
-  await fs.mkdir(root, { mode: 0o755 });
+  await fs.mkdir(root, { mode: 0o755 }).catch((error: unknown) => {
+    release();
+    throw error;
+  });
   debug(`image tree in memory: tmpfs of ${formatBytes(plan.bytes)} at ${mountPoint}`);
-  return { root, bytes: plan.bytes };
+  return { root, bytes: plan.bytes, release };
 }
 
 /**

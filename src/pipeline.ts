@@ -30,6 +30,8 @@ export interface BuildOptions {
   readonly debug: readonly string[];
   /** Arguments after `kiln build`, for the build script (mkosi 14 passes them on). */
   readonly scriptArguments?: readonly string[];
+  /** checkImage() has run already (`kiln --all` checks every image before building any). */
+  readonly checked?: boolean;
 }
 
 async function runStages(stages: readonly Stage[], context: BuildContext): Promise<void> {
@@ -71,11 +73,16 @@ async function runDevelopmentPhase(image: BuildContext, loaded: Loaded, options:
   }
 }
 
+/** Everything checked before a build's first side effect; warnings about the configuration shown. */
+export async function checkImage(loaded: Loaded, display: (file: string) => string): Promise<void> {
+  for (const message of loaded.warnings) warn(message);
+  await checkBuild(loaded, display);
+}
+
 export async function buildImage(loaded: Loaded, options: BuildOptions): Promise<string[]> {
   checkRoot('build');
   const { config } = loaded;
-  for (const message of loaded.warnings) warn(message);
-  await checkBuild(loaded, options.display);
+  if (!options.checked) await checkImage(loaded, options.display);
   const format = OUTPUTS[config.Format];
   if (!format) throw new Error(`internal: ${config.Format} passed the checks but has no output module`);
 
@@ -85,6 +92,7 @@ export async function buildImage(loaded: Loaded, options: BuildOptions): Promise
   if (options.debug.includes('workspace')) info(`workspace: ${workspace.path} (kept: --debug=workspace; unmount a tmpfs in it with umount -R)`);
   else cleanup.push('remove the workspace', () => removeWorkspace(workspace.path));
   const memory = await mountMemoryRoot(config, workspace.path);
+  if (memory) cleanup.push('give back the memory of the tmpfs', () => memory.release());
 
   const context: BuildContext = {
     config,

@@ -16,8 +16,15 @@ import type { SettingName } from '../config/types.js';
 export const COMMAND_LINE_OPTIONS = {
   directory: { flags: ['-C', '--directory'], value: true, metavar: 'PATH', doc: 'Change to this directory before doing anything' },
   defaultPath: { flags: ['--default', '--config'], value: true, metavar: 'PATH', doc: 'Read this configuration file instead of mkosi.default' },
-  all: { flags: ['-a', '--all'], value: false, doc: 'Build every mkosi.* file in mkosi.files/ (not supported by kiln yet)' },
-  allDirectory: { flags: ['--all-directory'], value: true, metavar: 'PATH', doc: 'Directory for --all (not supported by kiln yet)' },
+  all: {
+    flags: ['-a', '--all'],
+    value: false,
+    doc: 'Every mkosi.* file in mkosi.files/ is one image: build (summary, clean) them all, side by side (kiln: in name order; the others go on when one fails)',
+  },
+  allDirectory: { flags: ['--all-directory'], value: true, metavar: 'PATH', doc: 'Read the files of --all from this directory instead of mkosi.files/' },
+  image: { flags: ['--image'], value: true, metavar: 'NAME', doc: 'kiln: with --all, only this image (mkosi.NAME; repeat or separate with commas for more)' },
+  jobs: { flags: ['-j', '--jobs'], value: true, metavar: 'N', doc: 'kiln: with --all, build N images at once (default: one per core, as memory allows)' },
+  failFast: { flags: ['--fail-fast'], value: false, doc: 'kiln: with --all, stop at the first image that fails, as mkosi 14 does (default: build the others)' },
   autoBump: { flags: ['-B', '--auto-bump'], value: false, doc: 'Bump mkosi.version after a successful build' },
   debug: { flags: ['--debug'], value: true, metavar: 'SELECTOR', doc: 'Debug output: run (show every command), workspace (keep it)' },
   preset: { flags: ['--preset'], value: true, metavar: 'NAME', doc: 'kiln: start from a named preset (see presets/)' },
@@ -42,6 +49,10 @@ export interface ParsedArguments {
   readonly defaultPath: string | undefined;
   readonly all: boolean;
   readonly allDirectory: string | undefined;
+  /** --image: the images of --all to use (empty: all of them). */
+  readonly images: readonly string[];
+  readonly jobs: string | undefined;
+  readonly failFast: boolean;
   readonly autoBump: boolean;
   readonly debug: readonly string[];
   readonly preset: string | undefined;
@@ -75,12 +86,12 @@ export function parseArguments(argv: readonly string[], verbs: Readonly<Record<s
   const configFiles: string[] = [];
   const configFilesAt: number[] = [];
   const positionals: string[] = [];
-  const options: Record<string, string | boolean | string[] | undefined> = { debug: [] };
+  const options: Record<string, string | boolean | string[] | undefined> = { debug: [], image: [] };
   let verb: string | undefined;
   let commandLine: string[] | undefined;
 
   const setOption = (name: OptionName, value: string | undefined): void => {
-    if (name === 'debug') (options.debug as string[]).push(...(value ?? '').split(',').filter(Boolean));
+    if (name === 'debug' || name === 'image') (options[name] as string[]).push(...(value ?? '').split(',').filter(Boolean));
     else options[name] = value ?? true;
   };
 
@@ -254,6 +265,9 @@ export function parseArguments(argv: readonly string[], verbs: Readonly<Record<s
     defaultPath: options.defaultPath as string | undefined,
     all: options.all === true,
     allDirectory: options.allDirectory as string | undefined,
+    images: options.image as string[],
+    jobs: options.jobs as string | undefined,
+    failFast: options.failFast === true,
     autoBump: options.autoBump === true,
     debug: options.debug as string[],
     preset: options.preset as string | undefined,

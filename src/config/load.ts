@@ -5,6 +5,7 @@
  *   then mkosi.conf.d/<distribution>/ and mkosi.default.d/<distribution>/;
  *   then the command line, which wins.
  * Unlike mkosi 14, the drop-in directories are read from the -C directory, not the shell's.
+ * For `--all`, each file of mkosi.files/ is read alone instead (LoadOptions.file), as mkosi 14 does.
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
@@ -23,6 +24,11 @@ export interface LoadOptions {
   readonly directory: string;
   /** --default / --config, relative to the configuration directory. */
   readonly defaultPath?: string;
+  /**
+   * `--all`: this one file is the whole configuration (no mkosi.default, no drop-ins, no
+   * distribution drop-ins); paths in it are still relative to the configuration directory.
+   */
+  readonly file?: string;
   /** Extra files named on the command line with @FILE. */
   readonly extraFiles?: readonly string[];
   /**
@@ -71,7 +77,8 @@ export function loadConfig(options: LoadOptions): Loaded {
     return document;
   };
   const baseFiles = options.baseFiles ?? [];
-  const files = [...baseFiles, ...findConfigFiles(options.directory, options.defaultPath, display, warnings)];
+  const own = options.file !== undefined ? [options.file] : findConfigFiles(options.directory, options.defaultPath, display, warnings);
+  const files = [...baseFiles, ...own];
   const documents = files.map(read);
   const baseDirs = new Map(documents.slice(0, baseFiles.length).map((document, k) => [document, path.dirname(baseFiles[k]!)]));
   const extraDocuments = (options.extraFiles ?? []).map(read);
@@ -103,7 +110,8 @@ export function loadConfig(options: LoadOptions): Loaded {
 
   let state = build([]);
   const distribution = createResolveContext({ state, directory: options.directory, host, env }).get('Distribution');
-  const distributionFiles = DROPIN_DIRS.flatMap((dir) => listFiles(path.join(options.directory, dir, distribution)));
+  const distributionFiles =
+    options.file !== undefined ? [] : DROPIN_DIRS.flatMap((dir) => listFiles(path.join(options.directory, dir, distribution)));
   if (distributionFiles.length > 0) {
     state = build(distributionFiles.map(read));
     files.push(...distributionFiles);

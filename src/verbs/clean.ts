@@ -16,18 +16,20 @@ export function cacheDirectories(cache: string, force: number): string[] {
 }
 
 export const clean: Verb = {
-  doc: 'Remove the outputs (-f: also the incremental cache and the build script\'s directories, -ff: also the package cache)',
+  doc: "Remove the outputs (-f: also the incremental cache and the build script's directories, -ff: also the package cache; --all: of every image)",
   origin: 'mkosi',
   async run(invocation) {
     checkRoot('clean');
-    const { config } = invocation.config();
-    const targets = [...producedFiles(config), ...cacheDirectories(config.Cache!, config.Force)];
+    const configs = invocation.args.all ? invocation.images().map((image) => image.loaded.config) : [invocation.config().config];
+    const targets = [...new Set(configs.flatMap((config) => [...producedFiles(config), ...cacheDirectories(config.Cache!, config.Force)]))];
     for (const target of targets) {
       if (!existsSync(target)) continue;
       await run(['rm', '-rf', '--one-file-system', target], { what: `Removing ${invocation.display(target)}` });
       info(`removed ${invocation.display(target)}`);
     }
     // mkosi 14: clean -f also empties BuildDirectory=, IncludeDirectory= and InstallDirectory=.
-    if (config.Force >= 1) for (const dir of await emptyBuildDirectories(config)) info(`emptied ${invocation.display(dir)}`);
+    for (const config of configs) {
+      if (config.Force >= 1) for (const dir of await emptyBuildDirectories(config)) info(`emptied ${invocation.display(dir)}`);
+    }
   },
 };

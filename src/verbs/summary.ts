@@ -1,33 +1,58 @@
-import { configToJson, formatSummary, refusalNote } from '../config/summary.js';
+import type { Image } from '../all/images.js';
+import { configToJson, formatSummary, refusalNote, type JsonValue } from '../config/summary.js';
+import type { Loaded } from '../config/load.js';
 import { findProblems } from '../config/validate.js';
-import { ConfigErrors } from '../errors.js';
+import { ConfigErrors, type KilnError } from '../errors.js';
 import { warn } from '../log.js';
-import type { Verb } from './types.js';
+import type { Invocation, Verb } from './types.js';
+
+/** The configuration's mistakes stop summary; settings kiln does not support are only listed. */
+function problemsOf(loaded: Loaded, invocation: Invocation, label = ''): { errors: KilnError[]; unsupported: string[] } {
+  for (const message of loaded.warnings) warn(`${label}${message}`);
+  const problems = findProblems(loaded.config, loaded.context, invocation.display);
+  return { errors: [...problems.errors], unsupported: problems.unsupported.map((p) => p.message) };
+}
+
+function text(loaded: Loaded, invocation: Invocation, unsupported: readonly string[]): string {
+  return formatSummary(
+    loaded.config,
+    { files: loaded.files.map(invocation.display), preset: invocation.args.preset, unsupported },
+    (name) => loaded.context.isSet(name),
+  );
+}
+
+/** --all: one summary per image, or with --json one array of objects, each naming its image. */
+function summarizeAll(images: readonly Image[], invocation: Invocation): void {
+  const checked = images.map((image) => ({ image, ...problemsOf(image.loaded, invocation, `${image.name}: `) }));
+  const errors = checked.flatMap((entry) => entry.errors);
+  if (errors.length > 0) throw new ConfigErrors(errors);
+  if (invocation.args.json) {
+    for (const { image, unsupported } of checked) {
+      for (const message of unsupported) warn(`${image.name}: ${message}`);
+      if (unsupported.length > 0) warn(`${image.name}: ${refusalNote(unsupported.length)}`);
+    }
+    const objects: Record<string, JsonValue>[] = checked.map(({ image }) => ({ Image: image.name, File: image.file, ...configToJson(image.loaded.config) }));
+    process.stdout.write(`${JSON.stringify(objects, null, 2)}\n`);
+    return;
+  }
+  const parts = checked.map(({ image, unsupported }) => `Image: ${image.name}\n${text(image.loaded, invocation, unsupported)}`);
+  process.stdout.write(parts.join('\n'));
+}
 
 export const summary: Verb = {
-  doc: 'Show the resolved configuration (--json: as one JSON object with mkosi\'s key names)',
+  doc: "Show the resolved configuration (--json: as one JSON object with mkosi's key names; with --all, an array of them, one per image)",
   origin: 'mkosi',
   async run(invocation) {
+    if (invocation.args.all) return summarizeAll(invocation.images(), invocation);
     const loaded = invocation.config();
-    for (const message of loaded.warnings) warn(message);
-    const problems = findProblems(loaded.config, loaded.context, invocation.display);
-    if (problems.errors.length > 0) throw new ConfigErrors(problems.errors);
+    const { errors, unsupported } = problemsOf(loaded, invocation);
+    if (errors.length > 0) throw new ConfigErrors(errors);
     if (invocation.args.json) {
-      for (const problem of problems.unsupported) warn(problem.message);
-      if (problems.unsupported.length > 0) warn(refusalNote(problems.unsupported.length));
+      for (const message of unsupported) warn(message);
+      if (unsupported.length > 0) warn(refusalNote(unsupported.length));
       process.stdout.write(`${JSON.stringify(configToJson(loaded.config), null, 2)}\n`);
       return;
     }
-    process.stdout.write(
-      formatSummary(
-        loaded.config,
-        {
-          files: loaded.files.map(invocation.display),
-          preset: invocation.args.preset,
-          unsupported: problems.unsupported.map((p) => p.message),
-        },
-        (name) => loaded.context.isSet(name),
-      ),
-    );
+    process.stdout.write(text(loaded, invocation, unsupported));
   },
 };

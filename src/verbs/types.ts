@@ -1,5 +1,6 @@
 /** A verb of the command line (build, summary, shell…): mkosi 14's, plus a few of kiln's own. */
 import type { ParsedArguments, VerbShape } from '../cli/arguments.js';
+import type { Image } from '../all/images.js';
 import type { Loaded } from '../config/load.js';
 
 export interface Invocation {
@@ -8,8 +9,10 @@ export interface Invocation {
   readonly cwd: string;
   /** The configuration directory (-C), absolute. */
   readonly directory: string;
-  /** Loads the configuration once, on first use. */
+  /** Loads the configuration once, on first use (with --all: of the one image --image picks). */
   config(): Loaded;
+  /** With --all: the images of mkosi.files/ (those --image names), loaded and checked for clashing outputs. */
+  images(): readonly Image[];
   /** File names as the user would write them (relative to the working directory when inside it). */
   display(file: string): string;
 }

@@ -49,6 +49,13 @@ describe('memoryRootPlan', () => {
     expect(memoryRootPlan(config('[Output]\nFormat=gpt_btrfs\n'), meminfo(7), KERNEL)).toEqual({ bytes: 4.5 * GiB });
   });
 
+  it('counts the trees of the other builds of kiln --all as taken', () => {
+    expect(memoryRootPlan(config('[Output]\nFormat=gpt_ext4\n'), meminfo(10), KERNEL, 4.5 * GiB)).toEqual({
+      why: '3 GiB of partitions need 6.5 GiB of available memory (besides 4.5 GiB for the other builds\' trees)',
+    });
+    expect(memoryRootPlan(config('[Output]\nFormat=gpt_ext4\n'), meminfo(11), KERNEL, 4.5 * GiB)).toEqual({ bytes: 4.5 * GiB });
+  });
+
   it('keeps the tree on disk where tmpfs drops user.* extended attributes', () => {
     expect(memoryRootPlan(config('[Output]\nFormat=gpt_ext4\n'), meminfo(20), '6.1.0-28-amd64')).toEqual({ why: 'tmpfs of Linux 6.1.0-28-amd64 drops user.* extended attributes' });
   });

@@ -32,6 +32,9 @@ async function runInit(argv: readonly string[], cwd = root): Promise<void> {
     config: () => {
       throw new Error('kiln init must not load a configuration');
     },
+    images: () => {
+      throw new Error('kiln init must not load a configuration');
+    },
   };
   await init.run(invocation);
 }
