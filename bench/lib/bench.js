@@ -60,14 +60,17 @@ export class Bench {
     return row.samples[tool];
   }
 
-  /** Runs one build of a project with mkosi or kiln; returns its measurement, or null if it failed. */
-  build(tool, project, label, { incremental = false, row } = {}) {
-    const argv = buildArgv(tool, project, { incremental, kilnBin: this.kilnBin, kilnDebug: this.kilnDebug });
-    return this.timed(tool, argv, project.dir, label, row);
+  /**
+   * Runs one build of a project with mkosi or kiln; returns its measurement, or null if it failed.
+   * `as` records it under another name on the row (kiln one image after another, for --all).
+   */
+  build(tool, project, label, { incremental = false, row, extra = [], as = tool } = {}) {
+    const argv = buildArgv(tool, project, { incremental, kilnBin: this.kilnBin, kilnDebug: this.kilnDebug, extra });
+    return this.timed(tool, argv, project.dir, label, row, as);
   }
 
   /** Runs and times one command, logs it, and records it on `row` (failures included). */
-  async timed(tool, argv, cwd, label, row) {
+  async timed(tool, argv, cwd, label, row, as = tool) {
     this.throwIfInterrupted();
     const log = path.join(this.logs, `${String(++this.counter).padStart(2, '0')}-${label}-${tool}.log`);
     this.say(`  ${label}: ${tool} …`);
@@ -80,7 +83,7 @@ export class Bench {
     const rss = tool === 'kiln' ? `, kiln peak RSS ${Number.isFinite(rssMB) ? `${rssMB.toFixed(0)} MB` : 'not recorded'}` : '';
     this.say(`  ${label}: ${tool} ${ok ? 'took' : 'FAILED after'} ${result.seconds.toFixed(1)} s${rss}${ok ? '' : ` (log: ${log})`}`);
     if (row) {
-      const sample = this.sample(row, tool);
+      const sample = this.sample(row, as);
       if (ok) {
         sample.seconds.push(result.seconds);
         sample.rssMB.push(rssMB);

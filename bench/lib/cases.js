@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { hasPackage, outputPath, readImageFile, runInImage } from './image.js';
-import { ADDED_PACKAGES, mmdebstrapArgv, SEED_PACKAGES } from './tools.js';
+import { ADDED_PACKAGES, ALL_IMAGES, makeAllProject, mmdebstrapArgv, SEED_PACKAGES } from './tools.js';
 
 const MARKER = '/etc/kiln-bench/marker';
 
@@ -201,6 +201,49 @@ const buildIterate = {
   },
 };
 
+/**
+ * Issue 19: `--all` over three Debian images (directory, tar, gpt_ext4) in mkosi.files/. kiln builds
+ * them side by side; it is compared with mkosi 14's --all (one after the other) and with kiln
+ * building them one after the other (--jobs=1, the same work without the overlap).
+ */
+const allThree = {
+  id: 'all-three',
+  title: '--all: three Debian images in mkosi.files/ (directory, tar, gpt_ext4), against mkosi 14 --all',
+  target: { ratio: 0.4 },
+  async run(bench) {
+    const row = bench.row(this.id, this.title, this.target);
+    const sequential = bench.row('all-three-sequential', '--all: the same, against kiln one image after another (--all --jobs=1, in the mkosi 14 column)', { ratio: 0.7 });
+    sequential.baseline = 'kiln one after another';
+    const builds = [
+      { tool: 'kiln', row, extra: ['--all'], as: 'kiln' },
+      { tool: 'kiln', row: sequential, extra: ['--all', '--jobs=1'], as: 'kiln one after another' },
+      { tool: 'mkosi', row, extra: ['--all'], as: 'mkosi' },
+    ].filter((build) => bench.tools.includes(build.tool));
+    for (let run = 1; run <= bench.runs; run++) {
+      for (const build of builds) {
+        const project = await bench.project(build.tool, 'all-three', 'directory');
+        if (!project.allFiles) {
+          await makeAllProject(project);
+          project.allFiles = true;
+        }
+        const label = `${this.id}${build.as === 'kiln one after another' ? '-jobs1' : ''}-${run}`;
+        if (!(await bench.build(build.tool, project, label, { row: build.row, extra: build.extra, as: build.as }))) continue;
+        if (build.as === 'kiln') bench.sample(sequential, 'kiln').seconds.push(...bench.sample(row, 'kiln').seconds.slice(-1));
+        const found = [];
+        for (const image of ALL_IMAGES) {
+          const output = path.join(project.dir, image.output);
+          const installed = await hasPackage(output, image.format, SEED_PACKAGES[0]);
+          const marker = await readImageFile(output, image.format, MARKER);
+          found.push(`${image.id}: ${installed && marker === 'seed\n' ? 'ok' : 'MISSING content'}`);
+        }
+        const ok = found.every((text) => text.endsWith(': ok'));
+        bench.check(build.row, build.as, ok, found.join(', '));
+        if (build.as === 'kiln') bench.check(sequential, 'kiln', ok, found.join(', '));
+      }
+    }
+  },
+};
+
 const VARIANT_TITLES = {
   plain: 'reference: mmdebstrap alone (same packages and .debs)',
   kiln: "reference: mmdebstrap with kiln's options",
@@ -257,6 +300,7 @@ export const CASES = [
     mkosi: 'mkosi 14 fails on gpt_squashfs without udev and leaves a regular file /dev/loop0p1 behind',
   }),
   debianMinimal,
+  allThree,
   iterateExtra,
   iteratePackage,
   buildFirst,

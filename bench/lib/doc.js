@@ -48,6 +48,11 @@ const METHOD = `### Method
   \`VmHWM\` from \`/proc/self/status\` (the high-water mark of this process's own address space).
   \`process.resourceUsage().maxRSS\` is recorded beside it as a cross-check; it can be higher, since it
   may count the harness pages the child had mapped at fork.
+- **\`--all\` (all-three).** One project per tool holds the seed three times in \`mkosi.files/\`
+  (directory, tar, gpt_ext4, named apart by \`ImageId=\`) and the shared \`mkosi.extra/\`. Timed:
+  \`kiln --force --all build\` (side by side), \`kiln --force --all --jobs=1 build\` (one after another;
+  its time stands in the mkosi 14 column of the second row) and \`mkosi --force --all build\`. Every
+  image's content is checked.
 - **Median of N.** \`--runs N\` repeats each timed build; the table shows medians.`;
 
 function machineTable(facts) {

@@ -19,7 +19,9 @@ function contentText(sample, tool) {
 
 /** One row of results, with what the target says about it. */
 export function verdict(row) {
-  const mkosi = seconds(row.samples.mkosi);
+  // What kiln is compared with: mkosi 14, unless the row names another baseline.
+  const baseline = row.baseline ?? 'mkosi';
+  const mkosi = seconds(row.samples[baseline]);
   const kiln = seconds(row.samples.kiln ?? row.samples.mmdebstrap);
   const ratio = kiln / mkosi;
   const kilnSample = row.samples.kiln;
@@ -43,7 +45,7 @@ export function verdict(row) {
     target,
     pass,
     rss: Number.isFinite(rss) ? `${rss.toFixed(0)} MB` : '—',
-    content: [contentText(kilnSample, 'kiln'), contentText(row.samples.mkosi, 'mkosi'), row.samples.mmdebstrap?.checks.at(-1)?.detail ?? '', row.note]
+    content: [contentText(kilnSample, 'kiln'), contentText(row.samples[baseline], baseline), row.samples.mmdebstrap?.checks.at(-1)?.detail ?? '', row.note]
       .filter(Boolean)
       .join('; '),
     runs,

@@ -97,15 +97,36 @@ export class Project {
   }
 }
 
-/** The command line of one build. */
-export function buildArgv(tool, project, { incremental = false, kilnBin, kilnDebug = false }) {
-  const flags = ['--force', ...(incremental ? ['--incremental'] : [])];
+/** The command line of one build; `extra` goes before the verb (--all, --jobs=1). */
+export function buildArgv(tool, project, { incremental = false, kilnBin, kilnDebug = false, extra = [] }) {
+  const flags = ['--force', ...(incremental ? ['--incremental'] : []), ...extra];
   if (tool === 'mkosi') return ['mkosi', '--nspawn-keep-unit', ...flags, 'build'];
   if (tool === 'kiln') {
     // node itself, not a shell wrapper, so that the pid we start is kiln's node process.
     return [process.execPath, kilnBin, '--cache', project.cache, ...flags, ...(kilnDebug ? ['--debug=run'] : []), 'build'];
   }
   throw new Error(`unknown tool ${tool}`);
+}
+
+/** The three images of the --all case: one file each in mkosi.files/, named apart by ImageId=. */
+export const ALL_IMAGES = [
+  { id: 'dir', format: 'directory', output: 'dir' },
+  { id: 'tar', format: 'tar', output: 'tar.tar.xz' },
+  { id: 'disk', format: 'gpt_ext4', output: 'disk.raw' },
+];
+
+/**
+ * A project for --all: the seed's mkosi.extra/ at the top and one mkosi.files/mkosi.<id> per image
+ * (the seed's mkosi.default with the image's Format= and ImageId=); mkosi.default itself goes.
+ */
+export async function makeAllProject(project) {
+  const text = readFileSync(path.join(project.dir, 'mkosi.default'), 'utf8');
+  await fs.mkdir(path.join(project.dir, 'mkosi.files'));
+  for (const image of ALL_IMAGES) {
+    const file = text.replace(/^Format=.*$/m, `Format=${image.format}\nImageId=${image.id}`);
+    writeFileSync(path.join(project.dir, 'mkosi.files', `mkosi.${image.id}`), file);
+  }
+  await fs.rm(path.join(project.dir, 'mkosi.default'));
 }
 
 const UNSAFE_IO = `--setup-hook=mkdir -p "$1/etc/dpkg/dpkg.cfg.d" && echo force-unsafe-io > "$1/etc/dpkg/dpkg.cfg.d/kiln-unsafe-io"`;
