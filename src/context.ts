@@ -32,6 +32,17 @@ export interface InstalledPackage {
   readonly name: string;
   readonly version: string;
   readonly architecture: string;
+  /** The source package it was built from (deb: source:Package, rpm: SOURCERPM, pkg: BASE). */
+  readonly source?: string;
+  /** Installed size in bytes, where the package database records it. */
+  readonly size?: number;
+}
+
+/** ManifestFormat=changelog: a source package, its binary packages in the image, its changelog. */
+export interface SourcePackage {
+  readonly name: string;
+  readonly packages: readonly InstalledPackage[];
+  readonly changelog: string | undefined;
 }
 
 type Cleanup = () => Promise<void> | void;
@@ -91,6 +102,8 @@ export interface BuildContext {
   readonly artifacts: Artifact[];
   /** Filled before package metadata is cleaned, for the manifest. */
   packages: InstalledPackage[];
+  /** Filled with the packages for ManifestFormat=changelog (it needs the package database too). */
+  sourcePackages?: SourcePackage[];
   /** How systemd-nspawn must be called on this host. */
   readonly nspawnFlags: readonly string[];
   /** Whether the root was restored from the incremental cache (skip bootstrap and packages). */

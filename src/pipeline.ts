@@ -8,6 +8,7 @@ import path from 'node:path';
 import { commitArtifacts } from './artifacts/commit.js';
 import { emptyBuildDirectories, makeBuildDirectories } from './build-directories.js';
 import { prepareIncrementalRoot } from './cache/incremental.js';
+import { stageChangelog } from './artifacts/changelog.js';
 import { stageManifest } from './artifacts/manifest.js';
 import { stageChecksums, stageNspawnSettings } from './artifacts/sidecars.js';
 import { stageSignature } from './artifacts/sign.js';
@@ -133,6 +134,7 @@ export async function buildImage(loaded: Loaded, options: BuildOptions): Promise
     await stageChecksums(context);
     await stageSignature(context);
     await stageManifest(context);
+    await stageChangelog(context);
     throwIfInterrupted();
     return await commitArtifacts(context);
   } catch (error) {

@@ -33,6 +33,8 @@ export interface OutputNames {
   readonly signature: string;
   readonly nspawn: string;
   readonly manifest: string;
+  /** ManifestFormat=changelog: `<output>.changelog`, as mkosi 14 names it. */
+  readonly changelog: string;
   /**
    * Format=lxc: the metadata tarball that goes beside the root tarball, `<stem>.meta.tar.xz` where
    * the stem drops `.rootfs` too (image.rootfs.tar.xz pairs with image.meta.tar.xz, as distrobuilder
@@ -65,6 +67,7 @@ export function outputNames(config: Config): OutputNames {
     signature: 'SHA256SUMS.gpg',
     nspawn: nspawnName(image),
     manifest: manifestName(image),
+    changelog: `${image}.changelog`,
     ...(config.Format === 'lxc' ? { lxcMetadata: lxcMetadataName(image) } : {}),
   };
 }
@@ -89,6 +92,7 @@ export function producedOutputs(config: Config): ProducedOutput[] {
   if (config.Sign) outputs.push({ name: names.signature });
   if (config.NSpawnSettings !== null) outputs.push({ name: names.nspawn });
   if (config.ManifestFormat.includes('json')) outputs.push({ name: names.manifest });
+  if (config.ManifestFormat.includes('changelog')) outputs.push({ name: names.changelog });
   return outputs;
 }
 

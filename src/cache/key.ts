@@ -72,6 +72,9 @@ export interface CacheInputs {
   readonly mirror: string | null;
   readonly localMirror: string | null;
   readonly repositories: readonly string[];
+  /** The content of RepositoryDirectory=, and whether the host's repositories were used. */
+  readonly repositoryDirectory: string | null;
+  readonly useHostRepositories: boolean;
   readonly repositoryKeyCheck: boolean;
   readonly bootstrapper: string | null;
   readonly withDocs: boolean;
@@ -100,6 +103,8 @@ export async function cacheInputs(config: Config, packages: readonly string[], p
     mirror: config.Mirror,
     localMirror: config.LocalMirror,
     repositories: [...config.Repositories],
+    repositoryDirectory: config.RepositoryDirectory ? await digestTree(config.RepositoryDirectory) : null,
+    useHostRepositories: config.UseHostRepositories,
     repositoryKeyCheck: config.RepositoryKeyCheck,
     bootstrapper: config.Bootstrapper,
     withDocs: config.WithDocs,

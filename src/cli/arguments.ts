@@ -19,7 +19,7 @@ export const COMMAND_LINE_OPTIONS = {
   all: {
     flags: ['-a', '--all'],
     value: false,
-    doc: 'Every mkosi.* file in mkosi.files/ is one image: build (summary, clean) them all, side by side (kiln: in name order; the others go on when one fails)',
+    doc: 'Every mkosi.* file of mkosi.files/ is one image; build, summary and clean take them all (unlike mkosi 14: in name order, side by side, clashing outputs refused, the others go on when one fails; see docs/ci.md)',
   },
   allDirectory: { flags: ['--all-directory'], value: true, metavar: 'PATH', doc: 'Read the files of --all from this directory instead of mkosi.files/' },
   image: { flags: ['--image'], value: true, metavar: 'NAME', doc: 'kiln: with --all, only this image (mkosi.NAME; repeat or separate with commas for more)' },

@@ -3,7 +3,7 @@
  * first use — one configuration, or with --all one per file of mkosi.files/ (all/images.ts).
  */
 import path from 'node:path';
-import { checkDistinctOutputs, findImageFiles, loadImages, selectImages, type Image } from '../all/images.js';
+import { findImageFiles, loadImages, selectImages, type Image } from '../all/images.js';
 import { displayPath, loadConfig, type LoadOptions, type Loaded } from '../config/load.js';
 import { UserError } from '../errors.js';
 import { info, warn } from '../log.js';
@@ -51,9 +51,7 @@ export function makeInvocation(args: ParsedArguments, cwd: string): Invocation {
     const warnings: string[] = [];
     const files = findImageFiles(path.resolve(directory, args.allDirectory ?? 'mkosi.files'), display, warnings);
     for (const message of warnings) warn(message);
-    const selected = selectImages(loadImages(files, (file) => load({ file })), args.images);
-    checkDistinctOutputs(selected, display);
-    return selected;
+    return selectImages(loadImages(files, (file) => load({ file })), args.images);
   };
 
   let loaded: Loaded | undefined;

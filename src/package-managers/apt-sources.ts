@@ -3,7 +3,11 @@
  * LocalMirror= while building); the -updates and -security suites are added only where the host's
  * own apt sources show them for the same release, so kiln never invents a mirror host name.
  */
+import { readdirSync } from 'node:fs';
+import fs from 'node:fs/promises';
+import path from 'node:path';
 import { readAptSources, type AptSource } from '../config/host.js';
+import { resolveInRoot, writeFileInRoot } from '../tree/safe-path.js';
 import type { Config } from '../config/types.js';
 
 export interface DebSource {
@@ -66,4 +70,35 @@ export function sourceLine(source: DebSource): string {
 
 export function hostAptSources(): AptSource[] {
   return readAptSources('/etc/apt');
+}
+
+/**
+ * RepositoryDirectory= for apt (a kiln extension: mkosi 14 took it for dnf and pacman only): its
+ * *.list and *.sources files are apt sources used while building, besides the distribution's. As
+ * mkosi 14 does with dnf and pacman repository files, they are not left in the image.
+ */
+export function repositoryDirectorySources(config: Config): string[] {
+  const dir = config.RepositoryDirectory;
+  if (dir === null) return [];
+  try {
+    return readdirSync(dir)
+      .filter((name) => /\.(list|sources)$/.test(name) && !name.startsWith('.'))
+      .sort()
+      .map((name) => path.join(dir, name));
+  } catch {
+    return [];
+  }
+}
+
+/** Takes the build's own sources (RepositoryDirectory=) out of the image's sources.list.d/. */
+export async function removeBuildSources(root: string, matches: (name: string) => boolean): Promise<void> {
+  const dir = await resolveInRoot(root, 'etc/apt/sources.list.d').catch(() => undefined);
+  const names = dir ? await fs.readdir(dir).catch(() => [] as string[]) : [];
+  for (const name of names.filter(matches)) await fs.rm(path.join(dir!, name), { force: true });
+}
+
+/** The image's own sources.list: Mirror= (never the LocalMirror= the build may have used). */
+export async function writeImageSources(root: string, config: Config): Promise<void> {
+  const lines = imageSources(config, hostAptSources()).map(sourceLine);
+  await writeFileInRoot(root, 'etc/apt/sources.list', `${lines.join('\n')}\n`, 0o644);
 }

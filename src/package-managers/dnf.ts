@@ -22,7 +22,7 @@ import { getDistribution } from '../distributions/index.js';
 import { UserError } from '../errors.js';
 import { rebuildForHost, rebuildForImage } from './rpm-backend.js';
 import { runPackageManager } from './tool-failure.js';
-import { linkRpmDatabase, listRpmPackages } from './rpm-database.js';
+import { linkRpmDatabase, listRpmPackages, rpmChangelogs } from './rpm-database.js';
 import { renderDnfConf, repositoryFlags, sortPackages, writeRepositories, type RpmPolicy } from './rpm-repos.js';
 import { inRootNamespace } from './root-namespace.js';
 import type { PackageManager } from './types.js';
@@ -58,7 +58,8 @@ async function setUp(context: BuildContext): Promise<DnfSetup> {
   const reposDir = path.join(dir, 'repos.d');
   const varsDir = path.join(dir, 'vars');
   const home = path.join(dir, 'home');
-  const repositories = await writeRepositories(config, policy, reposDir, { hint: getDistribution(config.Distribution).mirrorHint });
+  // UseHostRepositories=: dnf's own reposdir, whose ids kiln does not know.
+  const ids = config.UseHostRepositories ? undefined : await writeRepositories(config, policy, reposDir, { hint: getDistribution(config.Distribution).mirrorHint });
   await Promise.all([varsDir, home].map((d) => fs.mkdir(d, { recursive: true })));
   for (const [name, value] of Object.entries(policy.dnfVariables?.(config) ?? {})) await fs.writeFile(path.join(varsDir, name), `${value}\n`);
   await fs.writeFile(path.join(dir, 'dnf.conf'), renderDnfConf({ gpgCheck: config.RepositoryKeyCheck }));
@@ -70,12 +71,14 @@ async function setUp(context: BuildContext): Promise<DnfSetup> {
     `--config=${path.join(dir, 'dnf.conf')}`,
     `--installroot=${context.root}`,
     `--releasever=${policy.releasever(config)}`,
-    `--setopt=reposdir=${reposDir}`,
+    // mkosi 14: kiln's repositories and RepositoryDirectory=; or, with UseHostRepositories=, dnf's
+    // own reposdir (the image's /etc/yum.repos.d when it has one, else the host's).
+    ...(config.UseHostRepositories ? [] : [`--setopt=reposdir=${[reposDir, ...(config.RepositoryDirectory ? [config.RepositoryDirectory] : [])].join(',')}`]),
     `--setopt=varsdir=${varsDir}`,
     '--setopt=keepcache=1',
     '--setopt=install_weak_deps=0',
     '--noplugins', '--best', '--allowerasing',
-    ...repositoryFlags(config.Repositories, repositories),
+    ...repositoryFlags(config.Repositories, ids),
   ];
   // A file:// mirror needs no network, and cache-only mode would refuse it before its first use.
   if (config.WithNetwork === 'never' && !config.LocalMirror?.startsWith('file:')) argv.push('--cacheonly');
@@ -118,6 +121,8 @@ export const dnf: PackageManager = {
   },
 
   listInstalled: (context) => listRpmPackages(context, rpmPolicyOf(context.config).rpmDatabase(context.config)),
+
+  changelogs: (context, packages) => rpmChangelogs(context, rpmPolicyOf(context.config).rpmDatabase(context.config), packages),
 
   cacheMountPoint: CACHE,
 };

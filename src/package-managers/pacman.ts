@@ -15,6 +15,7 @@
 import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { groupBySource } from '../artifacts/changelog.js';
 import { publishPackages, withPackageCache, type PackageFilter } from '../cache/package-cache.js';
 import type { Config } from '../config/types.js';
 import type { BuildContext, InstalledPackage } from '../context.js';
@@ -135,14 +136,21 @@ async function installPackages(context: BuildContext, packages: readonly string[
 }
 
 /** Reads pacman's local database: one directory per package with a `desc` file. */
-export function parsePacmanDesc(text: string): { name?: string; version?: string; architecture?: string } {
+export function parsePacmanDesc(text: string): { name?: string; version?: string; architecture?: string; base?: string; size?: number } {
   const fields = new Map<string, string>();
   const lines = text.split('\n');
   for (let i = 0; i < lines.length; i++) {
     const header = /^%([A-Z0-9]+)%$/.exec(lines[i]!.trim());
     if (header && i + 1 < lines.length) fields.set(header[1]!, lines[i + 1]!.trim());
   }
-  return { name: fields.get('NAME'), version: fields.get('VERSION'), architecture: fields.get('ARCH') };
+  const size = fields.get('SIZE');
+  return {
+    name: fields.get('NAME'),
+    version: fields.get('VERSION'),
+    architecture: fields.get('ARCH'),
+    base: fields.get('BASE'),
+    size: size === undefined ? undefined : Number(size) || 0,
+  };
 }
 
 export const pacman: PackageManager = {
@@ -173,11 +181,15 @@ export const pacman: PackageManager = {
       if (!entry.isDirectory()) continue;
       const desc = await fs.readFile(path.join(local, entry.name, 'desc'), 'utf8').catch(() => undefined);
       if (desc === undefined) continue;
-      const { name, version, architecture } = parsePacmanDesc(desc);
-      if (name && version) packages.push({ type: 'pkg', name, version, architecture: architecture ?? '' });
+      const { name, version, architecture, base, size } = parsePacmanDesc(desc);
+      if (name && version) packages.push({ type: 'pkg', name, version, architecture: architecture ?? '', source: base ?? name, size: size ?? 0 });
     }
     return packages.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   },
+
+  // pacman keeps no changelogs: the report lists the packages of each base (as mkosi 14's does).
+  changelogs: async (_context, packages) =>
+    [...groupBySource(packages)].map(([name, binaries]) => ({ name, packages: binaries, changelog: undefined })),
 
   cacheMountPoint: 'var/cache/pacman/pkg',
 };

@@ -2,7 +2,8 @@
  * The repositories of an RPM build, in the one place that decides them for dnf and zypper alike:
  * what the distribution's policy lists (distributions/*.ts), written as one .repo file (both read
  * the same format) into the directory the package manager is pointed at. Repositories the user
- * brings (RepositoryDirectory=, UseHostRepositories=) belong in writeRepositories() too.
+ * brings (RepositoryDirectory=) are counted in writeRepositories() too; UseHostRepositories= (dnf)
+ * skips it.
  */
 import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
@@ -111,9 +112,22 @@ function findGpgKey(config: Config, candidates: readonly string[]): string | und
   return `file://${key}`;
 }
 
+/** The repository ids the .repo files of a directory define (RepositoryDirectory=), as dnf and zypper read them. */
+export async function repositoryIdsIn(dir: string): Promise<string[]> {
+  const names = (await fs.readdir(dir).catch(() => [] as string[])).filter((name) => name.endsWith('.repo')).sort();
+  const ids: string[] = [];
+  for (const name of names) {
+    const sections = ini.parse(await fs.readFile(path.join(dir, name), 'utf8'));
+    ids.push(...Object.keys(sections).filter((key) => typeof sections[key] === 'object' && key !== 'main'));
+  }
+  return ids;
+}
+
 /**
- * Writes the build's repository definitions into `reposDir` (created); returns them. Throws when
- * there is none, or a signing key is missing.
+ * Writes the build's repository definitions into `reposDir` (created): the distribution's, as
+ * kiln.repo; RepositoryDirectory='s *.repo files are read from where they are (dnf: a second
+ * reposdir) or copied beside it (`copyRepositoryDirectory`: zypper reads one directory). Returns
+ * the ids of every repository of the build. Throws when there is none, or a signing key is missing.
  */
 export async function writeRepositories(
   config: Config,
@@ -124,12 +138,15 @@ export async function writeRepositories(
     readonly extra?: Readonly<Record<string, string | number>>;
     /** Repository ids to enable, the others written disabled (Repositories=); empty: all. */
     readonly enabled?: readonly string[];
+    readonly copyRepositoryDirectory?: boolean;
   },
-): Promise<readonly RpmRepository[]> {
+): Promise<readonly string[]> {
   const repositories = policy.rpmRepositories(config);
-  if (repositories.length === 0) throw new UserError(`no repository to install ${config.Distribution} from`, { hint: options.hint });
+  const extraIds = config.RepositoryDirectory ? await repositoryIdsIn(config.RepositoryDirectory) : [];
+  if (repositories.length === 0 && extraIds.length === 0) throw new UserError(`no repository to install ${config.Distribution} from`, { hint: options.hint });
+  const ids = [...repositories.map((repository) => repository.id), ...extraIds];
   const wanted = options.enabled ?? [];
-  checkRepositoryIds(wanted, repositories);
+  checkRepositoryIds(wanted, ids);
   const rendered = repositories.map((repository) => ({
     repository,
     enabled: wanted.length === 0 || wanted.includes(repository.id),
@@ -137,25 +154,31 @@ export async function writeRepositories(
     gpgKey: findGpgKey(config, repository.gpgKeyCandidates ?? policy.gpgKeyCandidates(config)),
   }));
   await fs.mkdir(reposDir, { recursive: true });
-  await fs.writeFile(path.join(reposDir, 'kiln.repo'), renderRepoFile(rendered, options.extra));
-  return repositories;
+  if (rendered.length > 0) await fs.writeFile(path.join(reposDir, 'kiln.repo'), renderRepoFile(rendered, options.extra));
+  if (options.copyRepositoryDirectory && config.RepositoryDirectory) {
+    for (const name of (await fs.readdir(config.RepositoryDirectory)).filter((entry) => entry.endsWith('.repo')).sort()) {
+      await fs.copyFile(path.join(config.RepositoryDirectory, name), path.join(reposDir, `reposdir-${name}`));
+    }
+  }
+  return ids;
 }
 
 /**
  * Repositories= names repository ids to enable (and disables the others), as in mkosi 14; an id
- * kiln did not define would make the package manager fail later with a less helpful message.
+ * none of the build's repository files defines would make the package manager fail later with a
+ * less helpful message. `ids` is undefined where kiln cannot know them (UseHostRepositories=).
  */
-export function checkRepositoryIds(wanted: readonly string[], defined: readonly RpmRepository[]): void {
-  const ids = defined.map((repository) => repository.id);
+export function checkRepositoryIds(wanted: readonly string[], ids: readonly string[] | undefined): void {
+  if (ids === undefined) return;
   const unknown = wanted.filter((id) => !ids.includes(id));
   if (unknown.length > 0) {
     throw new UserError(`Repositories=${unknown.join(',')}: no such repository`, { hint: `the repositories of this build are ${ids.join(', ')}` });
   }
 }
 
-export function repositoryFlags(wanted: readonly string[], defined: readonly RpmRepository[]): string[] {
+export function repositoryFlags(wanted: readonly string[], ids: readonly string[] | undefined): string[] {
   if (wanted.length === 0) return [];
-  checkRepositoryIds(wanted, defined);
+  checkRepositoryIds(wanted, ids);
   return ['--disablerepo=*', ...wanted.map((id) => `--enablerepo=${id}`)];
 }
 
@@ -166,7 +189,7 @@ export function sortPackages(packages: readonly string[]): string[] {
 }
 
 /** `rpm -qa` in this format; the epoch only where a package has one, nothing cut off. */
-export const RPM_QUERY_FORMAT = '%{NAME}\\t%|EPOCH?{%{EPOCH}:}:{}|%{VERSION}-%{RELEASE}\\t%{ARCH}\\n';
+export const RPM_QUERY_FORMAT = '%{NAME}\\t%|EPOCH?{%{EPOCH}:}:{}|%{VERSION}-%{RELEASE}\\t%{ARCH}\\t%{SOURCERPM}\\t%{SIZE}\\n';
 
 /**
  * A small file of the first repository, fetched before the build to fail fast with its URL: the

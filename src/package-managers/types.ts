@@ -3,7 +3,7 @@
  * pacman, dnf). Which packages and mirrors is the distribution's policy (distributions/).
  */
 import type { Config } from '../config/types.js';
-import type { BuildContext, InstalledPackage } from '../context.js';
+import type { BuildContext, InstalledPackage, SourcePackage } from '../context.js';
 
 export type PackageManagerName = 'apt' | 'pacman' | 'dnf' | 'zypper';
 
@@ -24,6 +24,11 @@ export interface PackageManager {
   remove(context: BuildContext, packages: readonly string[]): Promise<void>;
   /** Every installed package, for the manifest. */
   listInstalled(context: BuildContext): Promise<InstalledPackage[]>;
+  /**
+   * ManifestFormat=changelog: the packages grouped by source package, each with the changelog the
+   * package manager keeps for it (none where it keeps none: pacman).
+   */
+  changelogs(context: BuildContext, packages: readonly InstalledPackage[]): Promise<SourcePackage[]>;
   /** Where the package cache is bound inside the image while scripts run (relative to the root). */
   readonly cacheMountPoint: string;
 }

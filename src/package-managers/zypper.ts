@@ -21,7 +21,7 @@ import type { BuildContext } from '../context.js';
 import { getDistribution } from '../distributions/index.js';
 import { mkdirInRoot, writeFileInRoot } from '../tree/safe-path.js';
 import { rpmPolicyOf } from './dnf.js';
-import { linkRpmDatabase, listRpmPackages } from './rpm-database.js';
+import { linkRpmDatabase, listRpmPackages, rpmChangelogs } from './rpm-database.js';
 import { renderRepoFile, sortPackages, writeRepositories } from './rpm-repos.js';
 import { inRootNamespace } from './root-namespace.js';
 import { runPackageManager } from './tool-failure.js';
@@ -68,6 +68,7 @@ async function setUp(context: BuildContext): Promise<ZypperSetup> {
     hint: getDistribution(config.Distribution).mirrorHint,
     extra: { autorefresh: 1, keeppackages: 1, type: 'rpm-md' },
     enabled: config.Repositories,
+    copyRepositoryDirectory: true,
   });
   await fs.mkdir(home, { recursive: true });
   await fs.writeFile(path.join(home, '.rpmmacros'), `%_dbpath /${policy.rpmDatabase(config)}\n`);
@@ -140,6 +141,8 @@ export const zypper: PackageManager = {
   },
 
   listInstalled: (context) => listRpmPackages(context, rpmPolicyOf(context.config).rpmDatabase(context.config)),
+
+  changelogs: (context, packages) => rpmChangelogs(context, rpmPolicyOf(context.config).rpmDatabase(context.config), packages),
 
   cacheMountPoint: CACHE,
 };

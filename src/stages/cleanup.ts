@@ -19,7 +19,10 @@ export const recordPackages: Stage = {
   title: 'Recording installed packages',
   enabled: (context) => context.config.ManifestFormat.length > 0,
   async run(context) {
-    context.packages = await packageManagerOf(context).listInstalled(context);
+    const manager = packageManagerOf(context);
+    context.packages = await manager.listInstalled(context);
+    // The changelogs come from the package database and /usr/share/doc, which the next stages may remove.
+    if (context.config.ManifestFormat.includes('changelog')) context.sourcePackages = await manager.changelogs(context, context.packages);
   },
 };
 

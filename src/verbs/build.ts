@@ -1,4 +1,5 @@
-import { checkImages, buildImages, exitCodeOf } from '../all/schedule.js';
+import { checkDistinctOutputs } from '../all/images.js';
+import { buildImages, checkImages, exitCodeOf } from '../all/schedule.js';
 import { formatResults } from '../all/table.js';
 import { queueWidth } from '../all/width.js';
 import { checkRoot } from '../checks.js';
@@ -25,6 +26,7 @@ async function buildAll(invocation: Invocation): Promise<number> {
   const images = invocation.images();
   const scriptArguments = args.commandLine;
   checkScriptArguments(scriptArguments, images.map((image) => image.loaded));
+  checkDistinctOutputs(images, display);
   await checkImages(images, display);
   const width = queueWidth(images.length, args.jobs);
   const results = await buildImages(images, { width, failFast: args.failFast, display, debug: args.debug, scriptArguments });

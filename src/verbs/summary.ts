@@ -1,8 +1,8 @@
-import type { Image } from '../all/images.js';
+import { checkDistinctOutputs, type Image } from '../all/images.js';
 import { configToJson, formatSummary, refusalNote, type JsonValue } from '../config/summary.js';
 import type { Loaded } from '../config/load.js';
 import { findProblems } from '../config/validate.js';
-import { ConfigErrors, type KilnError } from '../errors.js';
+import { ConfigErrors, KilnError } from '../errors.js';
 import { warn } from '../log.js';
 import type { Invocation, Verb } from './types.js';
 
@@ -26,6 +26,13 @@ function summarizeAll(images: readonly Image[], invocation: Invocation): void {
   const checked = images.map((image) => ({ image, ...problemsOf(image.loaded, invocation, `${image.name}: `) }));
   const errors = checked.flatMap((entry) => entry.errors);
   if (errors.length > 0) throw new ConfigErrors(errors);
+  // Images built one per CI job may share output names; kiln --all build on one machine may not.
+  try {
+    checkDistinctOutputs(images, invocation.display);
+  } catch (error) {
+    if (!(error instanceof KilnError)) throw error;
+    for (const problem of error instanceof ConfigErrors ? error.errors : [error]) warn(`${problem.message}: kiln --all build refuses that (one image at a time with --image is fine)`);
+  }
   if (invocation.args.json) {
     for (const { image, unsupported } of checked) {
       for (const message of unsupported) warn(`${image.name}: ${message}`);

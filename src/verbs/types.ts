@@ -11,7 +11,7 @@ export interface Invocation {
   readonly directory: string;
   /** Loads the configuration once, on first use (with --all: of the one image --image picks). */
   config(): Loaded;
-  /** With --all: the images of mkosi.files/ (those --image names), loaded and checked for clashing outputs. */
+  /** With --all: the images of mkosi.files/ (those --image names), loaded. */
   images(): readonly Image[];
   /** File names as the user would write them (relative to the working directory when inside it). */
   display(file: string): string;

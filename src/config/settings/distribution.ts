@@ -119,17 +119,25 @@ export const distributionSettings = {
     flags: ['--use-host-repositories'],
     mkosi: 'use_host_repositories',
     default: false,
-    status: 'unsupported',
-    doc: "Use the host's repository definitions (RPM distributions)",
+    status: 'partial',
+    // mkosi 14 gives dnf no repository directory then; apt and pacman have no such thing in mkosi 14.
+    unsupported: (value, context) => {
+      if (!value) return undefined;
+      const distribution = context.get('Distribution');
+      const manager = isSupportedDistribution(distribution) ? DISTRIBUTIONS[distribution].packageManager : undefined;
+      return manager === undefined || manager === 'dnf'
+        ? undefined
+        : `UseHostRepositories=yes is for distributions installed with dnf, as in mkosi 14 (${distribution} is installed with ${manager}); for extra repositories use RepositoryDirectory=`;
+    },
+    doc: "dnf: use the repository files of the image's or the host's /etc/yum.repos.d instead of kiln's (mkosi 14: RPM distributions)",
   }),
   RepositoryDirectory: pathSetting({
     section,
     flags: ['--repository-directory'],
     mkosi: 'repos_dir',
     default: detected('mkosi.reposdir', 'directory'),
-    status: 'unsupported',
     neutral: null,
-    doc: 'Directory with extra repository definitions (default: mkosi.reposdir/)',
+    doc: 'Directory with more repositories for the build (default: mkosi.reposdir/): dnf *.repo files, pacman files included into pacman.conf, and (kiln) apt *.list and *.sources files',
   }),
   Bootstrapper: enumeration<BootstrapperName, BootstrapperName | null>(BOOTSTRAPPERS, {
     section,

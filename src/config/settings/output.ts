@@ -162,10 +162,7 @@ export const outputSettings = {
     delimiter: ',',
     item: (raw) => parseEnum(['json', 'changelog'] as const)(raw),
     unset: ['json'],
-    status: 'partial',
-    unsupported: (value) =>
-      value.includes('changelog') ? 'ManifestFormat=changelog is not supported by kiln yet' : undefined,
-    doc: 'Manifest formats to write beside the image: json, changelog',
+    doc: 'Manifest formats to write beside the image: json (<output>.manifest), changelog (<output>.changelog: packages by source package with their changelogs)',
   }),
   Output: string<string>({
     section,

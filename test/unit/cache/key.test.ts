@@ -99,6 +99,18 @@ describe('the incremental cache key', () => {
     expect(keys.size).toBe(6);
   });
 
+  it('changes with the content of RepositoryDirectory= and with UseHostRepositories=', async () => {
+    const repos = path.join(dir, 'mkosi.reposdir');
+    mkdirSync(repos);
+    writeFileSync(path.join(repos, 'extra.list'), 'deb [trusted=yes] http://127.0.0.1/one ./\n');
+    const keys = new Set([await keyFor()]);
+    writeFileSync(path.join(repos, 'extra.list'), 'deb [trusted=yes] http://127.0.0.1/two ./\n');
+    keys.add(await keyFor());
+    keys.add(await keyFor({ Distribution: 'fedora', Release: '38', UseHostRepositories: 'yes' }));
+    keys.add(await keyFor({ Distribution: 'fedora', Release: '38' }));
+    expect(keys.size).toBe(4);
+  });
+
   it('changes with the prepare script', async () => {
     const before = await keyFor();
     writeFileSync(path.join(dir, 'mkosi.prepare'), '#!/bin/sh\necho prepared differently\n');

@@ -7,7 +7,7 @@ import { RootCache } from '../../../src/cache/store.js';
 
 const base: CacheInputs = {
   kiln: '0', distribution: 'debian', release: 'bookworm', architecture: 'x86_64', mirror: 'm', localMirror: null,
-  repositories: [], repositoryKeyCheck: true, bootstrapper: 'mmdebstrap', withDocs: false, packages: ['a'],
+  repositories: [], repositoryDirectory: null, useHostRepositories: false, repositoryKeyCheck: true, bootstrapper: 'mmdebstrap', withDocs: false, packages: ['a'],
   skeletonTrees: [], prepareScript: null, prepareEnvironment: null, prepareNetwork: null,
 };
 

@@ -130,12 +130,6 @@ const CASES: readonly ErrorCase[] = [
     stderr: ['kiln: error: mkosi.build: is not executable (kiln runs it as BuildScript=)', 'kiln: hint: chmod +x mkosi.build'],
   },
   {
-    name: 'an auto-detected directory kiln does not support, named as found (nobody wrote the setting)',
-    files: { 'mkosi.default': DEBIAN, 'mkosi.reposdir/extra.repo': '[extra]\n' },
-    argv: ['build'],
-    stderr: ['kiln: error: mkosi.reposdir: kiln does not support this directory yet (mkosi 14 uses it as RepositoryDirectory=)', 'kiln: hint: move it away to build without it'],
-  },
-  {
     name: 'Gentoo, refused with its reason',
     files: { 'mkosi.default': '[Distribution]\nDistribution=gentoo\n' },
     argv: ['build'],

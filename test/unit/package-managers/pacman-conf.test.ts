@@ -124,6 +124,7 @@ describe('renderPacmanConf', () => {
 describe('parsePacmanDesc', () => {
   it('reads name, full version and architecture from a local database entry', () => {
     const desc = '%NAME%\nlinux-firmware\n\n%VERSION%\n1:20231110.74158e7a-1\n\n%BASE%\nlinux-firmware\n\n%ARCH%\nany\n\n%DEPENDS%\nfoo\nbar\n';
-    expect(parsePacmanDesc(desc)).toEqual({ name: 'linux-firmware', version: '1:20231110.74158e7a-1', architecture: 'any' });
+    expect(parsePacmanDesc(desc)).toEqual({ name: 'linux-firmware', version: '1:20231110.74158e7a-1', architecture: 'any', base: 'linux-firmware' });
+    expect(parsePacmanDesc('%NAME%\nbash\n\n%SIZE%\n9437184\n').size).toBe(9437184);
   });
 });

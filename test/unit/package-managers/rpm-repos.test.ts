@@ -1,8 +1,11 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { fedora, parseFedoraRelease } from '../../../src/distributions/fedora.js';
 import { UserError } from '../../../src/errors.js';
 import { parseRpmList } from '../../../src/package-managers/rpm-database.js';
-import { renderDnfConf, renderRepoFile, repositoryFlags, sortPackages } from '../../../src/package-managers/rpm-repos.js';
+import { renderDnfConf, renderRepoFile, repositoryFlags, repositoryIdsIn, sortPackages } from '../../../src/package-managers/rpm-repos.js';
 import { configOf } from './config-of.js';
 
 const FEDORA = '[Distribution]\nDistribution=fedora\nArchitecture=x86_64\n';
@@ -103,10 +106,24 @@ describe('dnf configuration files', () => {
   });
 
   it('enables only the repositories Repositories= names, and refuses unknown ones', () => {
-    const defined = [{ id: 'fedora', baseurl: 'file:///a' }, { id: 'updates', baseurl: 'file:///b' }];
+    const defined = ['fedora', 'updates'];
     expect(repositoryFlags([], defined)).toEqual([]);
+    // UseHostRepositories=: the host's files decide which ids exist.
+    expect(repositoryFlags(['anything'], undefined)).toEqual(['--disablerepo=*', '--enablerepo=anything']);
     expect(repositoryFlags(['updates'], defined)).toEqual(['--disablerepo=*', '--enablerepo=updates']);
     expect(() => repositoryFlags(['updates-testing'], defined)).toThrow(/updates-testing.*no such repository/);
+  });
+
+  it('reads the repository ids of RepositoryDirectory=\'s .repo files', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'kiln-reposdir-'));
+    try {
+      writeFileSync(path.join(dir, 'b.repo'), '[mine]\nname=mine\nbaseurl=file:///srv/mine\n\n[mine-debug]\nbaseurl=file:///srv/debug\n');
+      writeFileSync(path.join(dir, 'a.repo'), '[other]\nbaseurl=http://127.0.0.1/other\n');
+      writeFileSync(path.join(dir, 'notes.txt'), '[not-a-repo]\n');
+      expect(await repositoryIdsIn(dir)).toEqual(['other', 'mine', 'mine-debug']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('orders packages as mkosi 14 does: names, then paths, then rich dependencies', () => {

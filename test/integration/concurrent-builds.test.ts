@@ -1,0 +1,179 @@
+/**
+ * Two `kiln build` processes started at the same moment on one cache directory, each with other
+ * packages, several times over: both succeed, each image holds exactly its own packages, and the
+ * package cache holds only whole packages. For Debian (mmdebstrap; the rounds also run with the
+ * incremental cache, different and equal keys), Fedora (dnf) and Arch (pacman). A build killed
+ * while it downloads leaves the cache usable for the next one.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { archPackages, fedoraPackages, missingFixtureInput, stubPackage } from '../fixtures/repos/packages.js';
+import { buildPacmanRepo } from '../fixtures/repos/pacman-repo.js';
+import { buildRpmRepo } from '../fixtures/repos/rpm-repo.js';
+import { KILN, kiln, TEST_CACHE, whyNotRoot, workspacesIn, type KilnResult } from './helpers/kiln.js';
+
+const skip = whyNotRoot(['mmdebstrap', 'dnf', 'pacman', 'rpmbuild', 'createrepo_c', 'repo-add', 'dpkg-deb', 'flock']) ?? missingFixtureInput();
+
+function project(dir: string, lines: readonly string[]): string {
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(path.join(dir, 'mkosi.default'), `${lines.join('\n')}\n`);
+  return dir;
+}
+
+/** Both builds at the same moment; both must succeed. */
+async function together(cache: string, projects: readonly string[], extra: readonly string[] = []): Promise<KilnResult[]> {
+  const results = await Promise.all(projects.map((dir) => kiln(['--cache', cache, '-f', ...extra, 'build'], { cwd: dir })));
+  results.forEach((result, k) => expect(result.status, `${projects[k]}:\n${result.stderr}`).toBe(0));
+  return results;
+}
+
+function dpkgPackages(root: string): string[] {
+  return execFileSync('dpkg-query', [`--admindir=${root}/var/lib/dpkg`, '-W', '-f', '${Package}\n'], { encoding: 'utf8' }).split('\n').filter(Boolean);
+}
+
+/** Every .deb of the cache is a whole package, and no temporary name is left. */
+function checkDebCache(packages: string): void {
+  const names = readdirSync(packages);
+  expect(names.filter((name) => !name.endsWith('.deb'))).toEqual([]);
+  for (const name of names) execFileSync('dpkg-deb', ['--info', path.join(packages, name)], { stdio: 'ignore' });
+}
+
+describe.skipIf(skip)('two kiln build processes on one cache directory', () => {
+  let work: string;
+
+  beforeAll(() => {
+    work = mkdtempSync(path.join(os.tmpdir(), 'kiln-concurrent-'));
+  });
+
+  afterAll(() => {
+    if (work) rmSync(work, { recursive: true, force: true });
+  });
+
+  describe('Debian (mmdebstrap, and the incremental cache)', () => {
+    let cache: string;
+    const debian = (name: string, packages: string) =>
+      project(path.join(work, name), ['[Distribution]', 'Distribution=debian', 'Release=bookworm', '[Output]', 'Format=directory', '[Content]', 'BasePackages=no', `Packages=${packages}`]);
+    const packagesDir = () => path.join(cache, 'debian~bookworm/packages');
+
+    beforeAll(() => {
+      // The shared test cache without the libraries and the two packages: those both builds download.
+      cache = path.join(work, 'debian-cache');
+      mkdirSync(packagesDir(), { recursive: true });
+      const from = path.join(TEST_CACHE, 'debian~bookworm/packages');
+      if (!existsSync(from)) return;
+      for (const name of readdirSync(from).filter((n) => n.endsWith('.deb') && !/^(lib|busybox_|cpio_)/.test(n))) linkSync(path.join(from, name), path.join(packagesDir(), name));
+    });
+
+    let round = 0;
+    it.each([
+      ['from a cache missing what they need', [] as string[], ['busybox', 'cpio']],
+      ['with the incremental cache, different packages', ['-i'], ['busybox', 'cpio']],
+      ['with the incremental cache, the same packages', ['-i'], ['busybox', 'busybox']],
+    ])('%s: both succeed with exactly their packages', async (_label, extra, wanted) => {
+      round++;
+      const projects = wanted.map((name, k) => debian(`debian-${round}-${k}`, name));
+      await together(cache, projects, extra);
+      projects.forEach((dir, k) => {
+        const installed = dpkgPackages(path.join(dir, 'image'));
+        const other = wanted[1 - k]!;
+        expect(installed).toContain(wanted[k]);
+        if (other !== wanted[k]) expect(installed).not.toContain(other);
+        expect(workspacesIn(dir)).toEqual([]);
+      });
+      checkDebCache(packagesDir());
+    });
+
+    it('a build killed while it downloads leaves the cache usable', async () => {
+      rmSync(path.join(packagesDir(), readdirSync(packagesDir()).find((name) => name.startsWith('libc6_'))!));
+      const dir = debian('killed', 'busybox,less');
+      const child = spawn(KILN, ['--cache', cache, 'build'], { cwd: dir, detached: true, stdio: 'ignore' });
+      // Killed, with all it started, once it holds the package cache's lock (it is downloading).
+      const lock = `${packagesDir()}.lock`;
+      for (let waited = 0; waited < 300_000; waited += 200) {
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        const free = existsSync(lock) && spawnStatus(['flock', '--nonblock', lock, 'true']) === 0;
+        if (existsSync(lock) && !free) break;
+      }
+      // As the OOM killer or a power cut would: kiln and everything it started, at once.
+      killTree(child.pid!);
+      await new Promise((resolve) => child.once('exit', resolve));
+      checkDebCache(packagesDir());
+      const after = await kiln(['--cache', cache, '-f', 'build'], { cwd: dir });
+      expect(after.status, after.stderr).toBe(0);
+      expect(dpkgPackages(path.join(dir, 'image'))).toEqual(expect.arrayContaining(['busybox', 'less', 'libc6']));
+      expect(workspacesIn(dir)).toEqual([]);
+      checkDebCache(packagesDir());
+    });
+  });
+
+  describe.each(['fedora', 'arch'] as const)('%s from the local repository', (distribution) => {
+    let cache: string;
+    const projects: string[] = [];
+
+    beforeAll(async () => {
+      const packages = [...(distribution === 'fedora' ? fedoraPackages() : archPackages()), stubPackage('kiln-test-one'), stubPackage('kiln-test-two')];
+      const repoDir = path.join(work, `${distribution}-repo`);
+      const url = distribution === 'fedora' ? (await buildRpmRepo(repoDir, packages)).url : (await buildPacmanRepo(repoDir, packages)).url;
+      cache = path.join(work, `${distribution}-cache`);
+      for (const name of ['one', 'two']) {
+        projects.push(
+          project(path.join(work, `${distribution}-${name}`), [
+            '[Distribution]', `Distribution=${distribution}`, ...(distribution === 'fedora' ? ['Release=38'] : []), `LocalMirror=${url}`, 'RepositoryKeyCheck=no',
+            '[Output]', 'Format=directory', '[Content]', `Packages=kiln-test-${name}`, 'ManifestFormat=json',
+          ]),
+        );
+      }
+    });
+
+    it.each([1, 2, 3])('round %i: both succeed with exactly their packages', async () => {
+      await together(cache, projects);
+      projects.forEach((dir, k) => {
+        const manifest = JSON.parse(readFileSync(path.join(dir, 'image.manifest'), 'utf8')) as { packages: { name: string }[] };
+        const names = manifest.packages.map((p) => p.name);
+        expect(names).toContain(k === 0 ? 'kiln-test-one' : 'kiln-test-two');
+        expect(names).not.toContain(k === 0 ? 'kiln-test-two' : 'kiln-test-one');
+      });
+      const cached = readdirSync(cache, { recursive: true }).map(String);
+      expect(cached.filter((name) => /(^|\/)\.[^/]*\.(rpm|zst)\.|\.part$/.test(name))).toEqual([]);
+    });
+  });
+});
+
+/** SIGKILL to a process and all its descendants (they run in process groups of their own). */
+function killTree(pid: number): void {
+  const children = new Map<number, number[]>();
+  for (const name of readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      const parent = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      children.set(parent, [...(children.get(parent) ?? []), Number(name)]);
+    } catch {
+      // gone
+    }
+  }
+  const all: number[] = [];
+  const walk = (at: number): void => {
+    all.push(at);
+    for (const child of children.get(at) ?? []) walk(child);
+  };
+  walk(pid);
+  for (const target of all) {
+    try {
+      process.kill(target, 'SIGKILL');
+    } catch {
+      // gone
+    }
+  }
+}
+
+function spawnStatus(argv: readonly string[]): number | null {
+  try {
+    execFileSync(argv[0]!, argv.slice(1), { stdio: 'ignore' });
+    return 0;
+  } catch (error) {
+    return (error as { status: number | null }).status;
+  }
+}
