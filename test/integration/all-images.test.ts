@@ -124,7 +124,7 @@ describe.skipIf(skip)('kiln --all with mkosi.files/', () => {
     seedCache(cache);
     project = path.join(work, 'project');
     writeProject(project, fedora, fedoraExtra, server.url);
-    first = await kiln(['--cache', cache, '--all', 'build'], { cwd: project, env: { http_proxy: proxy.url, CI: 'true' } });
+    first = await kiln(['--cache', cache, '--all', '--incremental', 'build'], { cwd: project, env: { http_proxy: proxy.url, CI: 'true' } });
     stopUdev = ensureUdev();
   }, 15 * 60_000);
 
@@ -200,7 +200,7 @@ describe.skipIf(skip)('kiln --all with mkosi.files/', () => {
   it('builds the other two when one image\'s postinst fails, and the failing one leaves nothing', async () => {
     const again = path.join(work, 'failing');
     copyDefinition(project, again);
-    const result = await kiln(['--cache', cache, '--all', '--environment=KILN_FAIL=debian-disk', 'build'], { cwd: again, env: { CI: 'true' } });
+    const result = await kiln(['--cache', cache, '--all', '--incremental', '--environment=KILN_FAIL=debian-disk', 'build'], { cwd: again, env: { CI: 'true' } });
     expect(result.status).toBe(1);
     expect(result.stderr).toContain('[debian-disk] kiln: error: mkosi.postinst failed with exit code 3');
     expect(result.stderr).toMatch(/^debian-disk +gpt_ext4 +failed /m);
@@ -221,7 +221,7 @@ describe.skipIf(skip)('kiln --all with mkosi.files/', () => {
   it('stops at the first failure with --fail-fast, as mkosi 14 does, starting no other image', async () => {
     const again = path.join(work, 'fail-fast');
     copyDefinition(project, again);
-    const result = await kiln(['--cache', cache, '--all', '--jobs=1', '--fail-fast', '--environment=KILN_FAIL=debian-disk', 'build'], { cwd: again, env: { CI: 'true' } });
+    const result = await kiln(['--cache', cache, '--all', '--incremental', '--jobs=1', '--fail-fast', '--environment=KILN_FAIL=debian-disk', 'build'], { cwd: again, env: { CI: 'true' } });
     expect(result.status).toBe(1);
     expect(result.stderr).toMatch(/^debian-disk +gpt_ext4 +failed /m);
     expect(result.stderr).toMatch(/^debian-tar +tar +skipped +- +- +-$/m);
