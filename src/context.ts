@@ -47,12 +47,22 @@ export interface SourcePackage {
 
 type Cleanup = () => Promise<void> | void;
 
+/**
+ * Undo actions, run last-registered first — except that locks are released after everything
+ * else: whatever a build did under a lock (processes, mounts, files in the workspace) is undone
+ * before another build can take it.
+ */
 export class CleanupStack {
-  readonly #entries: { what: string; run: Cleanup }[] = [];
+  readonly #entries: { what: string; run: Cleanup; lock: boolean }[] = [];
 
-  /** Registers an undo action; they run last-registered first. */
+  /** Registers an undo action. */
   push(what: string, run: Cleanup): void {
-    this.#entries.push({ what, run });
+    this.#entries.push({ what, run, lock: false });
+  }
+
+  /** Registers the release of a lock, which unwinding runs after every other action. */
+  pushLock(what: string, release: Cleanup): void {
+    this.#entries.push({ what, run: release, lock: true });
   }
 
   /** Removes a registered action without running it (the resource was handed over). */
@@ -61,11 +71,21 @@ export class CleanupStack {
     if (index >= 0) this.#entries.splice(index, 1);
   }
 
+  /** Runs a registered action now (a lock released once its work is done) and removes it. */
+  async runNow(what: string): Promise<void> {
+    const index = this.#entries.findLastIndex((entry) => entry.what === what);
+    if (index < 0) return;
+    const [entry] = this.#entries.splice(index, 1);
+    await entry!.run();
+  }
+
   /** Runs every action even if some fail; returns the errors of those that failed. */
   async unwind(): Promise<unknown[]> {
     const errors: unknown[] = [];
-    while (this.#entries.length > 0) {
-      const entry = this.#entries.pop()!;
+    for (;;) {
+      const index = this.#entries.findLastIndex((entry) => !entry.lock);
+      const [entry] = this.#entries.splice(index >= 0 ? index : this.#entries.length - 1, 1);
+      if (entry === undefined) return errors;
       try {
         debug(`cleanup: ${entry.what}`);
         await entry.run();
@@ -73,7 +93,6 @@ export class CleanupStack {
         errors.push(error);
       }
     }
-    return errors;
   }
 }
 

@@ -25,6 +25,7 @@ import { formatBytes, planPartitions } from './disk/layout.js';
 import { KilnError, UserError } from './errors.js';
 import { debug } from './log.js';
 import { run } from './run.js';
+import { interruptSignal } from './signals.js';
 
 const GiB = 1024 ** 3;
 /** Left for everything else on the machine, beyond the tree's worst case. */
@@ -99,7 +100,8 @@ export async function mountMemoryRoot(config: Config, workspace: string): Promis
     await run(['mount', '-t', 'tmpfs', '-o', `size=${plan.bytes},mode=0755`, 'kiln-root', mountPoint], { what: 'Mounting a tmpfs for the image tree' });
   } catch (error) {
     // No mount permission (an unprivileged container): the tree stays on disk, as it would have.
-    if (!(error instanceof KilnError)) throw error;
+    // An interrupt is no reason to go on without the tmpfs: it ends the build.
+    if (!(error instanceof KilnError) || interruptSignal().aborted) throw error;
     debug(`image tree on disk: ${error.message}`);
     await fs.rmdir(mountPoint);
     return null;

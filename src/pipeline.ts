@@ -15,6 +15,7 @@ import { stageSignature } from './artifacts/sign.js';
 import { checkBuild, checkRoot } from './checks.js';
 import type { Loaded } from './config/load.js';
 import { CleanupStack, phaseTitle, type BuildContext } from './context.js';
+import { withLock } from './lock.js';
 import { info, step, warn } from './log.js';
 import { buildNspawnFlags, detectNspawnHost } from './nspawn.js';
 import { OUTPUTS } from './outputs/index.js';
@@ -23,7 +24,7 @@ import { throwIfInterrupted } from './signals.js';
 import { configFileOf, runBuildScript } from './stages/build-script.js';
 import { BASE_STAGES, IMAGE_STAGES } from './stages/index.js';
 import type { Stage } from './stages/types.js';
-import { explainFullMemoryRoot, mountMemoryRoot } from './memory-root.js';
+import { explainFullMemoryRoot, mountMemoryRoot, type MemoryRoot } from './memory-root.js';
 import { createWorkspace, removeWorkspace, unmountBelow } from './workspace.js';
 
 export interface BuildOptions {
@@ -92,30 +93,36 @@ export async function buildImage(loaded: Loaded, options: BuildOptions): Promise
   const workspace = await createWorkspace(config.WorkspaceDirectory ?? outputDirectory);
   if (options.debug.includes('workspace')) info(`workspace: ${workspace.path} (kept: --debug=workspace; unmount a tmpfs in it with umount -R)`);
   else cleanup.push('remove the workspace', () => removeWorkspace(workspace.path));
-  const memory = await mountMemoryRoot(config, workspace.path);
-  if (memory) cleanup.push('give back the memory of the tmpfs', () => memory.release());
+  let memory: MemoryRoot | null = null;
 
-  const context: BuildContext = {
-    config,
-    phase: 'final',
-    directory: loaded.directory,
-    workspace: workspace.path,
-    root: memory?.root ?? workspace.root,
-    staging: workspace.staging,
-    outputDirectory,
-    packageCache: path.join(config.Cache!, 'packages'),
-    cleanup,
-    artifacts: [],
-    packages: [],
-    nspawnFlags: buildNspawnFlags(detectNspawnHost(), config.NspawnKeepUnit),
-    reusedCachedRoot: false,
-    debug: options.debug,
-  };
-
+  // Everything from here on is undone by the cleanup stack, whatever fails (the tmpfs is unmounted
+  // with the workspace).
   try {
+    memory = await mountMemoryRoot(config, workspace.path);
+    const mounted = memory;
+    if (mounted) cleanup.push('give back the memory of the tmpfs', () => mounted.release());
+    const context: BuildContext = {
+      config,
+      phase: 'final',
+      directory: loaded.directory,
+      workspace: workspace.path,
+      root: memory?.root ?? workspace.root,
+      staging: workspace.staging,
+      outputDirectory,
+      packageCache: path.join(config.Cache!, 'packages'),
+      cleanup,
+      artifacts: [],
+      packages: [],
+      nspawnFlags: buildNspawnFlags(detectNspawnHost(), config.NspawnKeepUnit),
+      reusedCachedRoot: false,
+      debug: options.debug,
+    };
     if (config.Force >= 3) {
       // mkosi 14: -fff also removes the package cache.
-      await run(['rm', '-rf', '--one-file-system', context.packageCache], { what: 'Removing the package cache' });
+      // Under its lock: another build may be downloading into it.
+      await withLock(cleanup, `${context.packageCache}.lock`, 'the package cache', () =>
+        run(['rm', '-rf', '--one-file-system', context.packageCache], { what: 'Removing the package cache' }),
+      );
     }
     if (config.Force >= 2) {
       // mkosi 14: -ff also empties BuildDirectory=, IncludeDirectory= and InstallDirectory=.

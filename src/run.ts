@@ -71,12 +71,19 @@ export function formatCommand(argv: readonly string[], secrets?: readonly string
   return redact(argv.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replaceAll("'", `'\\''`)}'`)).join(' '), secrets);
 }
 
+/** A command that reads kiln's terminal (shell, boot, apt-get asking): it must stay in kiln's process group. */
+function isInteractive(options: RunOptions): boolean {
+  return options.stdio === 'inherit';
+}
+
 function execaOptions(options: RunOptions): Options {
   const env = { ...(options.cleanEnv ? {} : process.env), ...options.env };
   env.PATH = searchPath(options.searchPaths, env);
+  const interactive = isInteractive(options);
+  // --debug=run shows a command's output instead of keeping it (not of those whose output kiln reads
+  // or shows itself).
   const inherit =
-    options.stdio === 'inherit' ||
-    (isVerbose() && options.stdio !== 'pipe' && !options.stdoutFile && options.input === undefined && !options.onOutput);
+    interactive || (isVerbose() && options.stdio !== 'pipe' && !options.stdoutFile && options.input === undefined && !options.onOutput);
   const onOutput = options.onOutput;
   const shown = onOutput
     ? [
@@ -92,15 +99,17 @@ function execaOptions(options: RunOptions): Options {
     env,
     extendEnv: false,
     input: options.input,
-    stdin: options.input !== undefined ? 'pipe' : inherit ? 'inherit' : 'ignore',
+    stdin: options.input !== undefined ? 'pipe' : interactive ? 'inherit' : 'ignore',
     stdout: options.stdoutFile ? { file: options.stdoutFile } : inherit ? 'inherit' : (shown ?? 'pipe'),
     stderr: inherit ? 'inherit' : (shown ?? 'pipe'),
     reject: false,
-    // Each command gets its own process group, so that an interrupt ends everything it started
-    // (mmdebstrap's apt and dpkg, nspawn's payload), not just the direct child. Commands on the
-    // terminal stay in kiln's group, or they could not read from it.
-    detached: !inherit,
-    cleanup: true,
+    // Each command gets a process group of its own, so that an interrupt ends everything it started
+    // (mmdebstrap's apt and dpkg, nspawn's payload), not just the direct child — with --debug=run
+    // too, where it only writes to the terminal. A command that reads the terminal stays in kiln's
+    // group, the terminal's foreground, and is ended by its pid.
+    detached: !interactive,
+    // execa's own cleanup does nothing for detached children; supervise() covers every child.
+    cleanup: false,
     stripFinalNewline: true,
     // stdout and stderr interleaved, for the tail shown when the command fails.
     all: true,
@@ -110,12 +119,25 @@ function execaOptions(options: RunOptions): Options {
 
 const GRACE_MS = 5000;
 
-/** Sends a signal to a whole process group, ignoring groups that are already gone. */
-function signalGroup(pid: number, signal: NodeJS.Signals): void {
+/** Every child that is still running (or whose process group is), by pid; true: it leads a group of its own. */
+const live = new Map<number, boolean>();
+let exitHookInstalled = false;
+
+/**
+ * When kiln itself ends without unwinding (an uncaught exception, a bug), nothing it started may
+ * live on: mmdebstrap writing into a workspace nobody removes, a lock holder. 'exit' handlers run
+ * on that path too, and can only act synchronously: SIGKILL to every group still there.
+ */
+function killEverythingOnExit(): void {
+  for (const [pid, ownGroup] of live) signal(pid, ownGroup, 'SIGKILL');
+}
+
+/** Sends a signal to a child (or its whole process group), ignoring what is already gone. */
+function signal(pid: number, ownGroup: boolean, name: NodeJS.Signals): void {
   try {
-    process.kill(-pid, signal);
+    process.kill(ownGroup ? -pid : pid, name);
   } catch {
-    // the group is gone
+    // gone
   }
 }
 
@@ -129,28 +151,38 @@ function groupAlive(pid: number): boolean {
 }
 
 /**
- * Ends the child's process group on interrupt (SIGTERM, then SIGKILL after a grace period). The
- * returned promise settles when the child has exited and nothing of its group is left: a dying dpkg
- * must not write into a workspace that is being removed.
+ * Ends the child (its process group, when it has one) on interrupt: SIGTERM, then SIGKILL after a
+ * grace period. The returned promise settles when the child has exited and nothing of its group is
+ * left: a dying dpkg must not write into a workspace that is being removed, nor into a cache whose
+ * lock is about to be released.
  */
-function superviseGroup(child: ResultPromise, options: RunOptions): Promise<void> {
+function supervise(child: ResultPromise, options: RunOptions, ownGroup: boolean): Promise<void> {
   const pid = child.pid;
   if (pid === undefined) return Promise.resolve();
-  const signal = interruptSignal();
+  if (!exitHookInstalled) {
+    exitHookInstalled = true;
+    process.on('exit', killEverythingOnExit);
+  }
+  live.set(pid, ownGroup);
+  const interrupt = interruptSignal();
   let killer: NodeJS.Timeout | undefined;
   const onAbort = (): void => {
-    signalGroup(pid, 'SIGTERM');
-    killer = setTimeout(() => signalGroup(pid, 'SIGKILL'), GRACE_MS);
+    signal(pid, ownGroup, 'SIGTERM');
+    killer = setTimeout(() => signal(pid, ownGroup, 'SIGKILL'), GRACE_MS);
   };
   if (!options.uninterruptible) {
-    if (signal.aborted) onAbort();
-    else signal.addEventListener('abort', onAbort, { once: true });
+    if (interrupt.aborted) onAbort();
+    else interrupt.addEventListener('abort', onAbort, { once: true });
   }
   const done = async (): Promise<void> => {
-    signal.removeEventListener('abort', onAbort);
+    interrupt.removeEventListener('abort', onAbort);
     if (killer) clearTimeout(killer);
-    signalGroup(pid, 'SIGKILL');
-    for (let waited = 0; groupAlive(pid) && waited < 10_000; waited += 50) await new Promise((r) => setTimeout(r, 50));
+    if (ownGroup) {
+      // What the command left running in its group (a daemon a script started) goes with it.
+      signal(pid, true, 'SIGKILL');
+      for (let waited = 0; groupAlive(pid) && waited < 10_000; waited += 50) await new Promise((r) => setTimeout(r, 50));
+    }
+    live.delete(pid);
   };
   return child.then(done, done);
 }
@@ -160,9 +192,8 @@ export async function run(argv: readonly string[], options: RunOptions = {}): Pr
   const [file, ...args] = argv;
   if (!file) throw new Error('internal: run() without a command');
   debug(`$ ${formatCommand(argv, options.secrets)}`);
-  const execaOpts = execaOptions(options);
-  const child = execa(file, args, execaOpts);
-  const settled = execaOpts.detached ? superviseGroup(child, options) : Promise.resolve();
+  const child = execa(file, args, execaOptions(options));
+  const settled = supervise(child, options, !isInteractive(options));
   const result = await child;
   await settled;
   const stdout = typeof result.stdout === 'string' ? result.stdout : '';
@@ -193,7 +224,7 @@ export function spawn(argv: readonly string[], options: RunOptions & { stdin?: '
     all: false,
     buffer: { stdout: !options.stdoutFile && options.stdout !== 'pipe', stderr: true },
   });
-  groups.set(child, superviseGroup(child, options));
+  groups.set(child, supervise(child, options, true));
   return child;
 }
 

@@ -46,10 +46,11 @@ async function useEntry(context: BuildContext, entry: CacheEntry): Promise<void>
   await fs.mkdir(upper, { recursive: true });
   await fs.mkdir(work, { recursive: true });
   const options = `lowerdir=${overlayOption(entry.root)},upperdir=${overlayOption(upper)},workdir=${overlayOption(work)}`;
-  await run(['mount', '-t', 'overlay', 'kiln-root', '-o', options, context.root], { what: 'Mounting the cached root' });
+  // Registered first: an interrupt may end mount(8) after the kernel made the mount.
   context.cleanup.push('unmount the cached root overlay', () =>
     run(['umount', context.root], { what: 'Unmounting the cached root', uninterruptible: true, okCodes: [32] }).then(() => undefined),
   );
+  await run(['mount', '-t', 'overlay', 'kiln-root', '-o', options, context.root], { what: 'Mounting the cached root' });
 }
 
 /** Stores the current root as a new entry without disturbing the build that keeps using it. */
@@ -70,7 +71,8 @@ export async function prepareIncrementalRoot(context: BuildContext, buildBase: (
   const inputs = await cacheInputs(config, packages, context.phase);
   const key = await cacheKey(inputs);
   const release = await cache.useShared();
-  context.cleanup.push('release the root cache', async () => {
+  // Released after everything else is undone (the overlay of a cached root unmounted first).
+  context.cleanup.pushLock('release the root cache', async () => {
     await release();
     await cache.evict();
   });

@@ -16,7 +16,8 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import PQueue from 'p-queue';
-import { acquireLock, type Release } from '../lock.js';
+import type { CleanupStack } from '../context.js';
+import { acquireLock, withLock, type Release } from '../lock.js';
 
 /** Which files of a download directory are packages (and their signatures) worth keeping. */
 export type PackageFilter = (name: string) => boolean;
@@ -35,8 +36,13 @@ export async function lockPackageCache(cache: string): Promise<Release> {
   return release;
 }
 
-/** Runs `work` holding the package cache's lock. */
-export async function withPackageCache<T>(cache: string, work: () => Promise<T>): Promise<T> {
+/**
+ * Runs `work` holding the package cache's lock. Given the build's cleanup stack, a failure or an
+ * interrupt leaves the lock to the unwinding, which releases it only after the build's processes
+ * are gone and its mounts undone (a dying dpkg may still write into the cache).
+ */
+export async function withPackageCache<T>(cache: string, work: () => Promise<T>, cleanup?: CleanupStack): Promise<T> {
+  if (cleanup) return withLock(cleanup, packageCacheLock(cache), 'the package cache', work);
   const release = await lockPackageCache(cache);
   try {
     return await work();

@@ -166,7 +166,7 @@ async function makeXfs(job: FileSystemJob, image: string, files: XfsFiles): Prom
   // directory: xfs_db splits its arguments at spaces, and the workspace's path may hold some.
   const argv = ['xfs_db', '-x', '-f', '-c', `source ${path.basename(files.fixups)}`, path.resolve(image)];
   const what = `Setting modes, attributes and time stamps in the XFS file system for ${job.contents}`;
-  const result = await run(argv, { cwd: path.dirname(files.fixups), what, searchPaths: job.searchPaths });
+  const result = await run(argv, { cwd: path.dirname(files.fixups), stdio: 'pipe', what, searchPaths: job.searchPaths });
   // xfs_db exits 0 even when an attr_set fails; its messages are the only sign.
   const failures = `${result.stdout}\n${result.stderr}`.split('\n').filter((line) => /^failed |not found|no such file|unable to|cannot /i.test(line));
   if (failures.length > 0) throw new ToolError(argv, `${what}: xfs_db failed`, { stderrTail: failures.slice(0, 20).join('\n') });

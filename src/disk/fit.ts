@@ -9,6 +9,7 @@ import path from 'node:path';
 import { ToolError, UserError } from '../errors.js';
 import type { FileSystemJob } from './filesystems.js';
 import { alignUp, formatBytes, MiB, XFS_MINIMUM_SIZE } from './layout.js';
+import { throwIfInterrupted } from '../signals.js';
 import { measureTree, type TreeUsage } from './tree-usage.js';
 
 /** Makes the file system of `size` bytes in `image`; false when the tree did not fit. */
@@ -63,7 +64,11 @@ async function findWorkingSize(job: FileSystemJob, usage: TreeUsage, attempt: Si
   let candidate = Math.max(estimateSize(usage, job.fs), alignUp(job.size! * GROWTH));
   try {
     for (let i = 0; i < MAX_TRIALS; i++) {
-      const fits = await attempt(candidate, trial).catch(() => false);
+      // Any failure of a trial means "not this size" — except an interrupt, which ends the search.
+      const fits = await attempt(candidate, trial).catch(() => {
+        throwIfInterrupted();
+        return false;
+      });
       if (fits) return candidate;
       candidate = alignUp(candidate * GROWTH);
     }

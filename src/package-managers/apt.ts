@@ -84,7 +84,7 @@ async function bootstrap(context: BuildContext, wanted: readonly string[]): Prom
     await bootstrapWithMmdebstrap(context, wanted);
   } else {
     // debootstrap and apt write into the shared cache in place: one build at a time.
-    await withPackageCache(context.packageCache, () => debootstrap(context, wanted));
+    await withPackageCache(context.packageCache, () => debootstrap(context, wanted), context.cleanup);
   }
 }
 
@@ -123,7 +123,7 @@ export const apt: PackageManager = {
 
   async installMore(context, packages) {
     try {
-      await withPackageCache(context.packageCache, () => installWithApt(context, packages));
+      await withPackageCache(context.packageCache, () => installWithApt(context, packages), context.cleanup);
     } catch (error) {
       throw explainAptFailure(error);
     }

@@ -98,6 +98,7 @@ async function runDnf(context: BuildContext, command: 'install' | 'remove', pack
   ]);
   await withPackageCache(context.packageCache, () =>
     runPackageManager(full, { tool: 'dnf', reason: REASON, explain: explainSignatures, what, hint, env, searchPaths: config.ExtraSearchPaths }),
+    context.cleanup,
   );
   if (backend) await rebuildForImage(context, backend);
 }

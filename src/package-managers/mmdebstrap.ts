@@ -103,14 +103,21 @@ export async function bootstrapWithMmdebstrap(context: BuildContext, wanted: rea
   pipe.onLine((line) => {
     if (line === 'downloaded') handing ??= handOver();
   });
+  let failed = true;
   try {
     await offerCachedPackages(cache, archives, isDeb);
     await mmdebstrap(context, wanted, newDebs, pipe.path);
     await handing;
+    failed = false;
   } finally {
     pipe.close();
     await handing?.catch(() => undefined);
-    await release?.();
+    const held = release;
+    release = undefined;
+    // On a failure or an interrupt the lock is left to the cleanup stack, which releases it after
+    // the build's processes are gone and its mounts undone.
+    if (held && failed) context.cleanup.pushLock(`unlock the package cache (${cache})`, held);
+    else await held?.();
   }
   // Whatever the early download missed, mmdebstrap fetched while installing.
   await publishPackages(newDebs, cache, isDeb, { move: true });

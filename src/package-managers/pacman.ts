@@ -130,7 +130,7 @@ async function installPackages(context: BuildContext, packages: readonly string[
   await withPackageCache(context.packageCache, async () => {
     await runPacmanRetrying(context, ['-Syw', ...packages], what, hint);
     await publishPackages(downloads, context.packageCache, isPacmanFile, { move: true });
-  });
+  }, context.cleanup);
   await runPacmanRetrying(context, ['-S', ...packages], what, hint);
   await publishPackages(downloads, context.packageCache, isPacmanFile, { move: true });
 }

@@ -103,6 +103,7 @@ async function runZypper(context: BuildContext, command: readonly string[], pack
   // zypper writes its downloads and metadata into the shared cache in place: one build at a time.
   await withPackageCache(context.packageCache, () =>
     runPackageManager(full, { tool: 'zypper', reason: REASON, explain, what, hint, env, searchPaths: config.ExtraSearchPaths }),
+    context.cleanup,
   );
 }
 

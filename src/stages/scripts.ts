@@ -70,7 +70,7 @@ async function runScriptInImage(context: BuildContext, script: string, options: 
   const manager = getPackageManager(getDistribution(context.config.Distribution).packageManager);
   try {
     // The script sees the shared package cache (apt-get install works offline); one build at a time.
-    await withLock(`${context.packageCache}.lock`, 'the package cache', () => runInContainer(context, [inside, context.phase], {
+    await withLock(context.cleanup, `${context.packageCache}.lock`, 'the package cache', () => runInContainer(context, [inside, context.phase], {
       network: options.network,
       binds: [{ source: script, target: inside, readOnly: true }, ...(options.binds ?? [])],
       env: context.config.Environment,

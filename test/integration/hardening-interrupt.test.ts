@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { KILN, kiln, kilnOk, mountsUnder, processesMentioning, TEST_CACHE, whyNotRoot, workspacesIn } from './helpers/kiln.js';
 import { minimalProject, writeScript } from './helpers/projects.js';
 
@@ -17,17 +17,30 @@ interface Running {
   signal(name: NodeJS.Signals): void;
 }
 
+/** Builds still running when a test ends (it failed before interrupting them): stopped after it. */
+const running = new Set<Running>();
+
 function startBuild(dir: string, args: readonly string[]): Running {
   const child = spawn(KILN, ['--cache', TEST_CACHE, ...args, 'build'], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-  return {
+  const build: Running = {
     done: new Promise((resolve) => child.on('close', (status) => resolve({ status, stderr }))),
     signal: (name) => child.kill(name),
   };
+  running.add(build);
+  void build.done.then(() => running.delete(build));
+  return build;
 }
 
-async function waitFor(what: string, condition: () => boolean, timeoutMs = 300_000): Promise<void> {
+afterEach(async () => {
+  for (const build of running) {
+    build.signal('SIGTERM');
+    await build.done;
+  }
+});
+
+async function waitFor(what: string, condition: () => boolean, timeoutMs = 600_000): Promise<void> {
   const started = Date.now();
   while (!condition()) {
     if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}`);
@@ -70,9 +83,11 @@ describe.skipIf(skip)('interrupted builds', () => {
     expectNothingLeft(await build.done, 'SIGINT');
   });
 
-  it('while mkosi.postinst runs in the container (SIGTERM)', async () => {
-    writeScript(dir, 'mkosi.postinst', '#!/bin/sh\ntouch /postinst-started\nsleep 300\n');
-    const build = startBuild(dir, ['-f']);
+  it('while mkosi.postinst runs in the container, with --debug=run (SIGTERM)', async () => {
+    // Longer than the test may take: the build ends because kiln ends the script, not because it
+    // finished. --debug=run puts the script's output on kiln's terminal; it must be ended all the same.
+    writeScript(dir, 'mkosi.postinst', '#!/bin/sh\ntouch /postinst-started\nsleep 1000\n');
+    const build = startBuild(dir, ['-f', '--debug=run']);
     await waitFor('the post-installation script', () => inWorkspace(dir, 'root/postinst-started'));
     build.signal('SIGTERM');
     expectNothingLeft(await build.done, 'SIGTERM');
