@@ -51,6 +51,7 @@ async function checkGitSources(config: Config, display: (file: string) => string
   if (names.length === 0 || config.BuildSources === null || !locateTool('git', config.ExtraSearchPaths)) return undefined;
   const result = await run(['git', '-c', 'safe.directory=*', '-C', config.BuildSources, 'rev-parse', '--is-inside-work-tree'], {
     stdio: 'pipe',
+    read: true,
     okCodes: [128],
   }).catch(() => undefined);
   if (result?.exitCode === 0 && result.stdout.trim() === 'true') return undefined;

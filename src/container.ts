@@ -4,7 +4,7 @@
  */
 import type { BuildContext } from './context.js';
 import { nspawnArgv, type Bind } from './nspawn.js';
-import { run, type RunOptions, type RunResult } from './run.js';
+import { run, type RunOptions, type RunStatus } from './run.js';
 
 export interface InContainer {
   readonly network: boolean;
@@ -23,7 +23,7 @@ export interface InContainer {
   readonly onOutput?: RunOptions['onOutput'];
 }
 
-export async function runInContainer(context: BuildContext, command: readonly string[], options: InContainer): Promise<RunResult> {
+export async function runInContainer(context: BuildContext, command: readonly string[], options: InContainer): Promise<RunStatus> {
   const binds: Bind[] = [...(options.binds ?? [])];
   if (options.packageCache) binds.push({ source: context.packageCache, target: `/${options.packageCache}` });
   const argv = nspawnArgv({

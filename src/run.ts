@@ -7,6 +7,7 @@ import { execa, type Options, type ResultPromise } from 'execa';
 import { ToolError } from './errors.js';
 import { installHint, packageOf, searchPath } from './host-tools.js';
 import { debug, isVerbose } from './log.js';
+import { isNoise, OutputTail, TAIL_LINES } from './output-tail.js';
 import { interruptSignal } from './signals.js';
 
 export interface RunOptions {
@@ -35,26 +36,27 @@ export interface RunOptions {
   /** Cleanup commands must run to the end even after an interrupt. */
   readonly uninterruptible?: boolean;
   /**
-   * Called with each line of output (stdout and stderr) as it comes, which is still captured for the
+   * Called with each line of output (stdout and stderr) as it comes, which is still kept for the
    * error's tail: a build script's compiler output is shown live, and its end again when it fails.
    */
   readonly onOutput?: (line: string) => void;
+  /**
+   * The output is for kiln to read (a listing, gpg's status lines): stdout and stderr are kept whole
+   * and returned. Otherwise only the last lines are kept, for the error, however much a tool prints.
+   */
+  readonly read?: boolean;
 }
 
-export interface RunResult {
-  readonly stdout: string;
-  readonly stderr: string;
+export interface RunStatus {
   readonly exitCode: number;
 }
 
-/** Messages tools print that mean nothing to the user (nspawn without systemd as PID 1). */
-const NOISE = [/^Attempted to remove disk file system under "\/run\/systemd\/nspawn\/propagate\/.*", and we can't allow that\.$/];
-
-function isNoise(line: string): boolean {
-  return NOISE.some((pattern) => pattern.test(line.trim()));
+export interface RunResult extends RunStatus {
+  readonly stdout: string;
+  readonly stderr: string;
 }
 
-export function withoutNoise(output: string): string {
+function withoutNoise(output: string): string {
   return output
     .split('\n')
     .filter((line) => !isNoise(line))
@@ -83,25 +85,15 @@ function execaOptions(options: RunOptions): Options {
   // --debug=run shows a command's output instead of keeping it (not of those whose output kiln reads
   // or shows itself).
   const inherit =
-    interactive || (isVerbose() && options.stdio !== 'pipe' && !options.stdoutFile && options.input === undefined && !options.onOutput);
-  const onOutput = options.onOutput;
-  const shown = onOutput
-    ? [
-        function* show(line: unknown) {
-          if (!isNoise(String(line))) onOutput(String(line));
-          yield line;
-        },
-        'pipe' as const,
-      ]
-    : undefined;
+    interactive || (isVerbose() && options.stdio !== 'pipe' && !options.stdoutFile && options.input === undefined && !options.onOutput && !options.read);
   return {
     cwd: options.cwd,
     env,
     extendEnv: false,
     input: options.input,
     stdin: options.input !== undefined ? 'pipe' : interactive ? 'inherit' : 'ignore',
-    stdout: options.stdoutFile ? { file: options.stdoutFile } : inherit ? 'inherit' : (shown ?? 'pipe'),
-    stderr: inherit ? 'inherit' : (shown ?? 'pipe'),
+    stdout: options.stdoutFile ? { file: options.stdoutFile } : inherit ? 'inherit' : 'pipe',
+    stderr: inherit ? 'inherit' : 'pipe',
     reject: false,
     // Each command gets a process group of its own, so that an interrupt ends everything it started
     // (mmdebstrap's apt and dpkg, nspawn's payload), not just the direct child — with --debug=run
@@ -111,8 +103,10 @@ function execaOptions(options: RunOptions): Options {
     // execa's own cleanup does nothing for detached children; supervise() covers every child.
     cleanup: false,
     stripFinalNewline: true,
-    // stdout and stderr interleaved, for the tail shown when the command fails.
-    all: true,
+    // Output kiln reads is kept whole (and interleaved, for the error); any other output is read
+    // by an OutputTail as it comes.
+    buffer: options.read === true,
+    all: options.read === true,
     maxBuffer: 256 * 1024 * 1024,
   };
 }
@@ -188,24 +182,30 @@ function supervise(child: ResultPromise, options: RunOptions, ownGroup: boolean)
 }
 
 /** Runs a command to completion; throws ToolError unless it exits with 0 (or an okCode). */
-export async function run(argv: readonly string[], options: RunOptions = {}): Promise<RunResult> {
+export function run(argv: readonly string[], options: RunOptions & { read: true }): Promise<RunResult>;
+export function run(argv: readonly string[], options?: RunOptions): Promise<RunStatus>;
+export async function run(argv: readonly string[], options: RunOptions = {}): Promise<RunResult | RunStatus> {
   const [file, ...args] = argv;
   if (!file) throw new Error('internal: run() without a command');
+  if (options.read && options.onOutput) throw new Error('internal: run() both reads and shows the output');
   debug(`$ ${formatCommand(argv, options.secrets)}`);
   const child = execa(file, args, execaOptions(options));
+  const tail = options.read ? undefined : new OutputTail(options.onOutput);
+  tail?.follow(child.stdout);
+  tail?.follow(child.stderr);
   const settled = supervise(child, options, !isInteractive(options));
   const result = await child;
   await settled;
-  const stdout = typeof result.stdout === 'string' ? result.stdout : '';
-  const stderr = typeof result.stderr === 'string' ? result.stderr : '';
   if (!options.uninterruptible && interruptSignal().aborted && result.failed) {
     throw interruptSignal().reason as Error;
   }
   const exitCode = result.exitCode ?? -1;
+  const stdout = typeof result.stdout === 'string' ? result.stdout : '';
+  const stderr = typeof result.stderr === 'string' ? result.stderr : '';
   if (result.failed && !(options.okCodes ?? []).includes(exitCode)) {
-    throw toolError(argv, result, typeof result.all === 'string' ? result.all : stderr || stdout, options);
+    throw toolError(argv, result, tail ?? bufferedTail(typeof result.all === 'string' ? result.all : stderr || stdout), options);
   }
-  return { stdout, stderr, exitCode };
+  return options.read ? { stdout, stderr, exitCode } : { exitCode };
 }
 
 /** Like run(), but returns the child so its stdin/stdout can be streamed (tar into xz). */
@@ -217,29 +217,35 @@ export function spawn(argv: readonly string[], options: RunOptions & { stdin?: '
     ...execaOptions(options),
     detached: true,
     stdin: options.stdin ?? 'ignore',
-    stdout: options.stdoutFile ? { file: options.stdoutFile } : (options.stdout ?? 'pipe'),
+    stdout: options.stdoutFile ? { file: options.stdoutFile } : 'pipe',
     stderr: 'pipe',
-    // An interleaved "all" stream would also read the piped stdout, and with nobody reading it the
-    // child stalls once the pipe is full (a compressor fed a disk image never finishes).
+    buffer: false,
     all: false,
-    buffer: { stdout: !options.stdoutFile && options.stdout !== 'pipe', stderr: true },
   });
-  groups.set(child, supervise(child, options, true));
+  const tail = new OutputTail(options.onOutput);
+  // A stdout the caller streams is theirs to read; any other is only for the error.
+  if (options.stdout !== 'pipe') tail.follow(child.stdout);
+  tail.follow(child.stderr);
+  spawned.set(child, { supervised: supervise(child, options, true), tail });
   return child;
 }
 
-/** The supervision of each spawn()ed child, awaited by finish(). */
-const groups = new WeakMap<ResultPromise, Promise<void>>();
+/** The supervision and the output of each spawn()ed child, for finish(). */
+const spawned = new WeakMap<ResultPromise, { supervised: Promise<void>; tail: OutputTail }>();
 
 /** Waits for a spawned child and applies run()'s error handling. */
 export async function finish(child: ResultPromise, argv: readonly string[], options: RunOptions = {}): Promise<void> {
   const result = await child;
-  await groups.get(child);
+  const { supervised, tail } = spawned.get(child) ?? {};
+  await supervised;
   if (result.failed && interruptSignal().aborted) throw interruptSignal().reason as Error;
-  if (result.failed) {
-    const stderr = typeof result.stderr === 'string' ? result.stderr : '';
-    throw toolError(argv, result, stderr, options);
-  }
+  if (result.failed) throw toolError(argv, result, tail ?? new OutputTail(), options);
+}
+
+/** The tail of output kept whole (run() with `read`). */
+function bufferedTail(output: string): { text(): string; noSpace: boolean } {
+  const lines = withoutNoise(output).trimEnd().split('\n').slice(-TAIL_LINES);
+  return { text: () => lines.join('\n'), noSpace: /No space left on device/.test(output) };
 }
 
 interface FailedResult {
@@ -249,7 +255,7 @@ interface FailedResult {
   readonly originalMessage?: string;
 }
 
-function toolError(argv: readonly string[], result: FailedResult, output: string, options: RunOptions): ToolError {
+function toolError(argv: readonly string[], result: FailedResult, output: { text(): string; noSpace: boolean }, options: RunOptions): ToolError {
   const program = argv[0]!;
   const what = options.what ? `${options.what}: ` : '';
   if (result.code === 'ENOENT' || (result.originalMessage ?? '').includes('ENOENT')) {
@@ -259,17 +265,17 @@ function toolError(argv: readonly string[], result: FailedResult, output: string
     });
   }
   const status = result.signal ? `was killed by ${result.signal}` : `exited with code ${result.exitCode}`;
-  if (/No space left on device/.test(output)) {
+  if (output.noSpace) {
     return new ToolError(argv, `${what}no space left on device`, {
       code: result.exitCode,
-      stderrTail: output.split('\n').slice(-20).join('\n'),
+      stderrTail: redact(output.text().split('\n').slice(-20).join('\n'), options.secrets),
       hint: 'free space where the image is built (the output directory, or WorkspaceDirectory=)',
     });
   }
   const command = formatCommand(argv.slice(0, 3), options.secrets) + (argv.length > 3 ? ' …' : '');
   return new ToolError(argv, `${what}${command} ${status}`, {
     code: result.exitCode,
-    stderrTail: redact(withoutNoise(output).trimEnd().split('\n').slice(-200).join('\n'), options.secrets),
+    stderrTail: redact(output.text().trimEnd(), options.secrets),
     hint: options.hint,
   });
 }

@@ -114,7 +114,7 @@ export async function checkSigning(config: Config): Promise<UserError | undefine
   // The probe signature goes to stdout and is thrown away. Never `--output /dev/null`: when signing
   // fails, gpg deletes its output file, and as root that is the host's /dev/null.
   const argv = signArgv(config.Key, '-', '-', 2);
-  const result = await run(argv, { input: 'kiln signing probe\n', stdio: 'pipe', env: { GNUPGHOME: home }, okCodes: [1, 2], what: 'Probing the gpg signing key' });
+  const result = await run(argv, { input: 'kiln signing probe\n', stdio: 'pipe', read: true, env: { GNUPGHOME: home }, okCodes: [1, 2], what: 'Probing the gpg signing key' });
   if (result.exitCode === 0) return undefined;
   return describeSigningFailure(parseStatus(result.stderr), result.stderr, config.Key, home);
 }
@@ -135,7 +135,7 @@ export async function stageSignature(context: BuildContext): Promise<void> {
   const target = path.join(context.staging, names.signature);
   const home = gnupgHome();
   await step('Signing SHA256SUMS', async () => {
-    const result = await run(signArgv(config.Key, sums.path, target), { stdio: 'pipe', env: { GNUPGHOME: home }, okCodes: [1, 2], what: 'Signing SHA256SUMS' });
+    const result = await run(signArgv(config.Key, sums.path, target), { stdio: 'pipe', read: true, env: { GNUPGHOME: home }, okCodes: [1, 2], what: 'Signing SHA256SUMS' });
     // The key passed the check before the build, but it can have been locked or removed since.
     if (result.exitCode !== 0) throw describeSigningFailure(parseStatus(result.stdout), result.stderr, config.Key, home);
     const signer = signerOf(parseStatus(result.stdout));

@@ -155,7 +155,7 @@ async function checkSignature(signature: string, sums: string, options: VerifyOp
   const home = keyring ? await fs.mkdtemp(path.join(os.tmpdir(), 'kiln-gpg-')) : gnupgHome();
   try {
     const argv = ['gpg', '--batch', '--no-tty', ...(keyring ? keyringArgv(home, keyring) : []), '--status-fd', '1', '--verify', signature, sums];
-    const result = await run(argv, { stdio: 'pipe', env: { GNUPGHOME: home }, okCodes: [1, 2], what: 'Checking SHA256SUMS.gpg' });
+    const result = await run(argv, { stdio: 'pipe', read: true, env: { GNUPGHOME: home }, okCodes: [1, 2], what: 'Checking SHA256SUMS.gpg' });
     const where = keyring ? options.display(keyring) : home;
     return describeVerification(parseStatus(result.stdout), result.exitCode, where);
   } finally {

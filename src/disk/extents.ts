@@ -43,7 +43,7 @@ export async function dataRanges(file: string, searchPaths: readonly string[] = 
   if (!locateTool('filefrag', searchPaths)) return null;
   let output: string;
   try {
-    ({ stdout: output } = await run(['filefrag', '-e', '-b1', file], { searchPaths }));
+    ({ stdout: output } = await run(['filefrag', '-e', '-b1', file], { searchPaths, read: true }));
   } catch (error) {
     // "FIBMAP/FIEMAP unsupported" and the like: read the whole file instead.
     if (error instanceof ToolError) return null;

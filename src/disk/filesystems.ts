@@ -115,7 +115,7 @@ async function makeExt4(job: FileSystemJob, image: string): Promise<void> {
   ];
   // e2fsprogs' "file?offset=N" opens a file system inside a larger file.
   const argv = ['debugfs', '-w', '-f', '-', job.placement ? `${job.placement.file}?offset=${job.placement.offset}` : image];
-  const result = await run(argv, { input: `${commands.join('\n')}\n`, what: `Setting the owner and mode of the root of ${job.contents}`, searchPaths: job.searchPaths });
+  const result = await run(argv, { input: `${commands.join('\n')}\n`, read: true, what: `Setting the owner and mode of the root of ${job.contents}`, searchPaths: job.searchPaths });
   // debugfs reports failed requests on stderr but exits 0; its banner is the only expected line.
   const problems = result.stderr.split('\n').filter((line) => line.trim() !== '' && !line.startsWith('debugfs '));
   if (problems.length > 0) throw new ToolError(argv, `debugfs could not set up the root directory of ${job.contents}`, { stderrTail: problems.join('\n') });
@@ -166,7 +166,7 @@ async function makeXfs(job: FileSystemJob, image: string, files: XfsFiles): Prom
   // directory: xfs_db splits its arguments at spaces, and the workspace's path may hold some.
   const argv = ['xfs_db', '-x', '-f', '-c', `source ${path.basename(files.fixups)}`, path.resolve(image)];
   const what = `Setting modes, attributes and time stamps in the XFS file system for ${job.contents}`;
-  const result = await run(argv, { cwd: path.dirname(files.fixups), stdio: 'pipe', what, searchPaths: job.searchPaths });
+  const result = await run(argv, { cwd: path.dirname(files.fixups), stdio: 'pipe', read: true, what, searchPaths: job.searchPaths });
   // xfs_db exits 0 even when an attr_set fails; its messages are the only sign.
   const failures = `${result.stdout}\n${result.stderr}`.split('\n').filter((line) => /^failed |not found|no such file|unable to|cannot /i.test(line));
   if (failures.length > 0) throw new ToolError(argv, `${what}: xfs_db failed`, { stderrTail: failures.slice(0, 20).join('\n') });

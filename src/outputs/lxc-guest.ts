@@ -120,7 +120,7 @@ export async function configureContainerNetwork(context: BuildContext): Promise<
   }
   const argv = ['systemctl', `--root=${root}`, 'is-enabled', 'systemd-networkd.service'];
   // is-enabled exits 1 for disabled and masked units; its stdout says which.
-  const state = (await run(argv, { what: 'Asking whether systemd-networkd is enabled', okCodes: [1], searchPaths: config.ExtraSearchPaths })).stdout.trim();
+  const state = (await run(argv, { what: 'Asking whether systemd-networkd is enabled', okCodes: [1], read: true, searchPaths: config.ExtraSearchPaths })).stdout.trim();
   if (state === 'masked') {
     warn('systemd-networkd is masked in the image: the container will not configure eth0 by DHCP');
     return;

@@ -141,7 +141,7 @@ export const apt: PackageManager = {
     const { stdout } = await run(
       ['dpkg-query', `--admindir=${path.join(context.root, 'var/lib/dpkg')}`, '-W', '-f', '${Package}\\t${Version}\\t${Architecture}\\t${source:Package}\\t${Installed-Size}\\n'],
       // Captured even with --debug=run, which otherwise shows commands' output instead of keeping it.
-      { stdio: 'pipe', what: 'Listing installed packages' },
+      { stdio: 'pipe', read: true, what: 'Listing installed packages' },
     );
     return stdout
       .split('\n')

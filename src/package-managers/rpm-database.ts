@@ -47,6 +47,7 @@ async function rpmOn(context: BuildContext, database: string): Promise<string[]>
 export async function listRpmPackages(context: BuildContext, database: string): Promise<InstalledPackage[]> {
   const { stdout } = await run([...(await rpmOn(context, database)), '-qa', '--qf', RPM_QUERY_FORMAT], {
     stdio: 'pipe',
+    read: true,
     what: 'Listing installed packages',
     searchPaths: context.config.ExtraSearchPaths,
   });

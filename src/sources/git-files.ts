@@ -24,6 +24,7 @@ type GitMode = Exclude<SourceFileTransfer, 'copy-all' | 'mount'>;
 async function git(directory: string, args: readonly string[]): Promise<string> {
   const { stdout } = await run(['git', '-c', 'safe.directory=*', '-c', 'core.quotePath=true', '-C', directory, ...args], {
     stdio: 'pipe',
+    read: true,
     what: `Listing the files of ${directory} with git`,
     hint: 'BuildSources= must be a git work tree for SourceFileTransfer=copy-git-*; copy-all copies any directory',
   });

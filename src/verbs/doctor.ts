@@ -144,7 +144,7 @@ async function install(packages: readonly string[]): Promise<string[]> {
   checkRoot('doctor --install');
   const env = { DEBIAN_FRONTEND: 'noninteractive' };
   await run(['apt-get', 'update'], { stdio: 'inherit', env, what: 'Updating the package lists (apt-get update)' });
-  const policy = await run(['apt-cache', 'policy', ...packages], { stdio: 'pipe', env, what: 'Asking apt for the packages' });
+  const policy = await run(['apt-cache', 'policy', ...packages], { stdio: 'pipe', read: true, env, what: 'Asking apt for the packages' });
   const unavailable = withoutCandidate(policy.stdout);
   const available = packages.filter((name) => !unavailable.includes(name));
   if (available.length > 0) {

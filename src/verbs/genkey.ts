@@ -77,13 +77,13 @@ export const genkey: Verb = {
     // gpg creates ~/.gnupg by itself, but not a $GNUPGHOME that does not exist yet.
     await fs.mkdir(home, { recursive: true, mode: 0o700 });
 
-    const listed = await run(['gpg', '--batch', '--no-tty', '--with-colons', '--list-secret-keys'], { stdio: 'pipe', env, okCodes: [2], what: 'Listing gpg keys' });
+    const listed = await run(['gpg', '--batch', '--no-tty', '--with-colons', '--list-secret-keys'], { stdio: 'pipe', read: true, env, okCodes: [2], what: 'Listing gpg keys' });
     const problem = duplicateProblem(parseSecretKeys(listed.stdout), userId, args.length > 0, home);
     if (problem) throw problem;
 
     const created = await run(
       ['gpg', '--batch', '--no-tty', '--status-fd', '1', '--pinentry-mode', 'loopback', '--passphrase', '', '--quick-generate-key', userId, 'ed25519', 'sign', 'never'],
-      { stdio: 'pipe', env, what: 'Creating the gpg key' },
+      { stdio: 'pipe', read: true, env, what: 'Creating the gpg key' },
     );
     const fingerprint = parseStatus(created.stdout).find((line) => line.keyword === 'KEY_CREATED')?.args[1];
     if (!fingerprint) throw new Error('internal: gpg created a key but reported no fingerprint');

@@ -127,7 +127,7 @@ describe.skipIf(reason)('dnf backend (Fedora)', () => {
     expect(await runInImage(ctx.root, ['/usr/bin/busybox', 'cat', '/var/lib/kiln-test/hello-removed'])).toBe('removed');
     expect((await dnf.listInstalled(ctx)).map((p) => p.name)).toEqual(['dnf', 'kiln-test-busybox', 'systemd', 'util-linux']);
     // rpm itself agrees (the database is readable where kiln says it is).
-    const { stdout } = await run(['rpm', `--root=${ctx.root}`, '--dbpath=/usr/lib/sysimage/rpm', '-q', 'kiln-test-hello'], { okCodes: [1] });
+    const { stdout } = await run(['rpm', `--root=${ctx.root}`, '--dbpath=/usr/lib/sysimage/rpm', '-q', 'kiln-test-hello'], { okCodes: [1], read: true });
     expect(stdout).toMatch(/not installed/);
     expect(mountsUnder(ctx.root)).toEqual([]);
   });
