@@ -8,6 +8,7 @@ import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ensureCompiled } from './compiled.js';
 import { COMPAT } from './corpus.js';
+import { unavailable } from '../skip.js';
 
 function missing(): string | undefined {
   try {
@@ -19,10 +20,9 @@ function missing(): string | undefined {
   return undefined;
 }
 
-const reason = missing();
-if (reason) console.warn(`skipping generate.py --check: ${reason}`);
+const reason = unavailable(missing());
 
-describe.skipIf(reason !== undefined)('mkosi-compat/generate.py --check', () => {
+describe.skipIf(reason)('mkosi-compat/generate.py --check', () => {
   beforeAll(ensureCompiled, 120_000);
 
   it('finds every stored expected.json equal to what mkosi 14 resolves now', () => {

@@ -16,8 +16,7 @@ import { KILN, kiln, kilnOk, mountsUnder, processesMentioning, whyNotRoot, works
 import { importTar, nspawn, SYSTEMD_IMPORT } from './helpers/systemd.js';
 
 const fixtureProblem = missingPacmanRepoTools() ?? missingFixtureInput();
-if (fixtureProblem) console.warn(`skipping the Arch build tests: ${fixtureProblem}`);
-const reason = whyNotRoot(['pacman', 'unshare', 'repo-add', 'bsdtar', 'systemd-nspawn', SYSTEMD_IMPORT, 'xz']) ?? fixtureProblem;
+const reason = whyNotRoot(['pacman', 'unshare', 'repo-add', 'bsdtar', 'systemd-nspawn', SYSTEMD_IMPORT, 'xz'], fixtureProblem);
 
 describe.skipIf(reason)('kiln build, Distribution=arch from a local repository', () => {
   let workDir: string;

@@ -10,15 +10,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { arch } from '../../src/distributions/arch.js';
 import { KilnError, ToolError, UserError } from '../../src/errors.js';
 import { HOST_KEYRING, pacman } from '../../src/package-managers/pacman.js';
-import { contextPool, listFiles, missingForTests, runInImage, type TestContext } from '../fixtures/repos/harness.js';
-import { mountsUnder } from './helpers/kiln.js';
+import { contextPool, listFiles, runInImage, type TestContext } from '../fixtures/repos/harness.js';
+import { unavailable } from '../skip.js';
+import { mountsUnder, whyNotRoot } from './helpers/kiln.js';
 import { serveDirectory, type RepoServer } from '../fixtures/repos/http-server.js';
 import { archPackages, busyboxPackage, helloPackage, missingFixtureInput, PRIVATE_DEV, stubPackage, type FixturePackage } from '../fixtures/repos/packages.js';
 import { buildPacmanRepo, missingPacmanRepoTools, type PacmanRepo } from '../fixtures/repos/pacman-repo.js';
 
-const reason =
-  missingForTests(['pacman', 'repo-add', 'bsdtar', 'unshare', 'systemd-nspawn']) ?? missingPacmanRepoTools() ?? missingFixtureInput();
-if (reason) console.warn(`skipping the Arch package-manager tests: ${reason}`);
+const reason = whyNotRoot(['pacman', 'repo-add', 'bsdtar', 'unshare', 'systemd-nspawn'], missingPacmanRepoTools() ?? missingFixtureInput());
 
 function archConfig(mirror: string, extra: { distribution?: string; content?: string } = {}): string {
   return [
@@ -153,7 +152,7 @@ describe.skipIf(reason)('pacman backend (Arch Linux)', () => {
     expect(mountsUnder(ctx.root)).toEqual([]);
   });
 
-  it.skipIf(existsSync(HOST_KEYRING))('refuses RepositoryKeyCheck=yes without the host keyring, before touching the root', async () => {
+  it.skipIf(unavailable(existsSync(HOST_KEYRING) ? `needs a host without the Arch keyring ${HOST_KEYRING}` : undefined))('refuses RepositoryKeyCheck=yes without the host keyring, before touching the root', async () => {
     const ctx = await context(archConfig(repo.url).replace('RepositoryKeyCheck=no', 'RepositoryKeyCheck=yes'));
     const failure = pacman.install(ctx, wanted(ctx));
     await expect(failure).rejects.toBeInstanceOf(UserError);

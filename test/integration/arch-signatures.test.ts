@@ -17,8 +17,7 @@ import { KILN, whyNotRoot, workspacesIn } from './helpers/kiln.js';
 import { nspawn } from './helpers/systemd.js';
 
 const fixtureProblem = missingPacmanRepoTools() ?? missingFixtureInput();
-if (fixtureProblem) console.warn(`skipping the Arch signature tests: ${fixtureProblem}`);
-const reason = whyNotRoot(['pacman', 'unshare', 'repo-add', 'bsdtar', 'gpg', 'systemd-nspawn']) ?? fixtureProblem;
+const reason = whyNotRoot(['pacman', 'unshare', 'repo-add', 'bsdtar', 'gpg', 'systemd-nspawn'], fixtureProblem);
 
 describe.skipIf(reason)('RepositoryKeyCheck=yes with pacman', () => {
   let workDir: string;

@@ -11,14 +11,13 @@ import { fedora } from '../../src/distributions/fedora.js';
 import { ToolError, UserError } from '../../src/errors.js';
 import { dnf } from '../../src/package-managers/dnf.js';
 import { run } from '../../src/run.js';
-import { contextPool, listFiles, missingForTests, runInImage, type TestContext } from '../fixtures/repos/harness.js';
-import { mountsUnder } from './helpers/kiln.js';
+import { contextPool, listFiles, runInImage, type TestContext } from '../fixtures/repos/harness.js';
+import { mountsUnder, whyNotRoot } from './helpers/kiln.js';
 import { serveDirectory, type RepoServer } from '../fixtures/repos/http-server.js';
 import { fedoraPackages, missingFixtureInput, PRIVATE_DEV } from '../fixtures/repos/packages.js';
 import { buildRpmRepo, type RpmRepo } from '../fixtures/repos/rpm-repo.js';
 
-const reason = missingForTests(['dnf', 'rpm', 'rpmbuild', 'createrepo_c', 'unshare', 'systemd-nspawn']) ?? missingFixtureInput();
-if (reason) console.warn(`skipping the Fedora package-manager tests: ${reason}`);
+const reason = whyNotRoot(['dnf', 'rpm', 'rpmbuild', 'createrepo_c', 'unshare', 'systemd-nspawn'], missingFixtureInput());
 
 function fedoraConfig(mirror: string, extra: { distribution?: string; content?: string } = {}): string {
   return [

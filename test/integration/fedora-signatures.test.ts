@@ -17,8 +17,7 @@ import { KILN, whyNotRoot, workspacesIn } from './helpers/kiln.js';
 import { nspawn } from './helpers/systemd.js';
 
 const fixtureProblem = missingFixtureInput();
-if (fixtureProblem) console.warn(`skipping the Fedora signature tests: ${fixtureProblem}`);
-const reason = whyNotRoot(['dnf', 'rpm', 'unshare', 'rpmbuild', 'rpmsign', 'createrepo_c', 'gpg', 'systemd-nspawn']) ?? fixtureProblem;
+const reason = whyNotRoot(['dnf', 'rpm', 'unshare', 'rpmbuild', 'rpmsign', 'createrepo_c', 'gpg', 'systemd-nspawn'], fixtureProblem);
 
 describe.skipIf(reason)('RepositoryKeyCheck=yes with dnf', () => {
   let workDir: string;

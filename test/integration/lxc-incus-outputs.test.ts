@@ -14,14 +14,13 @@ import { loadConfig } from '../../src/config/load.js';
 import { CleanupStack, type BuildContext } from '../../src/context.js';
 import { UserError } from '../../src/errors.js';
 import { OUTPUTS } from '../../src/outputs/index.js';
+import { needs, unavailable } from '../skip.js';
 
 const HOST: Host = { distribution: 'debian', release: 'bookworm', architecture: 'x86_64', debianMirror: null, kvm: false };
 const PYTHON = '/usr/bin/python3';
 const TOOLS = ['getfattr', 'xz', 'tar', 'sha256sum', 'systemctl', 'mknod', PYTHON];
-const missing = TOOLS.filter((tool) => spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0);
-if (spawnSync(PYTHON, ['-c', 'import yaml']).status !== 0) missing.push('python3-yaml');
-if (process.getuid?.() !== 0) missing.push('root (device nodes in the root)');
-if (missing.length > 0) console.warn(`skipping the lxc and incus output tests: needs ${missing.join(', ')}`);
+// root: device nodes in the root.
+const skip = unavailable(needs(TOOLS) ?? (spawnSync(PYTHON, ['-c', 'import yaml']).status !== 0 ? 'needs python3-yaml' : undefined));
 
 const work = mkdtempSync('/var/tmp/kiln-lxc-outputs-');
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -84,7 +83,7 @@ function expectOutsideUntouched(outside: string): void {
   expect(readdirSync(path.join(outside, 'network'))).toEqual([]);
 }
 
-describe.skipIf(missing.length > 0)('Format=lxc', () => {
+describe.skipIf(skip)('Format=lxc', () => {
   it('writes image.rootfs.tar.xz and image.meta.tar.xz, both xz and checksummed', async () => {
     const { context, outside } = prepare('[Output]\nFormat=lxc\n[Validation]\nChecksum=yes\n');
     await OUTPUTS.lxc!.check!(context.config, context.outputDirectory);
@@ -143,7 +142,7 @@ describe.skipIf(missing.length > 0)('Format=lxc', () => {
   });
 });
 
-describe.skipIf(missing.length > 0)('Format=incus', () => {
+describe.skipIf(skip)('Format=incus', () => {
   it('writes one tarball: metadata.yaml first, then templates/, then the root under rootfs/', async () => {
     const { context, outside } = prepare('[Output]\nFormat=incus\nHostname=built-as\n[Validation]\nChecksum=yes\n');
     await OUTPUTS.incus!.write(context);

@@ -14,7 +14,6 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rocky } from '../../src/distributions/rocky.js';
-import { locateTool } from '../../src/host-tools.js';
 import { opensuse } from '../../src/distributions/opensuse.js';
 import { ToolError } from '../../src/errors.js';
 import { dnf } from '../../src/package-managers/dnf.js';
@@ -25,12 +24,12 @@ import { serveDirectory } from '../fixtures/repos/http-server.js';
 import { missingFixtureInput, RPM_CALLS, rpmDistributionPackages, VENDOR_PAM } from '../fixtures/repos/packages.js';
 import { EXTRA_CONTENT, EXTRA_FILE, makeLocalMirrorProject, POSTINST_MARK } from '../fixtures/repos/project.js';
 import { buildRpmRepo, type RpmRepo } from '../fixtures/repos/rpm-repo.js';
+import { needs, unavailable } from '../skip.js';
 import { kiln, kilnOk, mountsUnder, whyNotRoot, workspacesIn } from './helpers/kiln.js';
 import { nspawn } from './helpers/systemd.js';
 
 const fixtureProblem = missingFixtureInput();
-if (fixtureProblem) console.warn(`skipping the RPM distribution builds: ${fixtureProblem}`);
-const reason = whyNotRoot(['dnf', 'zypper', 'rpm', 'unshare', 'rpmbuild', 'createrepo_c', 'systemd-nspawn']) ?? fixtureProblem;
+const reason = whyNotRoot(['dnf', 'zypper', 'rpm', 'unshare', 'rpmbuild', 'createrepo_c', 'systemd-nspawn'], fixtureProblem);
 
 /** What the image's rpm records for mkosi 14's `rpm --rebuilddb --define "_db_backend bdb"` in systemd-nspawn. */
 const REBUILD_BDB = 'container=systemd-nspawn\n--rebuilddb\n--define\n_db_backend bdb\n--\n';
@@ -116,7 +115,7 @@ describe.skipIf(reason)('kiln build of the RPM distributions from one local repo
     });
   }
 
-  it.skipIf(!locateTool(DB_LOAD))('CentOS 8: the host\'s dnf works on a Berkeley DB database again (RemovePackages=), and the image\'s rpm rebuilds it after', async () => {
+  it.skipIf(unavailable(needs([DB_LOAD], { root: false })))('CentOS 8: the host\'s dnf works on a Berkeley DB database again (RemovePackages=), and the image\'s rpm rebuilds it after', async () => {
     const context = await makeTestContext(
       ['[Distribution]', 'Distribution=rocky', 'Release=8', `LocalMirror=${repo.url}`, 'RepositoryKeyCheck=no', '[Content]', `Packages=${PACKAGES.join(',')}`].join('\n'),
       { packageCache: path.join(workDir, 'cache') },

@@ -2,10 +2,11 @@
  * Running the real kiln CLI (compiled, as users run it) in integration tests, and the checks that
  * every failed or finished build must leave nothing behind.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { needs, unavailable } from '../../skip.js';
 import { copyImageDefinition } from './image-definition.js';
 
 export const REPO = path.resolve(import.meta.dirname, '../../..');
@@ -58,16 +59,9 @@ export function makeProject(image?: string): string {
   return dir;
 }
 
-export function whyNotRoot(tools: readonly string[] = []): string | undefined {
-  const missing: string[] = [];
-  if (process.getuid?.() !== 0) missing.push('root');
-  for (const tool of tools) {
-    if (spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0 && !existsSync(tool)) missing.push(tool);
-  }
-  if (missing.length === 0) return undefined;
-  const reason = `needs ${missing.join(', ')}`;
-  console.warn(`skipping: ${reason}`);
-  return reason;
+/** Why a test that needs root and these tools cannot run here (skipped; in CI a failure), or undefined. */
+export function whyNotRoot(tools: readonly string[] = [], otherwise?: string): string | undefined {
+  return unavailable(needs(tools) ?? otherwise);
 }
 
 /** Mount points at or below a directory. */

@@ -11,6 +11,7 @@ import { lxcMetadataName, outputNames, producedFiles } from '../../../src/artifa
 import { incusMetadataYaml, INCUS_NAME } from '../../../src/outputs/incus.js';
 import { describeImage, hostsWithPlaceholder, imageDates } from '../../../src/outputs/lxc-guest.js';
 import { LXC_NAME, lxcMetadataFiles } from '../../../src/outputs/lxc.js';
+import { unavailable } from '../../skip.js';
 import { configOf } from '../package-managers/config-of.js';
 
 const DEBIAN = '[Distribution]\nDistribution=debian\nRelease=bookworm\nArchitecture=x86_64\n[Output]\nFormat=lxc\n';
@@ -71,8 +72,7 @@ describe('lxcMetadataFiles', () => {
   });
 
   const dir = '/usr/share/lxc/config';
-  if (!existsSync(dir)) console.warn(`skipping the check of the included files: needs Debian's lxc package (${dir})`);
-  it.skipIf(!existsSync(dir))('points only at files that Debian\'s lxc package ships', () => {
+  it.skipIf(unavailable(existsSync(dir) ? undefined : `needs Debian's lxc package (${dir})`))('points only at files that Debian\'s lxc package ships', () => {
     const included = Object.values(files).flatMap((text) => [...text.matchAll(/LXC_TEMPLATE_CONFIG\/(\S+)/g)].map((match) => match[1]!));
     for (const name of new Set(included)) expect(existsSync(`${dir}/${name}`), name).toBe(true);
   });
@@ -118,10 +118,9 @@ describe('the output names of Format=lxc and Format=incus', () => {
 });
 
 const PYTHON = '/usr/bin/python3';
-const hasYaml = spawnSync(PYTHON, ['-c', 'import yaml']).status === 0;
-if (!hasYaml) console.warn('skipping the YAML parse: needs /usr/bin/python3 with python3-yaml');
+const noYaml = unavailable(spawnSync(PYTHON, ['-c', 'import yaml']).status === 0 ? undefined : `needs ${PYTHON} with python3-yaml`);
 
-describe.skipIf(!hasYaml)('incusMetadataYaml, read by PyYAML', () => {
+describe.skipIf(noYaml)('incusMetadataYaml, read by PyYAML', () => {
   it('has the fields Incus requires and the ones distrobuilder adds, every value of the type Incus expects', () => {
     const config = configOf('[Distribution]\nDistribution=debian\nRelease=bookworm\nArchitecture=x86_64\n[Output]\nFormat=incus\nImageId=yes\nImageVersion=12\n');
     const text = incusMetadataYaml(config, dates, describeImage(config, dates));
