@@ -69,8 +69,15 @@ describe.skipIf(skip)('Format=tar', () => {
     const context = prepare('[Output]\nFormat=tar\nCompressOutput=zstd\nOutput=image.tar.zst\n[Validation]\nChecksum=yes\n');
     expect(OUTPUTS.tar!.requiredTools(context.config)).toEqual(['getfattr', 'zstd']);
     const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
-    await OUTPUTS.tar!.write(context);
-    expect(stderr.mock.calls.map(([text]) => String(text)).join('')).toMatch(/warning: machinectl import-tar before systemd 258 cannot read zstd/);
+    let written: string;
+    try {
+      await OUTPUTS.tar!.write(context);
+    } finally {
+      written = stderr.mock.calls.map(([text]) => String(text)).join('');
+      stderr.mockRestore();
+    }
+    expect(vi.isMockFunction(process.stderr.write)).toBe(false);
+    expect(written).toMatch(/warning: machinectl import-tar before systemd 258 cannot read zstd/);
     const file = path.join(context.staging, 'image.tar.zst');
     expect(context.artifacts[0]).toMatchObject({ name: 'image.tar.zst', sha256: sha256sum(file), checksummed: true });
     execFileSync('zstd', ['-tq', file]);
