@@ -12,7 +12,7 @@ export async function outputSize(file: string): Promise<number | undefined> {
   const stat = await fs.stat(file).catch(() => undefined);
   if (!stat) return undefined;
   if (!stat.isDirectory()) return stat.size;
-  const { stdout } = await run(['du', '-s', '--apparent-size', '--block-size=1', file], { stdio: 'pipe', what: `Measuring ${file}`, uninterruptible: true });
+  const { stdout } = await run(['du', '-s', '--apparent-size', '--block-size=1', file], { stdio: 'pipe', read: true, what: `Measuring ${file}`, uninterruptible: true });
   const bytes = Number(stdout.split(/\s/)[0]);
   return Number.isFinite(bytes) ? bytes : undefined;
 }

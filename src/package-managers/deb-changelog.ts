@@ -42,7 +42,7 @@ async function fromCachedDeb(cache: string, item: InstalledPackage): Promise<str
     // Names arrive as arguments, never spliced into the script.
     const { stdout } = await run(
       ['sh', '-c', 'dpkg-deb --fsys-tarfile "$1" | tar -xOf - "./usr/share/doc/$2/$3" 2>/dev/null | gzip -dc 2>/dev/null', 'sh', deb, item.name, name],
-      { stdio: 'pipe', what: `Reading the changelog of ${item.name}`, okCodes: [1, 2] },
+      { stdio: 'pipe', read: true, what: `Reading the changelog of ${item.name}`, okCodes: [1, 2] },
     );
     if (stdout.trim()) return stdout;
   }

@@ -61,6 +61,7 @@ export async function rpmChangelogs(context: BuildContext, database: string, pac
   for (const [name, binaries] of groupBySource(packages)) {
     const { stdout, exitCode } = await run([...rpm, '-q', '--changelog', binaries[0]!.name], {
       stdio: 'pipe',
+      read: true,
       what: `Reading the changelog of ${name}`,
       searchPaths: context.config.ExtraSearchPaths,
       okCodes: [1],
