@@ -8,12 +8,14 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { producedFiles } from './artifacts/names.js';
 import { checkSigning } from './artifacts/sign.js';
+import { bootProblems, bootTools } from './boot/index.js';
+import { sshKeyProblems } from './vm/ssh-key.js';
 import { outputCompression } from './config/derived.js';
 import type { Loaded } from './config/load.js';
 import type { Config } from './config/types.js';
 import { findProblems } from './config/validate.js';
 import { getDistribution } from './distributions/index.js';
-import { ConfigErrors, UserError, type KilnError } from './errors.js';
+import { ConfigError, ConfigErrors, UserError, type KilnError } from './errors.js';
 import { installHint, locateTool } from './host-tools.js';
 import { warn } from './log.js';
 import { probeMirror } from './mirror-probe.js';
@@ -34,6 +36,10 @@ export function requiredTools(config: Config): string[] {
   if (config.PrepareScript || config.PostInstallationScript || config.BuildScript || config.RemovePackages.length > 0) tools.push('systemd-nspawn');
   if (gitModes(config).length > 0) tools.push('git');
   if (config.Sign) tools.push('gpg');
+  tools.push(...bootTools(config));
+  if (config.Ssh || config.Netdev) tools.push('systemctl');
+  if (config.Ssh && config.SshAgent !== null) tools.push('ssh-add');
+  else if (config.Ssh && config.SshKey === null) tools.push('ssh-keygen');
   return [...new Set(tools)];
 }
 
@@ -80,7 +86,12 @@ export async function checkBuild(loaded: Loaded, display: (file: string) => stri
   const { config } = loaded;
   const problems = findProblems(config, loaded.context, display);
   const errors: KilnError[] = [...problems.unsupported, ...problems.errors];
+  const originOf = (name: 'Bootable' | 'SshKey' | 'SshAgent') => loaded.context.originOf(name) ?? { file: display(loaded.directory) };
+  for (const problem of bootProblems(config)) errors.push(new ConfigError(originOf('Bootable'), problem));
+  for (const problem of await sshKeyProblems(config)) errors.push(new ConfigError(originOf(config.SshAgent !== null ? 'SshAgent' : 'SshKey'), problem));
   if (errors.length > 0) throw new ConfigErrors(errors);
+  if (config.QemuHeadless && !config.Bootable) warn('QemuHeadless=yes means little without Bootable=yes: only kiln qemu boots with a serial console, and it needs a bootable image');
+  if (config.Ssh && !config.Netdev) warn('Ssh=yes without Netdev=yes: the image configures no network of its own, so kiln ssh only reaches it if your trees set one up');
 
   if (config.BuildScript === null) {
     // mkosi 14 ignores them silently; a user who set them expects a development image.

@@ -22,7 +22,7 @@ import { OUTPUTS } from './outputs/index.js';
 import { run } from './run.js';
 import { throwIfInterrupted } from './signals.js';
 import { configFileOf, runBuildScript } from './stages/build-script.js';
-import { BASE_STAGES, IMAGE_STAGES } from './stages/index.js';
+import { BASE_STAGES, EXTENSION_STAGES, IMAGE_STAGES } from './stages/index.js';
 import type { Stage } from './stages/types.js';
 import { explainFullMemoryRoot, mountMemoryRoot, type MemoryRoot } from './memory-root.js';
 import { createWorkspace, removeWorkspace, unmountBelow } from './workspace.js';
@@ -45,8 +45,11 @@ async function runStages(stages: readonly Stage[], context: BuildContext): Promi
 
 /** The root of one phase: from the incremental cache or bootstrapped, then the rest of the stages. */
 async function populateRoot(context: BuildContext): Promise<void> {
-  if (context.config.Incremental) await prepareIncrementalRoot(context, () => runStages(BASE_STAGES, context));
-  else await runStages(BASE_STAGES, context);
+  if (context.config.Incremental) {
+    await prepareIncrementalRoot(context, () => runStages(BASE_STAGES, context), () => runStages(EXTENSION_STAGES, context));
+  } else {
+    await runStages(BASE_STAGES, context);
+  }
   await runStages(IMAGE_STAGES, context);
 }
 

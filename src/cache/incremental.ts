@@ -62,9 +62,14 @@ async function saveCopy(cache: RootCache, context: BuildContext, key: string, in
 
 /**
  * Prepares `context.root` for an incremental build. On a miss, `buildBase` makes the root from
- * scratch (skeleton, packages, prepare) and the result is stored before the build goes on.
+ * scratch (skeleton, packages, prepare) and the result is stored before the build goes on; a root
+ * extended with more packages runs `finishExtended` (a cached initrd is made again) before it is stored.
  */
-export async function prepareIncrementalRoot(context: BuildContext, buildBase: () => Promise<void>): Promise<CacheOutcome> {
+export async function prepareIncrementalRoot(
+  context: BuildContext,
+  buildBase: () => Promise<void>,
+  finishExtended: () => Promise<void> = async () => undefined,
+): Promise<CacheOutcome> {
   const { config } = context;
   const cache = new RootCache(config.Cache!);
   const packages = packagesToInstall(context);
@@ -97,6 +102,7 @@ export async function prepareIncrementalRoot(context: BuildContext, buildBase: (
       const manager = getPackageManager(getDistribution(config.Distribution).packageManager);
       await manager.installMore(context, added);
     });
+    await finishExtended();
     await step(phaseTitle(context, `Saving the cached root ${key}`), () => saveCopy(cache, context, key, inputs));
     context.reusedCachedRoot = true;
     return 'extended';

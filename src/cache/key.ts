@@ -10,6 +10,7 @@ import { createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import xxhash from 'xxhash-wasm';
 import type { Config } from '../config/types.js';
+import { initrdInputs } from '../boot/initrd.js';
 import type { Phase } from '../context.js';
 import { walkTree } from '../tree/walk.js';
 import { KILN_VERSION } from '../version.js';
@@ -87,6 +88,8 @@ export interface CacheInputs {
   /** What the prepare script sees. */
   readonly prepareEnvironment: Readonly<Record<string, string>> | null;
   readonly prepareNetwork: boolean | 'never' | null;
+  /** What dracut is told, when the initrd is cached with the root (CacheInitrd=yes); else null. */
+  readonly initrd: ReturnType<typeof initrdInputs>;
 }
 
 /**
@@ -114,6 +117,7 @@ export async function cacheInputs(config: Config, packages: readonly string[], p
     prepareArgument: prepare ? phase : null,
     prepareEnvironment: prepare ? config.Environment : null,
     prepareNetwork: prepare ? config.WithNetwork : null,
+    initrd: initrdInputs(config),
   };
 }
 

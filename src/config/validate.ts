@@ -66,6 +66,9 @@ export function findProblems(config: Config, context: ResolveContext, display: (
   }
 
   errors.push(...buildSourcesProblems(config, display, originOf));
+  // mkosi 14's load_args() refuses these too.
+  if (config.SshPort < 1 || config.SshPort > 65535) errors.push(new ConfigError(originOf('SshPort'), `SshPort=${config.SshPort} is not a port (1–65535)`));
+  if (config.SshTimeout < 0) errors.push(new ConfigError(originOf('SshTimeout'), `SshTimeout=${config.SshTimeout} is negative (seconds, 0 or more)`));
 
   if (config.Bootstrapper !== null && context.isSet('Bootstrapper') && !['debian', 'ubuntu'].includes(config.Distribution)) {
     errors.push(new ConfigError(originOf('Bootstrapper'), `Bootstrapper= only applies to Debian and Ubuntu, not ${config.Distribution}`));

@@ -1,18 +1,20 @@
 /**
  * File system images made from a tree, without mounting anything: `mkfs.ext4 -d`, `mkfs.btrfs
- * --rootdir`, `mkfs.xfs -p` with a generated prototype, `mksquashfs`, and `mkswap` for swap. Each
- * image is a sparse file of the partition's size (squashfs: of its own size).
+ * --rootdir`, `mkfs.xfs -p` with a generated prototype, `mksquashfs`, `mkswap` for swap, and for the
+ * EFI system partition `mkfs.fat` filled with mtools' `mcopy` (this kernel may have no vfat at all).
+ * Each image is a sparse file of the partition's size (squashfs: of its own size).
  */
 import { lstatSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Compression } from '../config/types.js';
-import { ToolError } from '../errors.js';
+import { ToolError, UserError } from '../errors.js';
 import { debug, warn } from '../log.js';
 import { readTreeXattrs } from '../archive/xattrs.js';
 import { run } from '../run.js';
 import { ensureFits } from './fit.js';
-import type { FileSystemType } from './layout.js';
+import { formatBytes, MiB, type FileSystemType } from './layout.js';
+import { measureTree } from './tree-usage.js';
 import { buildXfsPrototype } from './xfs-protofile.js';
 
 export interface FileSystemJob {
@@ -38,8 +40,8 @@ export interface FileSystemJob {
   readonly scratch: string;
   readonly searchPaths: readonly string[];
   /**
-   * ext4 only: make the file system right inside the disk file at this offset (mke2fs -E offset=),
-   * instead of in `image`, so the disk needs no copy.
+   * ext4 and vfat: make the file system right inside the disk file at this offset (mke2fs -E
+   * offset=, mkfs.fat --offset), instead of in `image`, so the disk needs no copy.
    */
   readonly placement?: { readonly file: string; readonly offset: number };
 }
@@ -72,6 +74,9 @@ export async function makeFileSystem(job: FileSystemJob): Promise<number> {
       await ensureFits(job, (size, image) => makeFixedSize(size, image, () => makeXfs(job, image, files)));
       return job.size!;
     }
+    case 'vfat':
+      await makeVfat(job);
+      return job.size!;
   }
 }
 
@@ -170,6 +175,58 @@ async function makeXfs(job: FileSystemJob, image: string, files: XfsFiles): Prom
   // xfs_db exits 0 even when an attr_set fails; its messages are the only sign.
   const failures = `${result.stdout}\n${result.stderr}`.split('\n').filter((line) => /^failed |not found|no such file|unable to|cannot /i.test(line));
   if (failures.length > 0) throw new ToolError(argv, `${what}: xfs_db failed`, { stderrTail: failures.slice(0, 20).join('\n') });
+}
+
+/** mtools refuses images whose size is no multiple of its idea of a track; the check means nothing for files. */
+const MTOOLS_ENV = { MTOOLS_SKIP_CHECK: '1' };
+
+/**
+ * Sectors per cluster of a FAT32 file system of `size` bytes (Microsoft's table, which mkfs.fat
+ * follows for a file of that size). Named explicitly because with --offset mkfs.fat would size the
+ * clusters for the whole disk file, and too few clusters make readers (mtools) take FAT32 for FAT16.
+ */
+export function fatClusterSectors(size: number): number {
+  const limits: readonly [number, number][] = [[260 * MiB, 1], [8 * 1024 * MiB, 8], [16 * 1024 * MiB, 16], [32 * 1024 * MiB, 32]];
+  return limits.find(([limit]) => size <= limit)?.[1] ?? 64;
+}
+
+/**
+ * FAT32 made with mkfs.fat and filled with mcopy, so nothing is mounted. The volume ID comes from
+ * the UUID when there is one (reproducible builds). Files keep their modification times (-m).
+ */
+async function makeVfat(job: FileSystemJob): Promise<void> {
+  const kib = Math.floor(job.size! / 1024);
+  const options = [...(job.uuid ? ['-i', job.uuid.replaceAll('-', '').slice(0, 8)] : []), '-s', String(fatClusterSectors(job.size!))];
+  let target = job.image;
+  if (job.placement) {
+    target = job.placement.file;
+    await run(['mkfs.fat', '-F', '32', '-n', job.label, ...options, `--offset=${job.placement.offset / 512}`, target, String(kib)], {
+      what: `Making the FAT file system for ${job.contents}`,
+      searchPaths: job.searchPaths,
+    });
+  } else {
+    await createSparseFile(job.image, job.size!);
+    await run(['mkfs.fat', '-F', '32', '-n', job.label, ...options, job.image, String(kib)], {
+      what: `Making the FAT file system for ${job.contents}`,
+      searchPaths: job.searchPaths,
+    });
+  }
+  const entries = (await fs.readdir(job.tree)).sort().map((name) => path.join(job.tree, name));
+  if (entries.length === 0) return;
+  const drive = job.placement ? `${target}@@${job.placement.offset}` : target;
+  try {
+    await run(['mcopy', '-s', '-m', '-Q', '-i', drive, ...entries, '::'], {
+      env: MTOOLS_ENV,
+      what: `Copying ${job.contents} into its FAT file system`,
+      searchPaths: job.searchPaths,
+    });
+  } catch (error) {
+    if (!(error instanceof ToolError) || !/disk full/i.test(`${error.message}\n${error.stderrTail}`)) throw error;
+    const needed = (await measureTree(job.tree)).bytes;
+    throw new UserError(`${job.contents} (${formatBytes(needed)}) does not fit in ${job.sizeSetting}=${formatBytes(job.size!)}`, {
+      hint: `set ${job.sizeSetting}=${Math.ceil((needed * 1.1) / MiB) + 8}M or more`,
+    });
+  }
 }
 
 /** mksquashfs's -comp names for mkosi's compression words. */

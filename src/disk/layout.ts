@@ -1,10 +1,10 @@
 /**
  * The partition layout of a GPT disk image, as pure functions of the configuration: which partitions
- * there are (in mkosi 14's order: swap, home, srv, tmp, root), their file systems, sizes, 1 MiB
+ * there are (in mkosi 14's order: esp, swap, home, srv, tmp, root), their file systems, sizes, 1 MiB
  * aligned offsets, Discoverable Partitions types, names, attribute bits and UUIDs, and the sfdisk
  * script that writes the table.
  */
-import { rootPartitionLabel } from '../config/derived.js';
+import { isDiskFormat, rootPartitionLabel } from '../config/derived.js';
 import type { Config } from '../config/types.js';
 import { PARTITION_TYPES, rootPartitionType } from './partition-types.js';
 import { makeUuid } from './seeded-uuid.js';
@@ -23,13 +23,30 @@ export const ATTRIBUTE_READ_ONLY = 60;
 export const XFS_MINIMUM_SIZE = 300 * MiB;
 /** A GPT partition name holds 36 UTF-16 code units. */
 export const GPT_NAME_LENGTH = 36;
+/**
+ * FAT32 (which UEFI wants for an ESP) needs at least 65525 clusters, or readers take it for FAT16:
+ * with 512-byte clusters that is a little over 32 MiB.
+ */
+export const ESP_MINIMUM_SIZE = 33 * MiB;
 
-export type PartitionRole = 'swap' | 'home' | 'srv' | 'tmp' | 'root';
-export type FileSystemType = 'ext4' | 'btrfs' | 'xfs' | 'squashfs' | 'swap';
+export type PartitionRole = 'esp' | 'swap' | 'home' | 'srv' | 'tmp' | 'root';
+export type FileSystemType = 'ext4' | 'btrfs' | 'xfs' | 'squashfs' | 'swap' | 'vfat';
 
 export type DiskConfig = Pick<
   Config,
-  'Format' | 'Architecture' | 'RootSize' | 'HomeSize' | 'SrvSize' | 'TmpSize' | 'SwapSize' | 'ReadOnly' | 'ImageId' | 'ImageVersion' | 'UsrOnly'
+  | 'Format'
+  | 'Architecture'
+  | 'RootSize'
+  | 'HomeSize'
+  | 'SrvSize'
+  | 'TmpSize'
+  | 'SwapSize'
+  | 'ReadOnly'
+  | 'ImageId'
+  | 'ImageVersion'
+  | 'UsrOnly'
+  | 'Bootable'
+  | 'ESPSize'
 >;
 
 /** One partition as the configuration asks for it. */
@@ -42,7 +59,10 @@ export interface PartitionPlan {
   readonly name: string;
   /** File system label. */
   readonly label: string;
-  /** Where it is mounted, which is also the directory of the tree it holds; null for swap. */
+  /**
+   * Where it is mounted, which is also the directory of the tree it holds; null for swap and for the
+   * ESP, whose contents the boot code puts together (src/boot/), not a directory of the image.
+   */
   readonly mountPoint: string | null;
   readonly readOnly: boolean;
   /** systemd-growfs may grow the file system to the partition (bit 59), as systemd-repart marks writable ones. */
@@ -120,9 +140,16 @@ function isEnabled(size: number | null): size is number {
 /** Size settings that are set but have no effect for this format (mkosi 14 ignores them silently). */
 export function ignoredSizeSettings(config: DiskConfig): string[] {
   const dataFs = dataFileSystem(config.Format);
-  return DATA_PARTITIONS.filter((p) => isEnabled(config[p.setting]))
+  const ignored: string[] = DATA_PARTITIONS.filter((p) => isEnabled(config[p.setting]))
     .filter((p) => config.Format === 'plain_squashfs' || (p.role !== 'swap' && dataFs === null))
     .map((p) => p.setting);
+  if (isEnabled(config.ESPSize) && !hasEsp(config)) ignored.unshift('ESPSize');
+  return ignored;
+}
+
+/** A bootable GPT disk starts with an EFI system partition (mkosi 14: only with Bootable=yes). */
+export function hasEsp(config: Pick<DiskConfig, 'Format' | 'Bootable' | 'ESPSize'>): boolean {
+  return config.Bootable && isDiskFormat(config.Format) && isEnabled(config.ESPSize);
 }
 
 /** The partitions of the image, in table order. plain_squashfs has only its root, and no table. */
@@ -141,6 +168,18 @@ export function planPartitions(config: DiskConfig): PartitionPlan[] {
   if (config.Format === 'plain_squashfs') return [root];
   const dataFs = dataFileSystem(config.Format);
   const plans: PartitionPlan[] = [];
+  if (hasEsp(config)) {
+    plans.push({
+      role: 'esp',
+      fs: 'vfat',
+      size: alignUp(config.ESPSize!),
+      name: 'ESP System Partition',
+      label: 'EFI',
+      mountPoint: null,
+      readOnly: false,
+      growFs: false,
+    });
+  }
   for (const partition of DATA_PARTITIONS) {
     const size = config[partition.setting];
     if (!isEnabled(size)) continue;
@@ -177,6 +216,9 @@ export function checkDiskConfig(config: DiskConfig): string[] {
     problems.push(`the root partition name "${root.name}" (from ImageId= and ImageVersion=) contains a quote, backslash or control character`);
   }
   for (const plan of plans) {
+    if (plan.role === 'esp' && plan.size! < ESP_MINIMUM_SIZE) {
+      problems.push(`ESPSize= is ${formatBytes(plan.size!)}, but a FAT32 EFI system partition needs at least ${formatBytes(ESP_MINIMUM_SIZE)}`);
+    }
     if (plan.fs === 'xfs' && plan.size !== null && plan.size < XFS_MINIMUM_SIZE) {
       const setting = plan.role === 'root' ? 'RootSize' : DATA_PARTITIONS.find((p) => p.role === plan.role)!.setting;
       problems.push(`${setting}= is ${formatBytes(plan.size)}, but xfsprogs makes no XFS smaller than ${formatBytes(XFS_MINIMUM_SIZE)}`);

@@ -42,6 +42,7 @@ const ROOT_TYPES: Readonly<Record<string, string>> = {
 
 /** Types that do not depend on the architecture. */
 export const PARTITION_TYPES = {
+  esp: 'c12a7328-f81f-11d2-ba4b-00a0c93ec93b',
   swap: '0657fd6d-a4ab-43c4-84e5-0933c84b4f4f',
   home: '933ac7e1-2eb4-4f13-b844-0e14e2aef915',
   srv: '3b8f8425-20e0-4f3b-907f-1a25a76f98e8',

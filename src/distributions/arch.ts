@@ -20,6 +20,23 @@ function pacmanRepositories(config: Config): PacmanRepository[] {
   return [{ name: 'core', server }, { name: 'extra', server }];
 }
 
+/** Arch's kernels; Packages= naming one of them replaces the default `linux` (mkosi 14). */
+const KERNELS = ['linux', 'linux-lts', 'linux-hardened', 'linux-zen'];
+
+/** mkosi 14's install_arch(): `base`, and for bootable images the file-system tools, dracut and a kernel. */
+function basePackages(config: Config): string[] {
+  if (config.BasePackages !== true) return [];
+  const packages = ['base'];
+  if (config.Bootable) {
+    if (config.Format === 'gpt_btrfs') packages.push('btrfs-progs');
+    if (config.Format === 'gpt_xfs') packages.push('xfsprogs');
+    packages.push('dracut');
+    if (!config.Packages.some((name) => KERNELS.includes(name))) packages.push('linux');
+  }
+  if (config.Ssh) packages.push('openssh');
+  return packages;
+}
+
 export const arch: Distribution & PacmanPolicy = {
   name: 'arch',
   // mkosi 14's defaults: Arch Linux ARM for aarch64, Arch's worldwide mirror for the rest.
@@ -27,7 +44,10 @@ export const arch: Distribution & PacmanPolicy = {
   mirrorHint: 'set Mirror= to an Arch Linux mirror, or LocalMirror= to a local repository',
   packageManager: 'pacman',
   // BasePackages=conditional only means something for RPM rich dependencies (mkosi 14).
-  basePackages: (config) => (config.BasePackages === true ? ['base'] : []),
+  basePackages,
+  // Arch's own mkinitcpio names it so; kiln's dracut output takes the same place.
+  initrdPath: (version) => `boot/initramfs-${version}.img`,
+  sshUnit: 'sshd.service',
   pacmanRepositories,
   // The [core] database: a wrong URL fails before the build, not inside pacman.
   probe: (config) => {

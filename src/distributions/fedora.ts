@@ -3,6 +3,7 @@
  * metalinks when no mirror is set (as in mkosi 14), or the single repository LocalMirror= names;
  * installed with dnf.
  */
+import { isDiskFormat } from '../config/derived.js';
 import type { Config } from '../config/types.js';
 import { probeRepositories, under, type RpmPolicy, type RpmRepository } from '../package-managers/rpm-repos.js';
 import type { Distribution } from './types.js';
@@ -46,7 +47,10 @@ function basePackages(config: Config): string[] {
     ...(config.Netdev ? ['(systemd-networkd if systemd)'] : []),
   ];
   if (config.BasePackages === 'conditional') return conditional;
-  return ['systemd', 'util-linux', 'dnf', ...(config.Bootable ? ['kernel-core', 'kernel-modules', 'dracut'] : []), ...conditional];
+  // systemd-boot-unsigned and openssh-server are kiln's additions: mkosi 14 ran bootctl from the host
+  // and left the ssh server to Packages=.
+  const boot = config.Bootable ? ['kernel-core', 'kernel-modules', 'dracut', ...(isDiskFormat(config.Format) ? ['systemd-boot-unsigned'] : [])] : [];
+  return ['systemd', 'util-linux', 'dnf', ...boot, ...conditional, ...(config.Ssh ? ['openssh-server'] : [])];
 }
 
 export const fedora: Distribution & RpmPolicy = {
@@ -56,6 +60,9 @@ export const fedora: Distribution & RpmPolicy = {
   mirrorHint: 'set Mirror= to a Fedora mirror, or LocalMirror= to a local repository',
   packageManager: 'dnf',
   basePackages,
+  // dracut's own default name on Fedora.
+  initrdPath: (version) => `boot/initramfs-${version}.img`,
+  sshUnit: 'sshd.service',
   rpmRepositories,
   probe: (config) => probeRepositories(config, rpmRepositories(config)),
   releasever: (config) => parseFedoraRelease(config.Release).releasever,

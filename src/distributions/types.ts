@@ -30,10 +30,15 @@ export interface Distribution {
   readonly mirrorHint: string;
   readonly packageManager: PackageManagerName;
   /**
-   * Packages BasePackages= adds (mkosi 14's choice for a bootable-less image: systemd and what a
-   * container needs to boot); `conditional` only matters for RPM rich dependencies.
+   * Packages BasePackages= adds, as mkosi 14 chooses them: systemd and what a container needs to
+   * boot; with Bootable=yes also a kernel (unless Packages= names one), dracut and the boot loader;
+   * with Ssh=yes the OpenSSH server. `conditional` only matters for RPM rich dependencies.
    */
   basePackages(config: Config): readonly string[];
+  /** Where the initrd of kernel `version` goes in the image: where the distribution's own tools put it. */
+  initrdPath(version: string): string;
+  /** The unit that runs the OpenSSH server, which Ssh=yes enables. */
+  readonly sshUnit: string;
   /**
    * The archive keyring the host needs to check signatures (RepositoryKeyCheck=yes), and how to get it.
    */

@@ -25,6 +25,7 @@ import { makeFileSystem } from '../disk/filesystems.js';
 import { checkDiskConfig, ignoredSizeSettings, layoutDisk, planPartitions, type FileSystemType, type PartitionPlan } from '../disk/layout.js';
 import { fileSystemUuid } from '../disk/seeded-uuid.js';
 import { withSplitTree } from '../disk/split-tree.js';
+import { stageEspTree } from '../boot/index.js';
 import { besideRoot } from '../workspace.js';
 import type { OutputFormat } from './types.js';
 
@@ -40,9 +41,11 @@ const FS_TOOLS: Readonly<Record<Exclude<FileSystemType, 'squashfs'>, readonly st
   btrfs: ['mkfs.btrfs'],
   xfs: ['mkfs.xfs', 'xfs_db', 'getfattr'],
   swap: ['mkswap'],
+  vfat: ['mkfs.fat', 'mcopy'],
 };
 
 const SIZE_SETTINGS: Readonly<Record<PartitionPlan['role'], string>> = {
+  esp: 'ESPSize',
   root: 'RootSize',
   home: 'HomeSize',
   srv: 'SrvSize',
@@ -77,7 +80,12 @@ async function check(config: Config): Promise<void> {
   if (problems.length > 0) throw new UserError(problems.join('\n'));
   const ignored = ignoredSizeSettings(config);
   if (ignored.length > 0) {
-    const why = config.Format === 'plain_squashfs' ? 'a plain squashfs has no partitions' : 'gpt_btrfs puts no data partitions beside its root (as in mkosi 14)';
+    const why =
+      config.Format === 'plain_squashfs'
+        ? 'a plain squashfs has no partitions'
+        : ignored.includes('ESPSize') && ignored.length === 1
+          ? 'only a Bootable=yes disk has an EFI system partition (as in mkosi 14)'
+          : 'gpt_btrfs puts no data partitions beside its root (as in mkosi 14)';
     warn(`${ignored.map((s) => `${s}=`).join(', ')} ${ignored.length > 1 ? 'have' : 'has'} no effect: ${why}`);
   }
   if (config.QCow2 && config.Format === 'plain_squashfs') warn('QCow2= has no effect on plain_squashfs, which is a file system, not a disk');
@@ -97,6 +105,15 @@ async function settleAll(queue: PQueue, tasks: readonly (() => Promise<void>)[])
   }
 }
 
+const CONTENTS: Partial<Record<PartitionPlan['role'], string>> = { root: 'the image root', swap: 'swap', esp: 'the EFI system partition' };
+
+/** The directory of the ESP's files (the boot part puts them together). */
+async function stageEsp(context: BuildContext, dir: string): Promise<string> {
+  await fs.mkdir(dir);
+  await stageEspTree(context, dir);
+  return dir;
+}
+
 type Placements = ReadonlyMap<PartitionPlan['role'], { readonly file: string; readonly offset: number }>;
 
 async function makeImages(
@@ -110,21 +127,24 @@ async function makeImages(
   const separate = plans.filter((p) => p.role !== 'root' && p.mountPoint !== null).map((p) => p.mountPoint!);
   // Trees set aside for their own partitions are renamed, so they stay on the root's file system.
   const aside = await fs.mkdtemp(besideRoot(context.root, 'split-'));
+  // The ESP's files are put together while the other file systems are made.
+  const esp = plans.some((p) => p.role === 'esp') ? stageEsp(context, path.join(scratch, 'esp')) : undefined;
+  esp?.catch(() => undefined);
   try {
     return await withSplitTree(context.root, separate, aside, async (trees) => {
       const images = new Map<PartitionPlan['role'], string>();
       // The file systems of /home, /srv, /var/tmp and swap are independent of the root's: make them
       // side by side, one per core (mkfs is mostly single-threaded).
       const queue = new PQueue({ concurrency: Math.max(1, os.availableParallelism()) });
-      const titles = plans.map((plan) => (plan.fs === 'swap' ? 'swap' : `${plan.fs} for ${plan.role === 'root' ? 'the root' : plan.mountPoint}`));
+      const titles = plans.map((plan) => (plan.fs === 'swap' ? 'swap' : `${plan.fs} for ${plan.role === 'root' ? 'the root' : plan.role === 'esp' ? 'the ESP' : plan.mountPoint}`));
       await step(`Making the file system${plans.length > 1 ? 's' : ''} (${titles.join(', ')})`, () =>
         settleAll(queue,
           plans.map((plan) => async () => {
             const image = path.join(scratch, `${plan.role}.img`);
-            const contents = plan.role === 'root' ? 'the image root' : plan.role === 'swap' ? 'swap' : `the contents of ${plan.mountPoint}`;
+            const contents = CONTENTS[plan.role] ?? `the contents of ${plan.mountPoint}`;
             await makeFileSystem({
               fs: plan.fs,
-              tree: plan.role === 'root' ? context.root : (trees.get(plan.mountPoint ?? '') ?? scratch),
+              tree: plan.role === 'root' ? context.root : plan.role === 'esp' ? await esp! : (trees.get(plan.mountPoint ?? '') ?? scratch),
               image,
               size: plan.size,
               label: plan.label,
@@ -145,6 +165,8 @@ async function makeImages(
       return images;
     });
   } finally {
+    // Nothing may still write into the scratch directory once the caller removes it.
+    await esp?.catch(() => undefined);
     await fs.rm(aside, { recursive: true, force: true });
   }
 }
@@ -178,8 +200,9 @@ async function openSink(context: BuildContext, file: string, compressed: boolean
 /**
  * The fast way for ext4 disks: the table goes into the sparse disk file, and mke2fs makes each file
  * system right inside it at its offset, so nothing is copied. It is taken when nothing has to see the
- * finished bytes as a stream (no SHA-256, no compression, no qcow2) and every partition is ext4 —
- * gpt_ext4 without swap, mkosi's default format and the one people iterate on.
+ * finished bytes as a stream (no SHA-256, no compression, no qcow2) and every partition is ext4 or
+ * the ESP (mkfs.fat --offset) — gpt_ext4 without swap, mkosi's default format and the one people
+ * iterate on.
  */
 function writesInPlace(config: Config, plans: readonly PartitionPlan[]): boolean {
   return (
@@ -187,7 +210,7 @@ function writesInPlace(config: Config, plans: readonly PartitionPlan[]): boolean
     !config.Checksum &&
     outputCompression(config) === false &&
     !usesQcow2(config) &&
-    plans.every((plan) => plan.fs === 'ext4' && plan.size !== null)
+    plans.every((plan) => (plan.fs === 'ext4' || plan.fs === 'vfat') && plan.size !== null)
   );
 }
 

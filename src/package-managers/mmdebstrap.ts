@@ -69,6 +69,8 @@ async function mmdebstrap(context: BuildContext, packages: readonly string[], ne
   argv.push(config.Release, context.root, ...sources.map(sourceLine), ...extra);
   try {
     await run(argv, {
+      // The kernel's postinst must not run dracut: kiln makes the initrd once, after the extra trees.
+      env: { INITRD: 'No' },
       what: `Installing ${config.Distribution} ${config.Release} with mmdebstrap`,
       hint: 'check Mirror=, Release= and Packages=; --debug=run shows the full output',
     });

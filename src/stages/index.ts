@@ -4,11 +4,15 @@
  * a build script the same stages make the development image first (context.phase 'build'), where
  * the scripts get "build" as their argument and the clean-up at the end is left out.
  */
+import { bootSetupStage, cachedInitrdStage, initrdStage } from '../boot/index.js';
+import { autologinStage } from './autologin.js';
 import { finalSources, installBuildOutput } from './build-output.js';
 import { cleanPackageMetadata, recordPackages, removeFiles, removePackages } from './cleanup.js';
 import { configureImage, resetMachineId } from './configure.js';
 import { installPackages } from './install.js';
+import { netdevStage } from './netdev.js';
 import { finalizeScript, postinstScript, prepareScript } from './scripts.js';
+import { sshStage } from './ssh.js';
 import { extraTrees, skeletonTrees } from './trees.js';
 import type { Stage } from './types.js';
 
@@ -18,14 +22,24 @@ function finalOnly(stage: Stage): Stage {
 }
 
 /** Up to here the root depends only on what the incremental cache key covers. */
-export const BASE_STAGES: readonly Stage[] = [skeletonTrees, installPackages, prepareScript];
+export const BASE_STAGES: readonly Stage[] = [skeletonTrees, installPackages, prepareScript, finalOnly(cachedInitrdStage)];
+
+/** What a cached root extended with more packages runs before it is cached again. */
+export const EXTENSION_STAGES: readonly Stage[] = [finalOnly(cachedInitrdStage)];
 
 export const IMAGE_STAGES: readonly Stage[] = [
   configureImage,
+  // mkosi 14 leaves these out of the development image, as it leaves out the kernel.
+  finalOnly(autologinStage),
+  finalOnly(netdevStage),
+  finalOnly(bootSetupStage),
   // The build script's results come before the extra trees, so that those can still override them.
   finalSources,
   installBuildOutput,
   extraTrees,
+  // mkosi 14 makes the initrd here too (kernel-install), so it holds the extra trees but not what the scripts do.
+  finalOnly(initrdStage),
+  finalOnly(sshStage),
   postinstScript,
   // mkosi 14 removes packages first, so the manifest lists what the image really contains.
   finalOnly(removePackages),

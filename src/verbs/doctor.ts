@@ -16,6 +16,8 @@ import { UserError } from '../errors.js';
 import { locateTool, packageOf } from '../host-tools.js';
 import { info, warn } from '../log.js';
 import { OUTPUTS } from '../outputs/index.js';
+import { qemuBinaries } from '../qemu.js';
+import { firmwareFiles } from '../vm/firmware.js';
 import { run } from '../run.js';
 import type { Verb } from './types.js';
 
@@ -24,6 +26,8 @@ export interface Need {
   readonly alternatives: readonly string[];
   /** A file rather than a program (an archive keyring). */
   readonly file?: boolean;
+  /** How to call it when its alternatives are too many to list (the UEFI firmware). */
+  readonly name?: string;
   readonly package: string | undefined;
 }
 
@@ -69,17 +73,37 @@ function formatNeeds(format: string, base: readonly string[]): Need[] {
   return minus(requiredTools(configWith({ Distribution: 'debian', Format: format })), base).map(tool);
 }
 
-const OPTIONS: readonly { readonly label: string; readonly settings: Settings }[] = [
+/** Each option's tools beyond those of `base` (a tar build unless said otherwise). */
+const OPTIONS: readonly { readonly label: string; readonly settings: Settings; readonly base?: Settings }[] = [
   { label: 'CompressOutput=zstd', settings: { Format: 'tar', CompressOutput: 'zstd' } },
   { label: 'CompressOutput=gz', settings: { Format: 'tar', CompressOutput: 'gz' } },
   { label: 'Sign=yes', settings: { Format: 'tar', Sign: 'yes' } },
   { label: 'SourceFileTransfer=copy-git-*', settings: { Format: 'tar', BuildScript: '/mkosi.build', SourceFileTransfer: 'copy-git-others' } },
+  { label: 'Bootable=yes', settings: { Format: 'gpt_ext4', Bootable: 'yes' }, base: { Format: 'gpt_ext4' } },
+  { label: 'Ssh=yes, Netdev=yes', settings: { Format: 'tar', Ssh: 'yes', Netdev: 'yes' } },
 ];
 
 /** Programs that run what kiln built, for trying an image out (the README's steps, kiln's own tests). */
 const RUNNERS: readonly { readonly label: string; readonly tools: readonly string[] }[] = [
   { label: 'lxc images', tools: ['lxc-create', 'lxc-start', 'lxc-attach'] },
 ];
+
+/** What `kiln qemu` and `kiln ssh` run (they build nothing themselves). */
+function verbNeeds(): NeedGroup[] {
+  const architecture = detectHost().architecture;
+  const qemu = qemuBinaries(architecture).reverse();
+  return [
+    {
+      label: 'kiln qemu',
+      needs: [
+        { alternatives: qemu, package: packageOf(qemu[0]!) },
+        { alternatives: firmwareFiles(architecture), file: true, name: 'UEFI firmware (OVMF)', package: architecture === 'aarch64' ? 'qemu-efi-aarch64' : 'ovmf' },
+        ...['mdir', 'objcopy'].map(tool),
+      ],
+    },
+    { label: 'kiln ssh', needs: [tool('ssh')] },
+  ];
+}
 
 export function buildReport(): Report {
   const base = requiredTools(configWith({ Distribution: 'debian', Format: 'directory' }));
@@ -90,9 +114,15 @@ export function buildReport(): Report {
       { title: 'Output formats (beyond the distribution\'s tools)', rows: Object.keys(OUTPUTS).map((name) => ({ label: name, needs: formatNeeds(name, base) })) },
       {
         title: 'Options',
-        rows: OPTIONS.map(({ label, settings }) => ({ label, needs: minus(requiredTools(configWith({ Distribution: 'debian', ...settings })), tarBase).map(tool) })),
+        rows: OPTIONS.map(({ label, settings, base }) => {
+          const without = base ? requiredTools(configWith({ Distribution: 'debian', ...base })) : tarBase;
+          return { label, needs: minus(requiredTools(configWith({ Distribution: 'debian', ...settings })), without).map(tool) };
+        }),
       },
-      { title: 'Running the images (to try them out)', rows: RUNNERS.map(({ label, tools }) => ({ label, needs: tools.map(tool) })) },
+      {
+        title: 'Running the images (to try them out)',
+        rows: [...RUNNERS.map(({ label, tools }) => ({ label, needs: tools.map(tool) })), ...verbNeeds()],
+      },
     ],
   };
 }
@@ -102,7 +132,7 @@ export function isPresent(need: Need): boolean {
 }
 
 function describeNeed(need: Need): string {
-  const name = need.alternatives.length > 1 ? `${need.alternatives[0]} (or ${need.alternatives.slice(1).join(', ')})` : need.alternatives[0]!;
+  const name = need.name ?? (need.alternatives.length > 1 ? `${need.alternatives[0]} (or ${need.alternatives.slice(1).join(', ')})` : need.alternatives[0]!);
   if (isPresent(need)) return `✓ ${name}`;
   return `✗ ${name}${need.package ? ` [apt-get install ${need.package}]` : ''}`;
 }

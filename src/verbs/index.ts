@@ -6,7 +6,9 @@ import { doctor } from './doctor.js';
 import { genkey } from './genkey.js';
 import { init } from './init.js';
 import { serve } from './serve.js';
+import { qemu } from './qemu.js';
 import { boot, shell } from './shell-boot.js';
+import { ssh } from './ssh.js';
 import { summary } from './summary.js';
 import type { Verb } from './types.js';
 import { verify } from './verify.js';
@@ -22,16 +24,6 @@ function notYet(name: string, doc: string, shape: Partial<Verb> = {}): Verb {
   };
 }
 
-function notSupported(name: string, doc: string, hint: string, shape: Partial<Verb> = {}): Verb {
-  return {
-    doc: `${doc} (not supported by kiln yet)`,
-    origin: 'mkosi',
-    ...shape,
-    async run() {
-      throw new UserError(`the ${name} verb is not supported by kiln yet`, { hint });
-    },
-  };
-}
 
 export const VERBS: Record<string, Verb> = {
   build,
@@ -40,8 +32,8 @@ export const VERBS: Record<string, Verb> = {
   summary,
   shell,
   boot,
-  qemu: notSupported('qemu', 'Boot the image in a virtual machine', 'boot it in a container with kiln boot', { takesCommandLine: true }),
-  ssh: notSupported('ssh', 'Connect to a running image with ssh', 'use machinectl shell or kiln shell', { takesCommandLine: true }),
+  qemu,
+  ssh,
   serve,
   bump: notYet('bump', 'Increase the last number of mkosi.version'),
   genkey,

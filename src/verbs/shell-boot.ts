@@ -49,6 +49,8 @@ async function runImage(invocation: Invocation, boot: boolean): Promise<number> 
     // mkosi 14: the sources, live, at /root/src of the running image.
     extra.push(`--bind=${config.BuildSources}:/root/src`, '--chdir=/root/src');
   }
+  // Netdev=yes: a veth link, which systemd-networkd in the image configures (80-container-host0.network).
+  if (config.Netdev) extra.push('--network-veth');
   const interactive = Boolean(process.stdin.isTTY && process.stdout.isTTY);
   const argv = nspawnArgv({
     root: config.Output,

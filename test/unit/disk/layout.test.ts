@@ -28,6 +28,8 @@ function config(overrides: Partial<DiskConfig> = {}): DiskConfig {
     ImageId: null,
     ImageVersion: null,
     UsrOnly: false,
+    Bootable: false,
+    ESPSize: null,
     ...overrides,
   };
 }
@@ -93,6 +95,32 @@ describe('planPartitions', () => {
   it('marks a ReadOnly= root read-only and not growable', () => {
     const [root] = planPartitions(config({ ReadOnly: true }));
     expect(root).toMatchObject({ readOnly: true, growFs: false });
+  });
+});
+
+describe('the EFI system partition', () => {
+  it('comes first in a Bootable=yes disk, before swap, as mkosi 14 orders them', () => {
+    const plans = planPartitions(config({ Bootable: true, ESPSize: 256 * MiB, SwapSize: 100 * MiB }));
+    expect(plans.map((plan) => plan.role)).toEqual(['esp', 'swap', 'root']);
+    expect(plans[0]).toEqual({ role: 'esp', fs: 'vfat', size: 256 * MiB, name: 'ESP System Partition', label: 'EFI', mountPoint: null, readOnly: false, growFs: false });
+    const layout = layoutDisk(sized(plans), { architecture: 'x86_64' });
+    expect(layout.partitions[0]).toMatchObject({ number: 1, offset: MiB, typeUuid: 'c12a7328-f81f-11d2-ba4b-00a0c93ec93b', attributes: [] });
+  });
+
+  it('is there for gpt_squashfs too, but not for plain_squashfs or without Bootable=yes', () => {
+    expect(planPartitions(config({ Format: 'gpt_squashfs', Bootable: true, ESPSize: 64 * MiB }))[0]?.role).toBe('esp');
+    expect(planPartitions(config({ Format: 'plain_squashfs', Bootable: true, ESPSize: 64 * MiB })).map((p) => p.role)).toEqual(['root']);
+    expect(planPartitions(config({ ESPSize: 64 * MiB })).map((p) => p.role)).toEqual(['root']);
+  });
+
+  it('reports ESPSize= without Bootable=yes as having no effect', () => {
+    expect(ignoredSizeSettings(config({ ESPSize: 64 * MiB }))).toEqual(['ESPSize']);
+    expect(ignoredSizeSettings(config({ ESPSize: 64 * MiB, Bootable: true }))).toEqual([]);
+  });
+
+  it('refuses an ESP too small for FAT32', () => {
+    expect(checkDiskConfig(config({ Bootable: true, ESPSize: 32 * MiB }))).toEqual(['ESPSize= is 32 MiB, but a FAT32 EFI system partition needs at least 33 MiB']);
+    expect(checkDiskConfig(config({ Bootable: true, ESPSize: 33 * MiB }))).toEqual([]);
   });
 });
 

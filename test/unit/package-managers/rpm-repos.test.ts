@@ -54,7 +54,7 @@ describe('Fedora policy (distributions/fedora.ts)', () => {
     const bootable = { ...configOf(`${FEDORA}[Content]\nBasePackages=conditional\n`), Bootable: true };
     expect(fedora.basePackages(bootable)).toEqual(['(systemd-udev if systemd)']);
     const full = { ...configOf(FEDORA), Bootable: true };
-    expect(fedora.basePackages(full)).toEqual(['systemd', 'util-linux', 'dnf', 'kernel-core', 'kernel-modules', 'dracut', '(systemd-udev if systemd)']);
+    expect(fedora.basePackages(full)).toEqual(['systemd', 'util-linux', 'dnf', 'kernel-core', 'kernel-modules', 'dracut', 'systemd-boot-unsigned', '(systemd-udev if systemd)']);
   });
 
   it('looks for the signing key of the release on the host', () => {
