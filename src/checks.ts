@@ -91,7 +91,7 @@ export async function checkBuild(loaded: Loaded, display: (file: string) => stri
   for (const problem of await sshKeyProblems(config)) errors.push(new ConfigError(originOf(config.SshAgent !== null ? 'SshAgent' : 'SshKey'), problem));
   if (errors.length > 0) throw new ConfigErrors(errors);
   if (config.QemuHeadless && !config.Bootable) warn('QemuHeadless=yes means little without Bootable=yes: only kiln qemu boots with a serial console, and it needs a bootable image');
-  if (config.Ssh && !config.Netdev) warn('Ssh=yes without Netdev=yes: the image configures no network of its own, so kiln ssh only reaches it if your trees set one up');
+  if (config.Ssh && !config.Netdev && config.Bootable) warn('Ssh=yes without Netdev=yes: the image configures no network of its own, so kiln ssh only reaches it if your trees set one up');
 
   if (config.BuildScript === null) {
     // mkosi 14 ignores them silently; a user who set them expects a development image.

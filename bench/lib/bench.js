@@ -110,12 +110,22 @@ export class Bench {
     return { release: this.release, mirror: this.mirror, format, packages };
   }
 
-  /** The project of one tool for one case (made once, with a copy of the warmed package cache). */
-  async project(tool, name, format) {
+  /**
+   * The project of one tool for one case (made once, with a copy of the warmed package cache);
+   * `append` adds lines to its mkosi.default, `files` writes more files into it.
+   */
+  async project(tool, name, format, { append, files = {} } = {}) {
     const key = `${tool}/${name}`;
     if (!this.projects.has(key)) {
       const cache = await this.packageCache(tool);
-      this.projects.set(key, await Project.create(path.join(this.work, name, tool), this.settings(format), cache));
+      const project = await Project.create(path.join(this.work, name, tool), { ...this.settings(format), append }, cache);
+      for (const [file, content] of Object.entries(files)) {
+        const target = path.join(project.dir, file);
+        await fs.mkdir(path.dirname(target), { recursive: true });
+        if (content.symlink) await fs.symlink(content.symlink, target);
+        else await fs.writeFile(target, content);
+      }
+      this.projects.set(key, project);
     }
     return this.projects.get(key);
   }

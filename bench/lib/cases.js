@@ -3,11 +3,11 @@
  * checks what the image must contain — a time without the right content counts for nothing.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { hasPackage, outputPath, readImageFile, runInImage } from './image.js';
-import { ADDED_PACKAGES, ALL_IMAGES, makeAllProject, mmdebstrapArgv, SEED_PACKAGES } from './tools.js';
+import { espKernelImages, hasPackage, outputPath, readImageFile, runInImage } from './image.js';
+import { ADDED_PACKAGES, ALL_IMAGES, makeAllProject, mmdebstrapArgv, qemuArgv, SEED_PACKAGES } from './tools.js';
 
 const MARKER = '/etc/kiln-bench/marker';
 
@@ -244,6 +244,78 @@ const allThree = {
   },
 };
 
+/**
+ * mkosi 14 makes a bootable disk on a loop device and mounts its ESP (vfat) to fill it; where the
+ * kernel has no vfat it cannot, and the bootable build is compared with kiln's own plain one.
+ */
+function whyMkosiCannotBoot() {
+  const filesystems = readFileSync('/proc/filesystems', 'utf8');
+  const release = readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim();
+  const module = ['kernel/fs/fat/vfat.ko', 'kernel/fs/fat/vfat.ko.xz', 'kernel/fs/fat/vfat.ko.zst'].some((f) => existsSync(`/lib/modules/${release}/${f}`));
+  if (/\bvfat\b/.test(filesystems) || module) return null;
+  return 'its ESP is a loop device mounted as vfat, and this kernel has no vfat (nor loop partitions)';
+}
+
+/** Printed on the serial console by the unit the bootable case adds to mkosi.extra, which then powers off. */
+const BOOT_MARKER = 'KILN-BENCH-BOOTED';
+const MARKER_UNIT = `[Unit]
+DefaultDependencies=no
+After=multi-user.target
+[Service]
+Type=oneshot
+StandardOutput=tty
+TTYPath=/dev/ttyS0
+ExecStart=/bin/echo ${BOOT_MARKER}
+ExecStartPost=/bin/systemctl poweroff --no-block
+[Install]
+WantedBy=multi-user.target
+`;
+
+/**
+ * Issue 13: a cold bootable gpt_ext4 build (kernel, dracut, systemd-boot, initrd, ESP, UKI) against
+ * kiln's cold build of the same image without Bootable= (target: at most 1.5 times), and the time
+ * from `kiln qemu` to the marker a unit prints once the machine reached multi-user.target.
+ */
+const bootableGptExt4 = {
+  id: 'bootable-gpt-ext4',
+  title: 'cold: Format=gpt_ext4 Bootable=yes, against kiln without Bootable=',
+  target: { ratio: 1.5 },
+  async run(bench) {
+    const row = bench.row(this.id, this.title, this.target);
+    row.baseline = 'kiln not bootable';
+    const bootRow = bench.row('boot-qemu', 'boot: kiln qemu until multi-user.target (QemuHeadless=yes)', null);
+    const mkosiReason = bench.tools.includes('mkosi') ? whyMkosiCannotBoot() : null;
+    if (mkosiReason) row.note = `mkosi 14 not run: ${mkosiReason}`;
+    const files = {
+      'mkosi.extra/etc/systemd/system/kiln-bench-boot.service': MARKER_UNIT,
+      'mkosi.extra/etc/systemd/system/multi-user.target.wants/kiln-bench-boot.service': { symlink: '../kiln-bench-boot.service' },
+    };
+    const append = { Output: ['Bootable=yes'], Host: ['QemuHeadless=yes'] };
+    const tools = bench.tools.filter((t) => t === 'kiln' || !mkosiReason);
+    // The kernel, dracut and systemd-boot are not among the warmed packages: one untimed build fetches them.
+    for (const tool of tools) await bench.build(tool, await bench.project(tool, 'bootable', 'gpt_ext4', { append, files }), `${this.id}-warm`, { row: bench.rows.get('warm') });
+    for (let run = 1; run <= bench.runs; run++) {
+      const plain = await bench.project('kiln', 'bootable-plain', 'gpt_ext4');
+      await bench.build('kiln', plain, `${this.id}-plain-${run}`, { row, as: 'kiln not bootable' });
+      for (const tool of tools) {
+        const project = await bench.project(tool, 'bootable', 'gpt_ext4', { append, files });
+        if (!(await bench.build(tool, project, `${this.id}-${run}`, { row }))) continue;
+        const image = outputPath(project.dir, 'gpt_ext4');
+        const ukis = await espKernelImages(image);
+        const installed = await hasPackage(image, 'gpt_ext4', SEED_PACKAGES[0]);
+        bench.check(row, tool, ukis.length === 1 && installed, `${ukis.length} unified kernel image(s) in the ESP, ${SEED_PACKAGES[0]} ${installed ? 'installed' : 'MISSING'}`);
+        if (tool !== 'kiln') continue;
+        const booted = await bench.timed('kiln', qemuArgv(project, bench.kilnBin), project.dir, `boot-qemu-${run}`);
+        const line = booted ? readFileSync(booted.log, 'utf8').split('\n').find((l) => l.includes(BOOT_MARKER)) : undefined;
+        const seconds = line ? Number(/^\[\s*([\d.]+)\]/.exec(line)?.[1]) : NaN;
+        if (Number.isFinite(seconds)) bench.sample(bootRow, 'kiln').seconds.push(seconds);
+        else bench.sample(bootRow, 'kiln').failed = `no marker on the serial console${booted ? `, see ${booted.log}` : ''}`;
+        bench.check(bootRow, 'kiln', Number.isFinite(seconds), `marker after ${seconds.toFixed(1)} s, qemu ended after ${booted ? booted.seconds.toFixed(1) : '—'} s`);
+      }
+    }
+  },
+};
+
 const VARIANT_TITLES = {
   plain: 'reference: mmdebstrap alone (same packages and .debs)',
   kiln: "reference: mmdebstrap with kiln's options",
@@ -301,6 +373,7 @@ export const CASES = [
   }),
   debianMinimal,
   allThree,
+  bootableGptExt4,
   iterateExtra,
   iteratePackage,
   buildFirst,

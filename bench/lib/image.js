@@ -112,3 +112,14 @@ export async function runInImage(root, argv) {
   const result = await exec('systemd-nspawn', nspawn).catch(() => null);
   return result ? result.stdout : null;
 }
+
+/** The unified kernel images in a disk's EFI system partition, read with mtools (nothing mounted). */
+export async function espKernelImages(raw) {
+  const { stdout } = await exec('sfdisk', ['-J', raw]);
+  const table = JSON.parse(stdout).partitiontable;
+  const esp = table.partitions.find((p) => p.type.toUpperCase() === 'C12A7328-F81F-11D2-BA4B-00A0C93EC93B');
+  if (!esp) return [];
+  const drive = `${raw}@@${esp.start * (table.sectorsize ?? 512)}`;
+  const result = await exec('mdir', ['-b', '-i', drive, '::/EFI/Linux'], { env: { ...process.env, MTOOLS_SKIP_CHECK: '1' } }).catch(() => null);
+  return result ? result.stdout.split('\n').map((line) => line.trim()).filter((line) => line.toLowerCase().endsWith('.efi')) : [];
+}

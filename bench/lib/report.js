@@ -39,7 +39,7 @@ export function verdict(row) {
   const runs = Math.max(...Object.values(row.samples).map((s) => s.seconds.length), 0);
   return {
     title: row.title,
-    mkosi: fmt(mkosi),
+    mkosi: baseline === 'mkosi' ? fmt(mkosi) : `${fmt(mkosi)} (${baseline})`,
     kiln: row.samples.mmdebstrap ? `${fmt(kiln)} (mmdebstrap)` : fmt(kiln),
     ratio: Number.isFinite(ratio) ? `${ratio.toFixed(2)}×` : '—',
     target,

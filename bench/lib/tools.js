@@ -31,14 +31,19 @@ export const BUILD_PACKAGES = ['gcc', 'make', 'libc6-dev'];
 
 /**
  * A project's mkosi.default with the host's release and mirror (mkosi 14 would take Debian testing
- * from a fixed host name), and, when given, another format and package list.
+ * from a fixed host name), and, when given, another format and package list, and more settings
+ * (`append`: section name to lines, put under that section's header, which is added if missing).
  */
-export function renderConfig({ source, release, mirror, format, packages }) {
+export function renderConfig({ source, release, mirror, format, packages, append }) {
   let text = readFileSync(path.join(source, 'mkosi.default'), 'utf8');
   if (!/^Distribution=debian$/m.test(text)) throw new Error(`${source}mkosi.default: the benchmark builds Debian projects only`);
   text = text.replace(/^Distribution=debian$/m, `Distribution=debian\nRelease=${release}\nMirror=${mirror}`);
   if (format) text = text.replace(/^Format=.*$/m, `Format=${format}`);
   if (packages) text = text.replace(/^Packages=.*$/m, `Packages=${packages.join(',')}`);
+  for (const [section, lines] of Object.entries(append ?? {})) {
+    const header = `[${section}]`;
+    text = text.includes(`\n${header}\n`) ? text.replace(`\n${header}\n`, `\n${header}\n${lines.join('\n')}\n`) : `${text}\n${header}\n${lines.join('\n')}\n`;
+  }
   return text;
 }
 
@@ -95,6 +100,11 @@ export class Project {
   get cache() {
     return path.join(this.dir, 'mkosi.cache');
   }
+}
+
+/** The command line of `kiln qemu` for a project (a build must have made its image). */
+export function qemuArgv(project, kilnBin) {
+  return [process.execPath, kilnBin, '--cache', project.cache, 'qemu'];
 }
 
 /** The command line of one build; `extra` goes before the verb (--all, --jobs=1). */

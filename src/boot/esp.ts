@@ -100,7 +100,7 @@ export async function stageEspTree(context: BuildContext, dir: string, options: 
         config.ExtraSearchPaths,
       );
     } else {
-      await copyFromImage(root, kernel.image, path.join(dir, id, kernel.version, 'linux'), `kernel ${kernel.version}`, hint);
+      await copyFromImage(root, kernel.image, path.join(dir, id, kernel.version, 'linux'), `kernel ${kernel.version}`, 'a post-installation or finalize script must leave the kernel in place');
       await fs.mkdir(path.join(dir, id, kernel.version), { recursive: true });
       await fs.copyFile(initrd, path.join(dir, id, kernel.version, 'initrd'), constants.COPYFILE_FICLONE);
       await fs.chmod(path.join(dir, id, kernel.version, 'initrd'), 0o644);

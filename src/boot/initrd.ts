@@ -8,6 +8,7 @@
  *
  * With Incremental=yes and CacheInitrd=yes the initrd is made before the root is cached instead, so
  * later builds reuse it (it then reflects neither the extra trees nor the scripts, as with mkosi 14).
+ * Either way, an initrd dracut made before from the same input is taken from initrd-cache.ts.
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -15,11 +16,13 @@ import { runInContainer } from '../container.js';
 import type { Config } from '../config/types.js';
 import type { BuildContext } from '../context.js';
 import { hasEsp } from '../disk/layout.js';
+import { debug, info } from '../log.js';
 import { run } from '../run.js';
 import type { Stage } from '../stages/types.js';
 import { mkdirInRoot, resolveInRoot, targetInRoot, writeFileInRoot } from '../tree/safe-path.js';
 import { DRACUT_CONF_DIR, dracutConfiguration, rootFileSystemModule, type DracutOptions } from './dracut.js';
-import { requireKernels } from './kernels.js';
+import { findInitrds, initrdKey, saveInitrds } from './initrd-cache.js';
+import { requireKernels, type Kernel } from './kernels.js';
 
 /** Where the workspace directory for dracut's output appears inside the container. */
 const INSIDE = '/run/kiln-initrd';
@@ -52,30 +55,60 @@ async function writeDracutConfiguration(context: BuildContext): Promise<void> {
   for (const [name, content] of files) await writeFileInRoot(root, `${DRACUT_CONF_DIR}/${name}`, content);
 }
 
+/** dracut in the image makes the initrd of one kernel, uncompressed, into `scratch`. */
+async function runDracut(context: BuildContext, kernel: Kernel, scratch: string): Promise<string> {
+  await runInContainer(context, ['dracut', '--quiet', '--force', '--no-compress', '--reproducible', `${INSIDE}/${kernel.version}`, kernel.version], {
+    network: false,
+    binds: [{ source: scratch, target: INSIDE }],
+    what: `Making the initrd of ${kernel.version} with dracut`,
+    hint: 'dracut\'s last output is shown above; --debug=run shows all of it',
+  });
+  return path.join(scratch, kernel.version);
+}
+
+/** A file for `imagePath` in the image, replacing whatever is at the name (a symlink included) instead of writing through it. */
+async function freshTarget(root: string, imagePath: string): Promise<string> {
+  const target = await targetInRoot(root, imagePath);
+  await fs.rm(target, { force: true, recursive: true });
+  return target;
+}
+
 export async function makeInitrds(context: BuildContext): Promise<void> {
   const { root, config } = context;
   await writeDracutConfiguration(context);
   const kernels = await requireKernels(root, config);
+  const key = await initrdKey(context, kernels);
+  const cached = key === null ? undefined : await findInitrds(context, key, kernels);
+  if (cached) {
+    try {
+      for (const kernel of kernels) {
+        const target = await freshTarget(root, kernel.initrd);
+        await fs.copyFile(cached.get(kernel.version)!, target);
+        await fs.chmod(target, 0o600);
+      }
+      info(`initrd: the one dracut made for the same packages, /etc and trees before (${key})`);
+      return;
+    } catch (error) {
+      // Evicted by another build meanwhile: make it after all.
+      debug(`initrd cache: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
   const scratch = await fs.mkdtemp(path.join(context.workspace, 'initrd-'));
   try {
+    const made = new Map<string, string>();
     for (const kernel of kernels) {
-      await runInContainer(context, ['dracut', '--quiet', '--force', '--no-compress', '--reproducible', `${INSIDE}/${kernel.version}`, kernel.version], {
-        network: false,
-        binds: [{ source: scratch, target: INSIDE }],
-        what: `Making the initrd of ${kernel.version} with dracut`,
-        hint: 'dracut\'s last output is shown above; --debug=run shows all of it',
-      });
-      const target = await targetInRoot(root, kernel.initrd);
-      // Replaces whatever is at the name (a symlink included) instead of writing through it.
-      await fs.rm(target, { force: true, recursive: true });
-      await run(['zstd', '-q', '-3', '-T0', '--no-progress', path.join(scratch, kernel.version), '-o', target], {
+      const raw = await runDracut(context, kernel, scratch);
+      const target = await freshTarget(root, kernel.initrd);
+      await run(['zstd', '-q', '-3', '-T0', '--no-progress', raw, '-o', target], {
         what: `Compressing the initrd of ${kernel.version}`,
         searchPaths: config.ExtraSearchPaths,
       });
       // dracut makes initrds private: one may hold keys.
       await fs.chmod(target, 0o600);
-      await fs.rm(path.join(scratch, kernel.version));
+      await fs.rm(raw);
+      made.set(kernel.version, target);
     }
+    if (key !== null) await saveInitrds(context, key, made);
   } finally {
     await fs.rm(scratch, { recursive: true, force: true });
   }

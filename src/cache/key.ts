@@ -132,8 +132,13 @@ export function canonicalJson(value: unknown): string {
 }
 
 export async function cacheKey(inputs: CacheInputs): Promise<string> {
+  return digestJson(inputs);
+}
+
+/** The xxhash of a value's canonical JSON, in hex: a cache key for anything. */
+export async function digestJson(value: unknown): Promise<string> {
   const digest = await hasher();
-  digest.update(canonicalJson(inputs));
+  digest.update(canonicalJson(value));
   return hex(digest.digest());
 }
 

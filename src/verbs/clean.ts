@@ -7,10 +7,10 @@ import { info } from '../log.js';
 import { run } from '../run.js';
 import type { Verb } from './types.js';
 
-/** The directories `clean -f` (incremental cache) and `clean -ff` (also packages) remove, as mkosi 14. */
+/** The directories `clean -f` (incremental cache, kept initrds) and `clean -ff` (also packages) remove, as mkosi 14. */
 export function cacheDirectories(cache: string, force: number): string[] {
   const dirs: string[] = [];
-  if (force >= 1) dirs.push(path.join(cache, 'roots'));
+  if (force >= 1) dirs.push(path.join(cache, 'roots'), path.join(cache, 'initrds'));
   if (force >= 2) dirs.push(path.join(cache, 'packages'));
   return dirs;
 }

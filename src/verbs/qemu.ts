@@ -13,7 +13,7 @@ import { isDiskFormat, outputCompression } from '../config/derived.js';
 import type { Config } from '../config/types.js';
 import { UserError } from '../errors.js';
 import { locateTool } from '../host-tools.js';
-import { info } from '../log.js';
+import { info, warn } from '../log.js';
 import { buildImage } from '../pipeline.js';
 import { qemuArgv, qemuBinaries, type QemuBoot, type QemuFirmware } from '../qemu.js';
 import { run } from '../run.js';
@@ -89,7 +89,13 @@ async function runQemu(invocation: Invocation): Promise<number> {
       boot = { type: 'linux', kernel: files.kernel, initrd: files.initrd, append: files.commandLine };
     }
     const network = await chooseNetwork(config);
-    if (network.ssh) undo.push(await registerVm({ pid: process.pid, image: config.Output, ssh: network.ssh }));
+    if (network.ssh) {
+      const remove = await registerVm({ pid: process.pid, image: config.Output, ssh: network.ssh }).catch((error: unknown) => {
+        warn(`kiln ssh will not find this machine: ${error instanceof Error ? error.message : String(error)}`);
+        return async () => undefined;
+      });
+      undo.push(remove);
+    }
     const argv = qemuArgv({
       binary,
       architecture: config.Architecture,

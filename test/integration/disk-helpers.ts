@@ -16,7 +16,7 @@ const WRITER = path.join(import.meta.dirname, 'disk-write.mjs');
 export const FIXTURE = path.join(TEST_CACHE, 'disk-fixture-debian-bookworm');
 
 /** Runs a command and returns its stdout; throws with its stderr when it fails. */
-export function sh(argv: readonly string[], options: { cwd?: string; input?: string } = {}): string {
+export function sh(argv: readonly string[], options: { cwd?: string; input?: string; env?: NodeJS.ProcessEnv } = {}): string {
   const result = spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024, ...options });
   if (result.status !== 0) throw new Error(`${argv.join(' ')} exited with ${result.status}: ${result.stderr}${result.stdout}`);
   return result.stdout;

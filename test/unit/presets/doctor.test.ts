@@ -37,9 +37,19 @@ describe('kiln doctor', () => {
     expect(names(2, 'Sign=yes')).toEqual(['gpg']);
   });
 
-  it('lists what runs the images for trying them out: LXC for Format=lxc', () => {
-    expect(report.groups[3]!.rows.map((r) => r.label)).toEqual(['lxc images']);
+  it('lists what runs the images for trying them out: LXC for Format=lxc, qemu and ssh for bootable disks', () => {
+    expect(report.groups[3]!.rows.map((r) => r.label)).toEqual(['lxc images', 'kiln qemu', 'kiln ssh']);
     expect(row(3, 'lxc images').needs).toEqual(['lxc-create', 'lxc-start', 'lxc-attach'].map((name) => ({ alternatives: [name], package: 'lxc' })));
+    const qemu = report.groups[3]!.rows.find((r) => r.label === 'kiln qemu')!.needs;
+    expect(qemu[0]).toEqual({ alternatives: ['qemu-system-x86_64', 'qemu-kvm', 'qemu'], package: 'qemu-system-x86' });
+    expect(qemu[1]).toMatchObject({ file: true, name: 'UEFI firmware (OVMF)', package: 'ovmf' });
+    expect(qemu[1]!.alternatives).toContain('/usr/share/OVMF/OVMF_CODE.secboot.fd');
+    expect(row(3, 'kiln ssh').needs).toEqual([{ alternatives: ['ssh'], package: 'openssh-client' }]);
+  });
+
+  it('lists what Bootable=yes and Ssh=yes add', () => {
+    expect(names(2, 'Bootable=yes')).toEqual(['mkfs.fat', 'mcopy', 'zstd', 'objcopy']);
+    expect(names(2, 'Ssh=yes, Netdev=yes')).toEqual(['systemctl', 'ssh-keygen']);
   });
 
   it('names the Debian package of what is missing, once each', () => {
