@@ -16,6 +16,7 @@ import { runInContainer } from '../container.js';
 import type { Config } from '../config/types.js';
 import type { BuildContext } from '../context.js';
 import { hasEsp } from '../disk/layout.js';
+import { getDistribution } from '../distributions/index.js';
 import { debug, info } from '../log.js';
 import { run } from '../run.js';
 import type { Stage } from '../stages/types.js';
@@ -33,9 +34,16 @@ export function initrdIsCached(config: Pick<Config, 'Incremental' | 'CacheInitrd
 }
 
 /** What shapes the initrd besides the packages, for the incremental cache key when it is cached. */
-export function initrdInputs(config: Config): { hostonly: boolean; filesystem: string | null; esp: boolean } | null {
+export function initrdInputs(
+  config: Config,
+): { hostonly: boolean; filesystem: string | null; esp: boolean; dropins: Readonly<Record<string, string>> } | null {
   if (!config.Bootable || !initrdIsCached(config)) return null;
-  return { hostonly: config.HostonlyInitrd, filesystem: config.HostonlyInitrd ? rootFileSystemModule(config.Format) : null, esp: hasEsp(config) };
+  const filesystem = config.HostonlyInitrd ? rootFileSystemModule(config.Format) : null;
+  return { hostonly: config.HostonlyInitrd, filesystem, esp: hasEsp(config), dropins: distributionDropins(config) };
+}
+
+function distributionDropins(config: Config): Readonly<Record<string, string>> {
+  return getDistribution(config.Distribution).dracutDropins?.(config) ?? {};
 }
 
 function dracutOptions(config: Config, systemConfDropins: readonly string[]): DracutOptions {
@@ -48,11 +56,17 @@ async function systemConfDropins(root: string): Promise<string[]> {
   return names.sort().map((name) => `/etc/systemd/system.conf.d/${name}`);
 }
 
+/** kiln's dracut drop-ins, and the distribution's own where its dracut configuration would undo kiln's (Mageia). */
+export function dracutFiles(config: Config, systemConfDropins: readonly string[]): Map<string, string> {
+  const files = dracutConfiguration(dracutOptions(config, systemConfDropins));
+  for (const [name, content] of Object.entries(distributionDropins(config))) files.set(name, content);
+  return files;
+}
+
 async function writeDracutConfiguration(context: BuildContext): Promise<void> {
   const { root, config } = context;
   await mkdirInRoot(root, DRACUT_CONF_DIR);
-  const files = dracutConfiguration(dracutOptions(config, await systemConfDropins(root)));
-  for (const [name, content] of files) await writeFileInRoot(root, `${DRACUT_CONF_DIR}/${name}`, content);
+  for (const [name, content] of dracutFiles(config, await systemConfDropins(root))) await writeFileInRoot(root, `${DRACUT_CONF_DIR}/${name}`, content);
 }
 
 /** dracut in the image makes the initrd of one kernel, uncompressed, into `scratch`. */

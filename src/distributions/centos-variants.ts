@@ -65,7 +65,7 @@ function basePackagesOf(variant: CentosVariant, config: Config): string[] {
     ...(variant.epel && major >= 9 ? ['(systemd-boot if systemd)'] : []),
   ];
   if (config.BasePackages === 'conditional') return conditional;
-  return ['systemd', 'dnf', ...(config.Bootable ? ['kernel', 'dracut'] : []), ...conditional];
+  return ['systemd', 'dnf', ...(config.Bootable ? ['kernel', 'dracut'] : []), ...conditional, ...(config.Ssh ? ['openssh-server'] : [])];
 }
 
 export function centosVariant(variant: CentosVariant): Distribution & RpmPolicy {
@@ -77,6 +77,9 @@ export function centosVariant(variant: CentosVariant): Distribution & RpmPolicy 
     mirrorHint: `set Mirror= to a ${variant.label} mirror, or LocalMirror= to a local repository`,
     packageManager: 'dnf',
     basePackages: (config) => basePackagesOf(variant, config),
+    // dracut's own default name here.
+    initrdPath: (version) => `boot/initramfs-${version}.img`,
+    sshUnit: 'sshd.service',
     rpmRepositories,
     probe: (config) => probeRepositories(config, rpmRepositories(config)),
     releasever: (config) => config.Release,

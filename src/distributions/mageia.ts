@@ -27,7 +27,8 @@ function rpmRepositories(config: Config): RpmRepository[] {
 
 function basePackages(config: Config): string[] {
   if (config.BasePackages !== true) return [];
-  return ['basesystem-minimal', 'dnf', ...(config.Bootable ? ['kernel-server-latest', 'dracut'] : [])];
+  // openssh-server is kiln's addition for Ssh=yes: mkosi 14 left the ssh server to Packages=.
+  return ['basesystem-minimal', 'dnf', ...(config.Bootable ? ['kernel-server-latest', 'dracut'] : []), ...(config.Ssh ? ['openssh-server'] : [])];
 }
 
 /**
@@ -48,6 +49,9 @@ export const mageia: Distribution & RpmPolicy = {
   mirrorHint: 'set Mirror= to a Mageia mirror, or LocalMirror= to a local repository',
   packageManager: 'dnf',
   basePackages,
+  // dracut's own default name here.
+  initrdPath: (version) => `boot/initramfs-${version}.img`,
+  sshUnit: 'sshd.service',
   rpmRepositories,
   probe: (config) => probeRepositories(config, rpmRepositories(config)),
   releasever: (config) => config.Release,

@@ -39,7 +39,7 @@ function basePackages(config: Config): string[] {
     ...(config.Netdev ? ['(systemd-networkd if systemd)'] : []),
   ];
   if (config.BasePackages === 'conditional') return conditional;
-  return ['basesystem-minimal', 'systemd', 'dnf', ...(config.Bootable ? ['kernel-release-server', 'dracut', 'timezone'] : []), ...conditional];
+  return ['basesystem-minimal', 'systemd', 'dnf', ...(config.Bootable ? ['kernel-release-server', 'dracut', 'timezone'] : []), ...conditional, ...(config.Ssh ? ['openssh-server'] : [])];
 }
 
 export const openmandriva: Distribution & RpmPolicy = {
@@ -49,6 +49,9 @@ export const openmandriva: Distribution & RpmPolicy = {
   mirrorHint: 'set Mirror= to an OpenMandriva mirror, or LocalMirror= to a local repository',
   packageManager: 'dnf',
   basePackages,
+  // dracut's own default name here.
+  initrdPath: (version) => `boot/initramfs-${version}.img`,
+  sshUnit: 'sshd.service',
   rpmRepositories,
   probe: (config) => probeRepositories(config, rpmRepositories(config)),
   releasever: (config) => config.Release.replaceAll("'", ''),

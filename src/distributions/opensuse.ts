@@ -4,6 +4,7 @@
  * openSUSE's download server), or the one LocalMirror= repository while building; installed with
  * zypper, which imports the repositories' own keys (no host keyring needed, as in mkosi 14).
  */
+import { isDiskFormat } from '../config/derived.js';
 import type { Config } from '../config/types.js';
 import { probeRepositories, under, type RpmPolicy, type RpmRepository } from '../package-managers/rpm-repos.js';
 import type { Distribution } from './types.js';
@@ -36,7 +37,8 @@ function basePackages(config: Config): string[] {
   const pattern = config.Release.replaceAll('"', '').startsWith('42.') ? 'patterns-openSUSE-minimal_base' : 'patterns-base-minimal_base';
   return [
     'systemd', 'glibc-locale-base', 'zypper', pattern,
-    ...(config.Bootable ? ['kernel-default', 'dracut'] : []),
+    // systemd-boot is kiln's addition: mkosi 14 ran bootctl from the host.
+    ...(config.Bootable ? ['kernel-default', 'dracut', ...(isDiskFormat(config.Format) ? ['systemd-boot'] : [])] : []),
     ...(config.Format === 'subvolume' || config.Format === 'gpt_btrfs' ? ['btrfsprogs'] : []),
     ...(config.Netdev ? ['systemd-network'] : []),
     ...(config.Ssh ? ['openssh-server'] : []),
@@ -49,6 +51,9 @@ export const opensuse: Distribution & RpmPolicy = {
   mirrorHint: 'set Mirror= to an openSUSE mirror, or LocalMirror= to a local repository',
   packageManager: 'zypper',
   basePackages,
+  // dracut's default name on openSUSE.
+  initrdPath: (version) => `boot/initrd-${version}`,
+  sshUnit: 'sshd.service',
   rpmRepositories,
   probe: (config) => probeRepositories(config, rpmRepositories(config)),
   releasever: (config) => config.Release.replaceAll('"', ''),

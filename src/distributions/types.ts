@@ -44,10 +44,6 @@ export interface Distribution {
    */
   readonly keyring?: { readonly file: string; readonly hint: string; readonly package?: string };
   /**
-   * A small file of the configured repository, fetched before the build to fail fast with the URL
-   * (Debian: dists/<release>/Release). Undefined when there is nothing cheap to ask.
-   */
-  /**
    * dracut drop-ins (file name in /etc/dracut.conf.d → content) a bootable image needs beside kiln's
    * own, where the distribution's dracut configuration would override those (Mageia). The boot
    * stages write them with kiln's.
@@ -57,6 +53,10 @@ export interface Distribution {
   readonly pam?: PamPolicy;
   /** Why this Release= cannot be built (CentOS 7), or undefined. */
   unsupportedRelease?(config: Config): string | undefined;
+  /**
+   * A small file of the configured repository, fetched before the build to fail fast with the URL
+   * (Debian: dists/<release>/Release). Undefined when there is nothing cheap to ask.
+   */
   probe?(config: Config): { readonly url: string; readonly setting: 'Mirror' | 'LocalMirror' } | undefined;
 }
 

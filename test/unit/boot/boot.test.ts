@@ -7,7 +7,7 @@ import { dracutConfiguration } from '../../../src/boot/dracut.js';
 import { efiArchitecture, removableMediaPath, stubInImage, systemdBootInImage } from '../../../src/boot/efi.js';
 import { entryName, typeOneEntry } from '../../../src/boot/esp.js';
 import { bootProblems, bootTools } from '../../../src/boot/index.js';
-import { initrdInputs } from '../../../src/boot/initrd.js';
+import { dracutFiles, initrdInputs } from '../../../src/boot/initrd.js';
 import { compareVersions, findKernels, requireKernels } from '../../../src/boot/kernels.js';
 import { initrdAddress, osReleaseForUki, ukiArgv } from '../../../src/boot/uki.js';
 import { fatClusterSectors } from '../../../src/disk/filesystems.js';
@@ -76,7 +76,18 @@ describe('dracut configuration', () => {
   it('is part of the incremental cache key only when the initrd is cached', () => {
     expect(initrdInputs(configOf('[Output]\nBootable=yes\nIncremental=yes\n'))).toBeNull();
     expect(initrdInputs(configOf('[Output]\nBootable=yes\nCacheInitrd=yes\n'))).toBeNull();
-    expect(initrdInputs(configOf('[Output]\nBootable=yes\nIncremental=yes\nCacheInitrd=yes\nHostonlyInitrd=yes\nFormat=gpt_xfs\n'))).toEqual({ hostonly: true, filesystem: 'xfs', esp: true });
+    expect(initrdInputs(configOf('[Output]\nBootable=yes\nIncremental=yes\nCacheInitrd=yes\nHostonlyInitrd=yes\nFormat=gpt_xfs\n'))).toEqual({ hostonly: true, filesystem: 'xfs', esp: true, dropins: {} });
+  });
+
+  it('adds the distribution\'s drop-ins after kiln\'s: Mageia\'s override of its 50-mageia.conf, following HostonlyInitrd=', () => {
+    const mageia = (lines: string): Map<string, string> => dracutFiles(configOf(`[Distribution]\nDistribution=mageia\nRelease=9\n[Output]\nBootable=yes\nFormat=gpt_ext4\n${lines}`), []);
+    const files = mageia('');
+    expect([...files.keys()].sort().at(-1)).toBe('51-kiln-override-mageia.conf');
+    expect(files.get('51-kiln-override-mageia.conf')).toBe('hostonly=no\nomit_dracutmodules=""\n');
+    expect(mageia('HostonlyInitrd=yes\n').get('51-kiln-override-mageia.conf')).toBe('hostonly=yes\nomit_dracutmodules=""\n');
+    expect([...dracutFiles(configOf('[Output]\nBootable=yes\nFormat=gpt_ext4\n'), []).keys()].filter((name) => !name.startsWith('30-kiln-'))).toEqual([]);
+    const cached = initrdInputs(configOf('[Distribution]\nDistribution=mageia\nRelease=9\n[Output]\nBootable=yes\nFormat=gpt_ext4\nIncremental=yes\nCacheInitrd=yes\n'));
+    expect(cached?.dropins).toEqual({ '51-kiln-override-mageia.conf': 'hostonly=no\nomit_dracutmodules=""\n' });
   });
 });
 
