@@ -12,6 +12,7 @@ import { configureImage, resetMachineId } from './configure.js';
 import { installPackages } from './install.js';
 import { netdevStage } from './netdev.js';
 import { finalizeScript, postinstScript, prepareScript } from './scripts.js';
+import { serialTerminalStage } from './serial-terminal.js';
 import { sshStage } from './ssh.js';
 import { extraTrees, skeletonTrees } from './trees.js';
 import type { Stage } from './types.js';
@@ -31,6 +32,7 @@ export const IMAGE_STAGES: readonly Stage[] = [
   configureImage,
   // mkosi 14 leaves these out of the development image, as it leaves out the kernel.
   finalOnly(autologinStage),
+  finalOnly(serialTerminalStage),
   finalOnly(netdevStage),
   finalOnly(bootSetupStage),
   // The build script's results come before the extra trees, so that those can still override them.

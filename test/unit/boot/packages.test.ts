@@ -4,6 +4,7 @@ import { debian } from '../../../src/distributions/debian.js';
 import { fedora } from '../../../src/distributions/fedora.js';
 import { ubuntu } from '../../../src/distributions/ubuntu.js';
 import { pamWithAutologin, AUTOLOGIN_DROPINS } from '../../../src/stages/autologin.js';
+import { serialTerminalDropin } from '../../../src/stages/serial-terminal.js';
 import { configOf } from '../package-managers/config-of.js';
 
 const DEBIAN = '[Distribution]\nDistribution=debian\nRelease=bookworm\nArchitecture=x86_64\n';
@@ -52,5 +53,15 @@ describe('Autologin=yes', () => {
     const pam = pamWithAutologin('auth required pam_unix.so\n');
     expect(pam.split('\n').slice(0, 3)).toEqual(['auth sufficient pam_succeed_if.so tty = pts/0', 'auth sufficient pam_succeed_if.so tty = /dev/pts/0', 'auth sufficient pam_succeed_if.so tty = ttyS0']);
     expect(pam.endsWith('auth required pam_unix.so\n')).toBe(true);
+  });
+});
+
+describe('QemuHeadless=yes', () => {
+  it('gives the serial getty the building terminal\'s type and size, or vt220 and 80×24 as mkosi 14', () => {
+    expect(serialTerminalDropin({ term: 'xterm-256color', columns: 132, rows: 43 })).toBe(
+      '[Service]\nEnvironment=TERM=xterm-256color\nEnvironment=COLUMNS=132\nEnvironment=LINES=43\nTTYColumns=132\nTTYRows=43\n',
+    );
+    expect(serialTerminalDropin({ term: undefined, columns: undefined, rows: undefined })).toContain('Environment=TERM=vt220\nEnvironment=COLUMNS=80\nEnvironment=LINES=24\n');
+    expect(serialTerminalDropin({ term: 'x y\nExecStart=/bin/evil', columns: 80, rows: 24 })).toContain('Environment=TERM=vt220\n');
   });
 });
