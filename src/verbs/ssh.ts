@@ -4,11 +4,12 @@
  * server. The machine's host key is not checked (it is a fresh machine each time), as mkosi 14 did.
  */
 import fs from 'node:fs/promises';
+import { setTimeout } from 'node:timers/promises';
 import type { Config } from '../config/types.js';
 import { UserError } from '../errors.js';
 import { run } from '../run.js';
 import { linkLocalAddress, waitForSsh } from '../vm/network.js';
-import { findVm, type SshRoute } from '../vm/registry.js';
+import { findVm, type RunningVm, type SshRoute } from '../vm/registry.js';
 import { loginKey } from '../vm/ssh-key.js';
 import type { Verb } from './types.js';
 
@@ -23,6 +24,19 @@ export function sshArgv(config: Pick<Config, 'SshAgent'>, key: string | null, ro
   return argv;
 }
 
+/**
+ * The machine of `image`, waiting up to `timeout` seconds for a kiln qemu started just before (in the
+ * background) to get that far: it copies an Ephemeral= image and probes KVM first.
+ */
+async function waitForVm(image: string, timeout: number): Promise<RunningVm | undefined> {
+  const deadline = Date.now() + timeout * 1000;
+  for (;;) {
+    const vm = await findVm(image);
+    if (vm || Date.now() >= deadline) return vm;
+    await setTimeout(1000);
+  }
+}
+
 export const ssh: Verb = {
   doc: 'Log in with ssh (or run COMMAND) on the machine kiln qemu runs for this image (Ssh=yes)',
   origin: 'mkosi',
@@ -33,7 +47,7 @@ export const ssh: Verb = {
     if (key !== null && !(await fs.access(key).then(() => true, () => false))) {
       throw new UserError(`no ssh key at ${invocation.display(key)}`, { hint: 'build the image with Ssh=yes first (kiln -f build), or set SshKey=' });
     }
-    const vm = await findVm(config.Output);
+    const vm = await waitForVm(config.Output, config.SshTimeout);
     if (!vm) throw new UserError(`no machine of ${invocation.display(config.Output)} is running`, { hint: 'start it with kiln qemu (in another terminal, or in the background)' });
     if (!vm.ssh) throw new UserError('the running machine was started without Ssh=yes, so it has no way in for ssh', { hint: 'set Ssh=yes, build again and restart kiln qemu' });
     const address = vm.ssh.type === 'forward' ? '127.0.0.1' : await linkLocalAddress(vm.ssh.ifname, config.SshTimeout);

@@ -67,6 +67,18 @@ describe.skipIf(reason)('images/bootable-vm: bootable UEFI disks', () => {
     // lz4: mksquashfs' default gzip -9 takes minutes of CPU for the 700 MB tree; the kernel reads lz4 too.
     squashfs: ['--format=gpt_squashfs', '--compress=lz4', '--without-unified-kernel-images', '--extra-tree=mkosi.extra', '', '--output=squashfs.raw'],
   };
+  /**
+   * A file of an image's root, copied out by systemd-dissect from the root partition alone: on the
+   * whole disk it would mount the ESP too, and this kernel has no vfat.
+   */
+  const copyFromRoot = (name: string, file: string): string => {
+    const root = path.join(scratch, `${name}-root.img`);
+    if (!existsSync(root)) extractPartition(image(name), partitionTable(image(name)).partitions[1]!, root);
+    const target = path.join(scratch, `${name}-${path.basename(file)}`);
+    rmSync(target, { force: true });
+    sh(['systemd-dissect', '--copy-from', root, file, target]);
+    return target;
+  };
   const args = (name: string): string[] => [...cacheArgs, ...variantArgs[name]!.map((arg) => arg || `--extra-tree=${poweroffTree}`)];
 
   beforeAll(async () => {
@@ -133,12 +145,7 @@ describe.skipIf(reason)('images/bootable-vm: bootable UEFI disks', () => {
 
   it('ext4: systemd-boot in the ESP, and a unified kernel image of the image\'s kernel with the configured command line and no root=', () => {
     const esp = espOf(image('ext4'));
-    const copy = (file: string): string => {
-      const target = path.join(scratch, path.basename(file));
-      rmSync(target, { force: true });
-      sh(['systemd-dissect', '--copy-from', image('ext4'), file, target]);
-      return target;
-    };
+    const copy = (file: string): string => copyFromRoot('ext4', file);
     const systemdBoot = readFileSync(copy('/usr/lib/systemd/boot/efi/systemd-bootx64.efi'));
     for (const file of ['/EFI/BOOT/BOOTX64.EFI', '/EFI/systemd/systemd-bootx64.efi']) {
       esp.copy(file, path.join(scratch, 'loader.efi'));
@@ -184,7 +191,7 @@ describe.skipIf(reason)('images/bootable-vm: bootable UEFI disks', () => {
     expect(readFileSync(`${key}.pub`, 'utf8')).toMatch(/^ssh-ed25519 \S+ kiln\n$/);
     expect((statSync(key).mode & 0o777).toString(8)).toBe('600');
     const target = path.join(scratch, 'authorized_keys');
-    sh(['systemd-dissect', '--copy-from', image('ext4'), '/root/.ssh/authorized_keys', target]);
+    sh(['cp', copyFromRoot('ext4', '/root/.ssh/authorized_keys'), target]);
     expect(readFileSync(target, 'utf8')).toBe(readFileSync(`${key}.pub`, 'utf8'));
     // A line of the key's base64 body: found in the key file, and nowhere in what the builds left or said.
     const secret = readFileSync(key, 'utf8').split('\n').filter((line) => /^[A-Za-z0-9+/=]{40,}$/.test(line))[1]!;
@@ -197,7 +204,7 @@ describe.skipIf(reason)('images/bootable-vm: bootable UEFI disks', () => {
 
   it('squashfs: qemu with OVMF, called directly, boots the type-1 entry to multi-user.target with the root read-only', async () => {
     const boot = await bootWithOvmf(image('squashfs'), BOOT_MS);
-    expect(markerOf(boot.output), boot.output.slice(-3000)).toMatch(/^KILN-MARKER fs=squashfs options=ro,\S* multi-user=active /);
+    expect(markerOf(boot.output) ?? boot.output.slice(-3000)).toMatch(/^KILN-MARKER fs=squashfs options=ro,\S* multi-user=active /);
     expect(boot.status).toBe(0);
   }, TEST_MS);
 
@@ -214,7 +221,7 @@ describe.skipIf(reason)('images/bootable-vm: bootable UEFI disks', () => {
       const who = await ssh(['sh', '-c', "'until who | grep -q \"^root *ttyS0\"; do sleep 1; done; who'"]);
       expect(who.stdout).toMatch(/^root +ttyS0 /m);
       expect(vm.output()).toContain('bootable-vm login: root (automatic login)');
-      expect(markerOf(vm.output())).toMatch(/^KILN-MARKER fs=ext4 options=rw,\S* multi-user=active serial=kiln-after-dashes$/);
+      expect(markerOf(vm.output()) ?? vm.output().slice(-3000)).toMatch(/^KILN-MARKER fs=ext4 options=rw,\S* multi-user=active serial=kiln-after-dashes$/);
       await ssh(['systemctl', 'poweroff']);
       const ended = await vm;
       expect(ended.status).toBe(0);

@@ -102,5 +102,5 @@ export const hostSettings = {
     doc: 'ssh agent socket for the ssh verb: a path, yes for $SSH_AUTH_SOCK, empty or no for none',
   }),
   SshPort: integer<number>({ section, flags: ['--ssh-port'], mkosi: 'ssh_port', default: 22, doc: 'Port of the ssh server in the image' }),
-  SshTimeout: integer<number>({ section, flags: ['--ssh-timeout'], mkosi: 'ssh_timeout', default: 0, doc: 'Seconds kiln ssh waits for the machine\'s ssh server (0: it must answer at once)' }),
+  SshTimeout: integer<number>({ section, flags: ['--ssh-timeout'], mkosi: 'ssh_timeout', default: 0, doc: 'Seconds kiln ssh waits for the machine started by kiln qemu and its ssh server (0: they must be there at once)' }),
 };
