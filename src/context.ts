@@ -5,6 +5,7 @@
  */
 import type { Config } from './config/types.js';
 import { debug } from './log.js';
+import type { Reproducibility } from './reproducible.js';
 
 /** A file written into the staging directory, waiting to be moved into the output directory. */
 export interface Artifact {
@@ -125,6 +126,11 @@ export interface BuildContext {
   sourcePackages?: SourcePackage[];
   /** How systemd-nspawn must be called on this host. */
   readonly nspawnFlags: readonly string[];
+  /**
+   * SOURCE_DATE_EPOCH and the seed (reproducible.ts): every writer takes its times and UUIDs from
+   * here, never from the clock or a random source, when they are set.
+   */
+  readonly reproducibility: Reproducibility;
   /** Whether the root was restored from the incremental cache (skip bootstrap and packages). */
   reusedCachedRoot: boolean;
   readonly debug: readonly string[];

@@ -19,6 +19,7 @@ import { withLock } from './lock.js';
 import { info, step, warn } from './log.js';
 import { buildNspawnFlags, detectNspawnHost } from './nspawn.js';
 import { OUTPUTS } from './outputs/index.js';
+import { reproducibilityOf } from './reproducible.js';
 import { run } from './run.js';
 import { throwIfInterrupted } from './signals.js';
 import { configFileOf, runBuildScript } from './stages/build-script.js';
@@ -117,6 +118,7 @@ export async function buildImage(loaded: Loaded, options: BuildOptions): Promise
       artifacts: [],
       packages: [],
       nspawnFlags: buildNspawnFlags(detectNspawnHost(), config.NspawnKeepUnit),
+      reproducibility: reproducibilityOf(config),
       reusedCachedRoot: false,
       debug: options.debug,
     };

@@ -168,8 +168,11 @@ export function string<T extends string | null>(
   return scalar({ type: 'scalar', parse: parse ?? ((raw) => raw), metavar: metavar ?? 'STRING' }, rest);
 }
 
-export function integer<T extends number | null>(options: ScalarOptions<T, number>): Setting<T> {
-  return scalar({ type: 'scalar', parse: parseInteger, metavar: 'NUMBER' }, options);
+export function integer<T extends number | null>(
+  options: ScalarOptions<T, number> & { metavar?: string; parse?: (raw: string) => number },
+): Setting<T> {
+  const { metavar, parse, ...rest } = options;
+  return scalar({ type: 'scalar', parse: parse ?? parseInteger, metavar: metavar ?? 'NUMBER' }, rest);
 }
 
 export function size<T extends number | null>(options: ScalarOptions<T, number>): Setting<T> {

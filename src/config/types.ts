@@ -96,6 +96,8 @@ export interface Config {
   readonly NoChown: boolean;
   readonly TarStripSELinuxContext: boolean;
   readonly MachineID: string | null;
+  /** A UUID, or "random". */
+  readonly Seed: string;
   readonly Incremental: boolean;
   readonly Minimize: boolean;
   readonly GPTFirstLBA: number | null;
@@ -113,6 +115,7 @@ export interface Config {
   readonly CleanPackageMetadata: boolean | 'auto';
   readonly RemoveFiles: readonly string[];
   readonly Environment: Readonly<Record<string, string>>;
+  readonly SourceDateEpoch: number | null;
   readonly BuildSources: Path | null;
   readonly BuildDirectory: Path | null;
   readonly IncludeDirectory: Path | null;

@@ -9,6 +9,9 @@ import { isDeepStrictEqual } from 'node:util';
 import { getDistribution, isSupportedDistribution } from '../distributions/index.js';
 import { ConfigError, type KilnError, type Origin } from '../errors.js';
 import { outputCompression } from './derived.js';
+import { ParseError } from './parsers.js';
+import { inheritedEpoch, parseEpoch, parseSeed } from '../reproducible.js';
+import { readDetected } from './settings/auto-detect.js';
 import type { ResolveContext, Setting } from './setting.js';
 import { SETTING_NAMES, SETTINGS } from './settings/index.js';
 import { OUTPUT_COMPRESSION, type Config, type SettingName } from './types.js';
@@ -74,7 +77,41 @@ export function findProblems(config: Config, context: ResolveContext, display: (
     errors.push(new ConfigError(originOf('Bootstrapper'), `Bootstrapper= only applies to Debian and Ubuntu, not ${config.Distribution}`));
   }
 
+  errors.push(...checkReproducibility(context, display));
+
   return { unsupported, errors };
+}
+
+/**
+ * An inherited SOURCE_DATE_EPOCH or an mkosi.seed that cannot be read must stop the build: building
+ * without them would give an image that only looks reproducible.
+ */
+function checkReproducibility(context: ResolveContext, display: (file: string) => string): KilnError[] {
+  const errors: KilnError[] = [];
+  const inherited = context.isSet('SourceDateEpoch') ? undefined : inheritedEpoch(context.get('Environment'), context.env);
+  if (inherited) {
+    try {
+      parseEpoch(inherited.raw);
+    } catch (error) {
+      if (!(error instanceof ParseError)) throw error;
+      const origin = inherited.from === 'Environment=' ? context.originOf('Environment') : undefined;
+      errors.push(
+        new ConfigError(origin ?? { file: inherited.from }, `SOURCE_DATE_EPOCH=${inherited.raw} ${error.message}`, {
+          hint: 'set it to the time of the last commit, e.g. SOURCE_DATE_EPOCH=$(git log -1 --format=%ct), or unset it',
+        }),
+      );
+    }
+  }
+  const seedFile = context.isSet('Seed') ? null : readDetected(context, 'mkosi.seed');
+  if (seedFile !== null) {
+    try {
+      parseSeed(seedFile);
+    } catch (error) {
+      if (!(error instanceof ParseError)) throw error;
+      errors.push(new ConfigError({ file: display(path.join(context.directory, 'mkosi.seed')) }, `"${seedFile}" ${error.message}`, { hint: 'write one UUID into it (uuidgen), or remove it' }));
+    }
+  }
+  return errors;
 }
 
 /**

@@ -6,7 +6,7 @@
 import { createHmac, randomUUID } from 'node:crypto';
 
 /** Formats 16 bytes as a version-4, RFC 4122 variant UUID (the bits say "random", which it looks like). */
-function formatUuid(bytes: Buffer): string {
+export function formatUuid(bytes: Buffer): string {
   const b = Buffer.from(bytes.subarray(0, 16));
   b[6] = (b[6]! & 0x0f) | 0x40;
   b[8] = (b[8]! & 0x3f) | 0x80;

@@ -91,6 +91,7 @@ function prepare(): BuildContext {
     artifacts: [artifact('image.raw', true), artifact('image.nspawn', true), artifact('SHA256SUMS', false), artifact('SHA256SUMS.gpg', false)],
     packages: [],
     nspawnFlags: [],
+    reproducibility: { epoch: null, seed: null },
     reusedCachedRoot: false,
     debug: [],
   };

@@ -63,6 +63,7 @@ function prepare(settings: string, options: { networkManager?: boolean } = {}): 
     artifacts: [],
     packages: [],
     nspawnFlags: [],
+    reproducibility: { epoch: null, seed: null },
     reusedCachedRoot: false,
     debug: [],
   };

@@ -44,6 +44,7 @@ function prepare(settings: string): BuildContext {
     artifacts: [],
     packages: [],
     nspawnFlags: [],
+    reproducibility: { epoch: null, seed: null },
     reusedCachedRoot: false,
     debug: [],
   };

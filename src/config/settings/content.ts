@@ -6,6 +6,7 @@ import {
   bool,
   boolOr,
   enumeration,
+  integer,
   list,
   pathList,
   pathSetting,
@@ -14,6 +15,7 @@ import {
   type ResolveContext,
 } from '../setting.js';
 import { SOURCE_FILE_TRANSFERS, type SourceFileTransfer } from '../types.js';
+import { inheritedEpoch, parseEpoch } from '../../reproducible.js';
 import { detect, detected, distributionSubdir, readDetected, withDistributionSubdir } from './auto-detect.js';
 
 const section = 'Content';
@@ -149,6 +151,24 @@ export const contentSettings = {
     finalize: toEnvironment,
     metavar: 'NAME[=VALUE]',
     doc: 'Environment for the scripts; NAME alone passes the host\'s value through',
+  }),
+  SourceDateEpoch: integer<number | null>({
+    section,
+    flags: ['--source-date-epoch'],
+    mkosi: '',
+    metavar: 'SECONDS',
+    parse: parseEpoch,
+    // A malformed inherited value is reported by validate.ts, with where it came from.
+    default: (context) => {
+      const inherited = inheritedEpoch(context.get('Environment'), context.env);
+      if (!inherited) return null;
+      try {
+        return parseEpoch(inherited.raw);
+      } catch {
+        return null;
+      }
+    },
+    doc: 'Reproducible build: clamp file times to these seconds since 1970 and take no time from the clock (default: SOURCE_DATE_EPOCH from Environment=, then from the environment; modern mkosi\'s SourceDateEpoch=)',
   }),
   BuildSources: pathSetting({
     section,

@@ -25,6 +25,7 @@ import {
   type FormatName,
 } from '../types.js';
 import { detect, readDetected, withDistributionSubdir } from './auto-detect.js';
+import { deriveSeed, parseSeed } from '../../reproducible.js';
 import {
   auxiliaryOutputPath,
   effectiveOutputCompression,
@@ -70,6 +71,33 @@ function parseMachineId(raw: string): string {
   const digits = raw.replace(/^urn:uuid:/, '').replace(/[{}-]/g, '');
   if (!/^[0-9a-fA-F]{32}$/.test(digits)) throw new ParseError('is not a machine ID (use 32 hexadecimal digits)', { value: raw });
   return raw;
+}
+
+/**
+ * mkosi.seed, as modern mkosi reads it; else a seed derived from the image's identity when the build
+ * is reproducible (SourceDateEpoch=); else random. A malformed mkosi.seed is reported by validate.ts.
+ */
+function defaultSeed(context: ResolveContext): string {
+  const file = readDetected(context, 'mkosi.seed');
+  if (file !== null) {
+    try {
+      return parseSeed(file);
+    } catch {
+      return 'random';
+    }
+  }
+  const epoch = context.get('SourceDateEpoch');
+  if (epoch === null) return 'random';
+  const identity = {
+    Distribution: context.get('Distribution'),
+    Release: context.get('Release'),
+    Architecture: context.get('Architecture'),
+    Format: context.get('Format'),
+    ImageId: context.get('ImageId'),
+    ImageVersion: context.get('ImageVersion'),
+    Output: context.get('Output'),
+  };
+  return deriveSeed(identity, epoch);
 }
 
 /** mkosi 14's default output name: <ImageId or image>[_<ImageVersion>] plus the format's suffix. */
@@ -341,6 +369,15 @@ export const outputSettings = {
     metavar: 'ID',
     parse: parseMachineId,
     doc: 'Fixed machine ID kept in the image (default: uninitialized, set on first boot)',
+  }),
+  Seed: string<string>({
+    section,
+    flags: ['--seed'],
+    mkosi: '',
+    metavar: 'UUID|random',
+    parse: parseSeed,
+    default: defaultSeed,
+    doc: 'UUID that disk, partition and file-system UUIDs and hash seeds derive from, or random (default: mkosi.seed, else with SourceDateEpoch= one derived from the image\'s identity and the epoch, else random; modern mkosi\'s Seed=)',
   }),
   Incremental: bool({ section, flags: ['-i', '--incremental'], mkosi: 'incremental', default: false, doc: 'Reuse a cached root from an earlier build with the same inputs' }),
   Minimize: bool({

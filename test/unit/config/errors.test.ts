@@ -19,11 +19,50 @@ interface ErrorCase {
   /** Files to create: text, bytes, or text with a mode. */
   readonly files?: Readonly<Record<string, string | Uint8Array | { text: string; mode: number }>>;
   readonly argv: readonly string[];
+  /** Added to kiln's environment. */
+  readonly env?: Readonly<Record<string, string>>;
   /** The whole of stderr, line by line. */
   readonly stderr: readonly string[];
 }
 
 const CASES: readonly ErrorCase[] = [
+  {
+    name: 'SOURCE_DATE_EPOCH in the environment that is not a number of seconds',
+    files: { 'mkosi.default': DEBIAN },
+    argv: ['build'],
+    env: { SOURCE_DATE_EPOCH: '2023-11-14' },
+    stderr: [
+      'kiln: error: the environment: SOURCE_DATE_EPOCH=2023-11-14 is not a time in seconds since 1970-01-01 (a whole number, as `git log -1 --format=%ct` prints it)',
+      'kiln: hint: set it to the time of the last commit, e.g. SOURCE_DATE_EPOCH=$(git log -1 --format=%ct), or unset it',
+    ],
+  },
+  {
+    name: 'SOURCE_DATE_EPOCH in Environment= that is not a number of seconds',
+    files: { 'mkosi.default': `${DEBIAN}[Content]\nEnvironment=SOURCE_DATE_EPOCH=soon\n` },
+    argv: ['build'],
+    stderr: [
+      'kiln: error: mkosi.default:5: SOURCE_DATE_EPOCH=soon is not a time in seconds since 1970-01-01 (a whole number, as `git log -1 --format=%ct` prints it)',
+      'kiln: hint: set it to the time of the last commit, e.g. SOURCE_DATE_EPOCH=$(git log -1 --format=%ct), or unset it',
+    ],
+  },
+  {
+    name: 'SourceDateEpoch= later than file systems can record',
+    files: { 'mkosi.default': `${DEBIAN}[Content]\nSourceDateEpoch=99999999999\n` },
+    argv: ['summary'],
+    stderr: ['kiln: error: mkosi.default:5: SourceDateEpoch=99999999999 is later than any file system can record (the largest is 17179869183)'],
+  },
+  {
+    name: 'Seed= that is not a UUID',
+    files: { 'mkosi.default': DEBIAN },
+    argv: ['--seed=12345', 'summary'],
+    stderr: ['kiln: error: command line: --seed=12345 is not a UUID or "random"'],
+  },
+  {
+    name: 'mkosi.seed that holds no UUID',
+    files: { 'mkosi.default': DEBIAN, 'mkosi.seed': 'not-a-uuid\n' },
+    argv: ['build'],
+    stderr: ['kiln: error: mkosi.seed: "not-a-uuid" is not a UUID or "random"', 'kiln: hint: write one UUID into it (uuidgen), or remove it'],
+  },
   {
     name: 'unknown key, with a suggestion',
     files: { 'mkosi.default': `${DEBIAN}\n[Content]\nPakages=vim\n` },
@@ -266,7 +305,7 @@ describe('error corpus: kiln on bad configurations', () => {
       const result = spawnSync(KILN, errorCase.argv, {
         cwd: dir,
         encoding: 'utf8',
-        env: { ...process.env, XDG_CACHE_HOME: path.join(dir, '.cache'), NO_COLOR: '1' },
+        env: { ...process.env, SOURCE_DATE_EPOCH: '', XDG_CACHE_HOME: path.join(dir, '.cache'), NO_COLOR: '1', ...errorCase.env },
       });
       expect(result.stderr.split('\n')).toEqual([...errorCase.stderr, '']);
       expect(result.stdout).toBe('');
