@@ -4,7 +4,11 @@
  */
 import type { BuildContext } from './context.js';
 import { nspawnArgv, type Bind } from './nspawn.js';
+import { epochEnvironment } from './reproducible.js';
 import { run, type RunOptions, type RunStatus } from './run.js';
+
+/** The host name of the build containers of a reproducible build. */
+export const BUILD_HOSTNAME = 'kiln-build';
 
 export interface InContainer {
   readonly network: boolean;
@@ -24,6 +28,7 @@ export interface InContainer {
 }
 
 export async function runInContainer(context: BuildContext, command: readonly string[], options: InContainer): Promise<RunStatus> {
+  const { epoch } = context.reproducibility;
   const binds: Bind[] = [...(options.binds ?? [])];
   if (options.packageCache) binds.push({ source: context.packageCache, target: `/${options.packageCache}` });
   const argv = nspawnArgv({
@@ -32,7 +37,10 @@ export async function runInContainer(context: BuildContext, command: readonly st
     command,
     network: options.network,
     binds,
-    env: options.env,
+    // SOURCE_DATE_EPOCH last: the build's epoch wins over one in Environment=. A fixed host name,
+    // since nspawn's default is the random machine name, which scripts may write down.
+    env: { ...options.env, ...epochEnvironment(epoch) },
+    hostname: epoch === null ? undefined : BUILD_HOSTNAME,
     console: 'pipe',
     extraArgs: options.extraArgs,
   });

@@ -56,6 +56,8 @@ export interface ContainerCommand {
   readonly binds?: readonly Bind[];
   readonly env?: Readonly<Record<string, string>>;
   readonly machine?: string;
+  /** The host name inside, when it must not be the (random) machine name. */
+  readonly hostname?: string;
   /** 'pipe' for scripts (output captured), 'interactive' for shells on a terminal. */
   readonly console?: 'pipe' | 'interactive' | 'passive';
   /** Run the command under a stub init (scripts) rather than booting (false with boot). */
@@ -73,6 +75,7 @@ export function machineName(prefix = 'kiln'): string {
 export function nspawnArgv(spec: ContainerCommand): string[] {
   const argv = ['systemd-nspawn', '--quiet', `--directory=${spec.root}`, `--machine=${spec.machine ?? machineName()}`];
   argv.push(...spec.flags);
+  if (spec.hostname) argv.push(`--hostname=${spec.hostname}`);
   if (spec.boot) argv.push('--boot');
   else if (spec.asPid2 ?? true) argv.push('--as-pid2');
   argv.push('--link-journal=no');

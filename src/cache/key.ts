@@ -90,6 +90,8 @@ export interface CacheInputs {
   readonly prepareNetwork: boolean | 'never' | null;
   /** What dracut is told, when the initrd is cached with the root (CacheInitrd=yes); else null. */
   readonly initrd: ReturnType<typeof initrdInputs>;
+  /** SOURCE_DATE_EPOCH reaches the bootstrap (user accounts' password dates): only present when set. */
+  readonly sourceDateEpoch?: number;
 }
 
 /**
@@ -118,6 +120,7 @@ export async function cacheInputs(config: Config, packages: readonly string[], p
     prepareEnvironment: prepare ? config.Environment : null,
     prepareNetwork: prepare ? config.WithNetwork : null,
     initrd: initrdInputs(config),
+    ...(config.SourceDateEpoch !== null ? { sourceDateEpoch: config.SourceDateEpoch } : {}),
   };
 }
 

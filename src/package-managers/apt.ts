@@ -9,6 +9,7 @@ import { withPackageCache } from '../cache/package-cache.js';
 import { runInContainer } from '../container.js';
 import type { BuildContext, InstalledPackage } from '../context.js';
 import { ToolError } from '../errors.js';
+import { epochEnvironment } from '../reproducible.js';
 import { run } from '../run.js';
 import { writeFileInRoot } from '../tree/safe-path.js';
 import { components, debianArchitecture, removeBuildSources, repositoryDirectorySources, writeImageSources } from './apt-sources.js';
@@ -35,6 +36,7 @@ async function debootstrap(context: BuildContext, packages: readonly string[]): 
   if (!config.RepositoryKeyCheck || config.LocalMirror) argv.push('--no-check-gpg');
   argv.push(config.Release, context.root, mirror);
   await run(argv, {
+    env: epochEnvironment(context.reproducibility.epoch),
     what: `Installing ${config.Distribution} ${config.Release} with debootstrap`,
     hint: 'check Mirror= and Release=; --debug=run shows the full output',
   });

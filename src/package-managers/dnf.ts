@@ -20,6 +20,7 @@ import type { Config } from '../config/types.js';
 import type { BuildContext } from '../context.js';
 import { getDistribution } from '../distributions/index.js';
 import { UserError } from '../errors.js';
+import { epochEnvironment } from '../reproducible.js';
 import { rebuildForHost, rebuildForImage } from './rpm-backend.js';
 import { runPackageManager } from './tool-failure.js';
 import { linkRpmDatabase, listRpmPackages, rpmChangelogs } from './rpm-database.js';
@@ -83,7 +84,7 @@ async function setUp(context: BuildContext): Promise<DnfSetup> {
   // A file:// mirror needs no network, and cache-only mode would refuse it before its first use.
   if (config.WithNetwork === 'never' && !config.LocalMirror?.startsWith('file:')) argv.push('--cacheonly');
   if (!config.WithDocs) argv.push('--nodocs');
-  return { argv, env: { HOME: home, KERNEL_INSTALL_BYPASS: '1', LC_ALL: 'C.UTF-8' } };
+  return { argv, env: { HOME: home, KERNEL_INSTALL_BYPASS: '1', LC_ALL: 'C.UTF-8', ...epochEnvironment(context.reproducibility.epoch) } };
 }
 
 async function runDnf(context: BuildContext, command: 'install' | 'remove', packages: readonly string[], what: string, hint: string): Promise<void> {

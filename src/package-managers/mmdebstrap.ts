@@ -8,6 +8,7 @@ import path from 'node:path';
 import { isDeb, lockPackageCache, offerCachedPackages, publishPackages } from '../cache/package-cache.js';
 import type { BuildContext } from '../context.js';
 import type { Release } from '../lock.js';
+import { epochEnvironment } from '../reproducible.js';
 import { run } from '../run.js';
 import { buildSources, debianArchitecture, hostAptSources, removeBuildSources, repositoryDirectorySources, sourceLine, writeImageSources, components } from './apt-sources.js';
 import { ARCHIVES, NODOC, shellQuote } from './dpkg-setup.js';
@@ -70,7 +71,8 @@ async function mmdebstrap(context: BuildContext, packages: readonly string[], ne
   try {
     await run(argv, {
       // The kernel's postinst must not run dracut: kiln makes the initrd once, after the extra trees.
-      env: { INITRD: 'No' },
+      // mmdebstrap hands SOURCE_DATE_EPOCH to apt, dpkg and the maintainer scripts, and clamps what it writes itself.
+      env: { INITRD: 'No', ...epochEnvironment(context.reproducibility.epoch) },
       what: `Installing ${config.Distribution} ${config.Release} with mmdebstrap`,
       hint: 'check Mirror=, Release= and Packages=; --debug=run shows the full output',
     });

@@ -22,6 +22,7 @@ import type { BuildContext, InstalledPackage } from '../context.js';
 import { getDistribution } from '../distributions/index.js';
 import { ToolError, UserError } from '../errors.js';
 import { warn } from '../log.js';
+import { epochEnvironment } from '../reproducible.js';
 import { mkdirInRoot, resolveInRoot, writeFileInRoot } from '../tree/safe-path.js';
 import { parseArchRepositories, renderPacmanConf, type PacmanPolicy } from './pacman-conf.js';
 import { inRootNamespace } from './root-namespace.js';
@@ -89,7 +90,7 @@ async function runPacman(context: BuildContext, operation: readonly string[], wh
     tool: 'pacman',
     reason: REASON,
     explain: explainSignatures,
-    env: ENV,
+    env: { ...ENV, ...epochEnvironment(context.reproducibility.epoch) },
     what,
     hint,
     searchPaths: context.config.ExtraSearchPaths,

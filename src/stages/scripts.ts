@@ -13,6 +13,7 @@ import { ToolError, UserError } from '../errors.js';
 import { getDistribution } from '../distributions/index.js';
 import { getPackageManager } from '../package-managers/index.js';
 import { withLock } from '../lock.js';
+import { epochEnvironment } from '../reproducible.js';
 import { run } from '../run.js';
 import type { Bind } from '../nspawn.js';
 import { existsInRoot, resolveInRoot } from '../tree/safe-path.js';
@@ -137,7 +138,7 @@ export const finalizeScript: Stage = {
     try {
       await run([script, context.phase], {
         cwd: context.directory,
-        env: { ...context.config.Environment, BUILDROOT: context.root, OUTPUTDIR: context.outputDirectory },
+        env: { ...context.config.Environment, ...epochEnvironment(context.reproducibility.epoch), BUILDROOT: context.root, OUTPUTDIR: context.outputDirectory },
         what: `Running ${path.basename(script)}`,
       });
     } catch (error) {
