@@ -25,6 +25,8 @@ export interface EntrySource {
   readonly hardLinkTo?: Buffer;
   /** Extended attributes by name (already filtered). */
   readonly xattrs?: ReadonlyMap<string, Buffer>;
+  /** SOURCE_DATE_EPOCH: a later mtime is recorded as this (GNU tar's --clamp-mtime). */
+  readonly clampMtime?: number;
 }
 
 export interface EntryHeaders {
@@ -98,7 +100,8 @@ export function entryHeaders(source: EntrySource): EntryHeaders {
   if (uid > MAX_SMALL_FIELD) pax.push(['uid', String(uid)]);
   if (gid > MAX_SMALL_FIELD) pax.push(['gid', String(gid)]);
 
-  const seconds = Number(floorDiv(stat.mtimeNs, 1_000_000_000n));
+  let seconds = Number(floorDiv(stat.mtimeNs, 1_000_000_000n));
+  if (source.clampMtime !== undefined && seconds > source.clampMtime) seconds = source.clampMtime;
   const mtimeFits = seconds >= 0 && seconds <= MAX_USTAR_MTIME;
   if (!mtimeFits) pax.push(['mtime', String(seconds)]);
 

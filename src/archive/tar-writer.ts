@@ -22,6 +22,8 @@ export interface PackTreeOptions {
   readonly stripSELinuxContext?: boolean;
   /** Where to look for getfattr besides $PATH (ExtraSearchPaths=). */
   readonly searchPaths?: readonly string[];
+  /** SOURCE_DATE_EPOCH: no entry's mtime is later (what GNU tar --clamp-mtime and mmdebstrap do). */
+  readonly clampMtime?: number;
 }
 
 /**
@@ -103,6 +105,7 @@ async function fillTree(archive: Pack, root: string, prefix: string | undefined,
       linkTarget: kind === 'symlink' && hardLinkTo === undefined ? await (entry.target ?? readlink(entry.path, { encoding: 'buffer' })) : undefined,
       // Attributes belong to the inode: the first entry carries them, a hard link would repeat them.
       xattrs: hardLinkTo === undefined ? xattrs.get(xattrKey(entry.relative)) : undefined,
+      clampMtime: options.clampMtime,
     });
     if (pax.length > 0) {
       // Nothing of tar-stream's is pending here (each entry is awaited), so these blocks land

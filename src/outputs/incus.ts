@@ -17,7 +17,7 @@ import { outputCompression } from '../config/derived.js';
 import type { Config } from '../config/types.js';
 import type { BuildContext } from '../context.js';
 import { UserError } from '../errors.js';
-import { configureContainerNetwork, describeImage, hostsTemplate, imageDates, warnAboutHostname, writeMetadataFiles, type ImageDates, type ImageDescription } from './lxc-guest.js';
+import { configureContainerNetwork, describeImage, hostsTemplate, buildDates, warnAboutHostname, writeMetadataFiles, type ImageDates, type ImageDescription } from './lxc-guest.js';
 import type { OutputFormat } from './types.js';
 
 /** What Incus (and LXD) replace with the container's name in a template. */
@@ -72,7 +72,7 @@ export const incusOutput: OutputFormat = {
   async write(context: BuildContext): Promise<void> {
     const { config } = context;
     warnAboutHostname(config);
-    const dates = imageDates();
+    const dates = buildDates(context);
     const image = describeImage(config, dates);
     await configureContainerNetwork(context);
 
@@ -91,6 +91,7 @@ export const incusOutput: OutputFormat = {
       checksum: config.Checksum,
       stripSELinuxContext: config.TarStripSELinuxContext,
       searchPaths: config.ExtraSearchPaths,
+      clampMtime: context.reproducibility.epoch ?? undefined,
     });
     context.artifacts.push({ name, path: file, sha256, checksummed: true });
   },

@@ -33,6 +33,12 @@ export function imageDates(now: number = Date.now()): ImageDates {
   return { created, expires: created + EXPIRY_DAYS * 24 * 60 * 60 };
 }
 
+/** The dates of this build's image: its SOURCE_DATE_EPOCH in a reproducible build, else now. */
+export function buildDates(context: BuildContext): ImageDates {
+  const { epoch } = context.reproducibility;
+  return imageDates(epoch === null ? undefined : epoch * 1000);
+}
+
 /** The properties Incus lists for an image and LXC shows when one is created (distrobuilder's defaults). */
 export interface ImageDescription {
   readonly os: string;

@@ -20,7 +20,7 @@ import type { Config, DistributionName } from '../config/types.js';
 import type { BuildContext } from '../context.js';
 import { UserError } from '../errors.js';
 import { outputNames } from '../artifacts/names.js';
-import { hostsTemplate, configureContainerNetwork, describeImage, imageDates, warnAboutHostname, writeMetadataFiles, type ImageDates, type ImageDescription } from './lxc-guest.js';
+import { hostsTemplate, configureContainerNetwork, describeImage, buildDates, warnAboutHostname, writeMetadataFiles, type ImageDates, type ImageDescription } from './lxc-guest.js';
 import { writeFileInRoot } from '../tree/safe-path.js';
 import type { OutputFormat } from './types.js';
 
@@ -128,7 +128,7 @@ export const lxcOutput: OutputFormat = {
   async write(context: BuildContext): Promise<void> {
     const { config } = context;
     warnAboutHostname(config);
-    const dates = imageDates();
+    const dates = buildDates(context);
     const image = describeImage(config, dates);
 
     await writeFileInRoot(context.root, 'etc/hostname', `${LXC_NAME}\n`);
@@ -140,7 +140,14 @@ export const lxcOutput: OutputFormat = {
     await writeMetadataFiles(metadata, lxcMetadataFiles(config, dates, image, await deviceNodes(context.root)), dates);
     await fs.utimes(metadata, dates.created, dates.created);
 
-    const tarOptions = { compression: 'xz' as const, checksum: config.Checksum, stripSELinuxContext: config.TarStripSELinuxContext, searchPaths: config.ExtraSearchPaths };
+    const tarOptions = {
+      compression: 'xz' as const,
+      checksum: config.Checksum,
+      stripSELinuxContext: config.TarStripSELinuxContext,
+      searchPaths: config.ExtraSearchPaths,
+      // The root's /etc/hostname, /etc/hosts and network files were just written.
+      clampMtime: context.reproducibility.epoch ?? undefined,
+    };
     const names = outputNames(config);
     const rootfsName = names.image;
     const rootfs = path.join(context.staging, rootfsName);

@@ -34,6 +34,7 @@ export const tarOutput: OutputFormat = {
       checksum: config.Checksum,
       stripSELinuxContext: config.TarStripSELinuxContext,
       searchPaths: config.ExtraSearchPaths,
+      clampMtime: context.reproducibility.epoch ?? undefined,
     });
     context.artifacts.push({ name, path: file, sha256, checksummed: true });
   },

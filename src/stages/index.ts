@@ -11,6 +11,7 @@ import { cleanPackageMetadata, recordPackages, removeFiles, removePackages } fro
 import { configureImage, resetMachineId } from './configure.js';
 import { installPackages } from './install.js';
 import { netdevStage } from './netdev.js';
+import { clampTimes, removeBuildRecords } from './reproducible.js';
 import { finalizeScript, postinstScript, prepareScript } from './scripts.js';
 import { serialTerminalStage } from './serial-terminal.js';
 import { sshStage } from './ssh.js';
@@ -50,4 +51,7 @@ export const IMAGE_STAGES: readonly Stage[] = [
   finalOnly(removeFiles),
   finalOnly(resetMachineId),
   finalizeScript,
+  // Last, so that nothing the build writes escapes them (SourceDateEpoch= only).
+  removeBuildRecords,
+  clampTimes,
 ];

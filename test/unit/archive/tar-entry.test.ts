@@ -51,6 +51,15 @@ describe('entryHeaders', () => {
     expect(pax).toEqual([]);
   });
 
+  it('clamps a later mtime to SOURCE_DATE_EPOCH and keeps an earlier one (GNU tar --clamp-mtime)', () => {
+    const file = BigInt(constants.S_IFREG | 0o644);
+    expect(entryHeaders({ name: name('./new'), stat: stat({ mode: file }), clampMtime: 1_600_000_000 }).header.mtime).toEqual(new Date(1_600_000_000_000));
+    expect(entryHeaders({ name: name('./old'), stat: stat({ mode: file }), clampMtime: 1_800_000_000 }).header.mtime).toEqual(new Date(1_700_000_000_000));
+    const future = entryHeaders({ name: name('./future'), stat: stat({ mode: file, mtimeNs: 4_102_444_800_000_000_000n }), clampMtime: 1_600_000_000 });
+    expect(future.header.mtime).toEqual(new Date(1_600_000_000_000));
+    expect(future.pax).toEqual([]);
+  });
+
   it('keeps a mode of 0000 distinct from "no mode" (tar-stream would make it 0644)', () => {
     const { header } = entryHeaders({ name: name('./etc/shadow'), stat: stat({ mode: BigInt(constants.S_IFREG) }) });
     expect(header.mode).not.toBe(0);
