@@ -18,6 +18,7 @@ export const TOOL_PACKAGES = {
   'mkfs.ext4': 'e2fsprogs',
   'e2fsck': 'e2fsprogs',
   debugfs: 'e2fsprogs',
+  dumpe2fs: 'e2fsprogs',
   'mkfs.btrfs': 'btrfs-progs',
   btrfs: 'btrfs-progs',
   'mkfs.xfs': 'xfsprogs',

@@ -12,10 +12,13 @@ import { ToolError, UserError } from '../errors.js';
 import { debug, warn } from '../log.js';
 import { readTreeXattrs } from '../archive/xattrs.js';
 import { run } from '../run.js';
+import { stampBtrfs } from './btrfs-stamp.js';
+import { withCanonicalTree } from './canonical-tree.js';
+import { stampExt4Times } from './ext4-times.js';
 import { ensureFits } from './fit.js';
 import { formatBytes, MiB, type FileSystemType } from './layout.js';
 import { measureTree } from './tree-usage.js';
-import { buildXfsPrototype } from './xfs-protofile.js';
+import { bigtimeHex, buildXfsPrototype } from './xfs-protofile.js';
 
 export interface FileSystemJob {
   readonly fs: FileSystemType;
@@ -30,6 +33,11 @@ export interface FileSystemJob {
   readonly mountPoint: string | null;
   /** File-system UUID; random when absent. */
   readonly uuid?: string;
+  /**
+   * SOURCE_DATE_EPOCH: every time the file system would take from the clock is this, and the tree's
+   * times (already clamped to it) are kept but for the change times, which become it too.
+   */
+  readonly epoch?: number;
   /** How messages name what the partition holds and the setting that sizes it: "the image root", "RootSize". */
   readonly contents: string;
   readonly sizeSetting: string;
@@ -46,8 +54,19 @@ export interface FileSystemJob {
   readonly placement?: { readonly file: string; readonly offset: number };
 }
 
-/** Makes the image; returns its size in bytes. */
+/**
+ * Makes the image; returns its size in bytes. In a reproducible build, ext4 and btrfs are made from a
+ * sorted copy of the tree (canonical-tree.ts), since they take the tree's directory order (and btrfs
+ * its inode numbers) as they find them.
+ */
 export async function makeFileSystem(job: FileSystemJob): Promise<number> {
+  if (job.epoch !== undefined && (job.fs === 'ext4' || job.fs === 'btrfs')) {
+    return withCanonicalTree(job.tree, job.scratch, job.contents, job.searchPaths, (tree) => makeFromTree({ ...job, tree }));
+  }
+  return makeFromTree(job);
+}
+
+async function makeFromTree(job: FileSystemJob): Promise<number> {
   switch (job.fs) {
     case 'squashfs':
       await makeSquashfs(job);
@@ -97,33 +116,50 @@ async function makeFixedSize(size: number, image: string, make: () => Promise<vo
   return (await fs.stat(image)).size <= size;
 }
 
+/** What e2fsprogs needs to take no time from the clock (libext2fs reads it in every tool). */
+function ext4Environment(epoch: number | undefined): Record<string, string> {
+  return epoch === undefined ? {} : { E2FSPROGS_FAKE_TIME: String(epoch) };
+}
+
+/** The root directory's times for debugfs: the tree's, or in a reproducible build clamped, with the epoch as change time. */
+export function rootTimes(stat: { atime: Date; mtime: Date; ctime: Date }, epoch: number | undefined): { atime: number; mtime: number; ctime: number } {
+  const seconds = (date: Date): number => Math.floor(date.getTime() / 1000);
+  const times = { atime: seconds(stat.atime), mtime: seconds(stat.mtime), ctime: seconds(stat.ctime) };
+  if (epoch === undefined) return times;
+  return { atime: Math.min(times.atime, epoch), mtime: Math.min(times.mtime, epoch), ctime: epoch };
+}
+
 async function makeExt4(job: FileSystemJob, image: string): Promise<void> {
+  const env = ext4Environment(job.epoch);
   const options = [...(job.uuid ? [`hash_seed=${job.uuid}`] : []), ...(job.placement ? [`offset=${job.placement.offset}`] : [])];
   const extended = options.length > 0 ? ['-E', options.join(',')] : [];
   const uuid = job.uuid ? ['-U', job.uuid] : [];
   // In place, the size is given explicitly (in KiB) since the file is the whole disk.
   const device = job.placement ? [job.placement.file, `${Math.floor(job.size! / 1024)}k`] : [image];
   await run(['mkfs.ext4', '-q', '-F', '-L', job.label, '-M', job.mountPoint ?? '/', ...uuid, ...extended, '-d', job.tree, ...device], {
+    env,
     what: `Making the ext4 file system for ${job.contents}`,
     searchPaths: job.searchPaths,
   });
   // mke2fs -d leaves the root directory 0755 root:root with the time of mkfs; a /var/tmp partition needs 1777.
   const stat = lstatSync(job.tree);
-  const seconds = (date: Date): number => Math.floor(date.getTime() / 1000);
+  const times = rootTimes(stat, job.epoch);
   const commands = [
     `sif / mode 0${(stat.mode & 0o177777).toString(8)}`,
     `sif / uid ${stat.uid}`,
     `sif / gid ${stat.gid}`,
-    `sif / atime @${seconds(stat.atime)}`,
-    `sif / mtime @${seconds(stat.mtime)}`,
-    `sif / ctime @${seconds(stat.ctime)}`,
+    `sif / atime @${times.atime}`,
+    `sif / mtime @${times.mtime}`,
+    `sif / ctime @${times.ctime}`,
   ];
   // e2fsprogs' "file?offset=N" opens a file system inside a larger file.
-  const argv = ['debugfs', '-w', '-f', '-', job.placement ? `${job.placement.file}?offset=${job.placement.offset}` : image];
-  const result = await run(argv, { input: `${commands.join('\n')}\n`, read: true, what: `Setting the owner and mode of the root of ${job.contents}`, searchPaths: job.searchPaths });
+  const target = job.placement ? `${job.placement.file}?offset=${job.placement.offset}` : image;
+  const argv = ['debugfs', '-w', '-f', '-', target];
+  const result = await run(argv, { env, input: `${commands.join('\n')}\n`, read: true, what: `Setting the owner and mode of the root of ${job.contents}`, searchPaths: job.searchPaths });
   // debugfs reports failed requests on stderr but exits 0; its banner is the only expected line.
   const problems = result.stderr.split('\n').filter((line) => line.trim() !== '' && !line.startsWith('debugfs '));
   if (problems.length > 0) throw new ToolError(argv, `debugfs could not set up the root directory of ${job.contents}`, { stderrTail: problems.join('\n') });
+  if (job.epoch !== undefined) await stampExt4Times(target, job.epoch, `the ext4 file system for ${job.contents}`, job.searchPaths);
 }
 
 async function makeBtrfs(job: FileSystemJob, image: string): Promise<void> {
@@ -133,6 +169,8 @@ async function makeBtrfs(job: FileSystemJob, image: string): Promise<void> {
     what: `Making the btrfs file system for ${job.contents}`,
     searchPaths: job.searchPaths,
   });
+  // The UUIDs mkfs.btrfs draws itself derive from the file system's own (itself derived from the seed).
+  if (job.epoch !== undefined || job.uuid !== undefined) await stampBtrfs(image, { epoch: job.epoch, seed: job.uuid }, job.searchPaths);
 }
 
 interface XfsFiles {
@@ -143,7 +181,7 @@ interface XfsFiles {
 async function writeXfsPrototype(job: FileSystemJob): Promise<XfsFiles> {
   // Absolute: mkfs.xfs runs in the tree, because the prototype names the files relative to it.
   const files = { proto: path.resolve(job.scratch, `${job.label}.xfs-proto`), fixups: path.resolve(job.scratch, `${job.label}.xfs-fixups`) };
-  const prototype = await buildXfsPrototype(job.tree, await readTreeXattrs(job.tree, { searchPaths: job.searchPaths }));
+  const prototype = await buildXfsPrototype(job.tree, await readTreeXattrs(job.tree, { searchPaths: job.searchPaths }), job.epoch);
   await fs.writeFile(files.proto, prototype.protofile);
   await fs.writeFile(files.fixups, prototype.fixups);
   if (prototype.copiedHardLinks > 0) debug(`gpt_xfs: ${prototype.copiedHardLinks} hard links of ${job.contents} become separate copies`);
@@ -169,7 +207,8 @@ async function makeXfs(job: FileSystemJob, image: string, files: XfsFiles): Prom
   // `source` reads the script as bytes; on stdin, xfs_db's line editor (libedit) drops every byte
   // above 0x7f, so names that are not ASCII would not be found. Relative, from the scratch
   // directory: xfs_db splits its arguments at spaces, and the workspace's path may hold some.
-  const argv = ['xfs_db', '-x', '-f', '-c', `source ${path.basename(files.fixups)}`, path.resolve(image)];
+  const internal = job.epoch === undefined ? [] : await internalInodeFixups(image, job.epoch, job.searchPaths);
+  const argv = ['xfs_db', '-x', '-f', '-c', `source ${path.basename(files.fixups)}`, ...internal.flatMap((command) => ['-c', command]), path.resolve(image)];
   const what = `Setting modes, attributes and time stamps in the XFS file system for ${job.contents}`;
   const result = await run(argv, { cwd: path.dirname(files.fixups), stdio: 'pipe', read: true, what, searchPaths: job.searchPaths });
   // xfs_db exits 0 even when an attr_set fails; its messages are the only sign.
@@ -229,6 +268,24 @@ async function makeVfat(job: FileSystemJob): Promise<void> {
   }
 }
 
+/**
+ * The realtime bitmap and summary inodes, which mkfs.xfs makes in every file system with the clock's
+ * time: xfs_db commands that give them the epoch instead.
+ */
+async function internalInodeFixups(image: string, epoch: number, searchPaths: readonly string[]): Promise<string[]> {
+  const { stdout } = await run(['xfs_db', '-r', '-c', 'sb 0', '-c', 'print rbmino rsumino', path.resolve(image)], {
+    stdio: 'pipe',
+    read: true,
+    what: 'Reading the XFS superblock',
+    searchPaths,
+  });
+  const inodes = [...stdout.matchAll(/^(?:rbmino|rsumino) = (\d+)$/gm)].map((match) => match[1]!);
+  if (inodes.length !== 2) throw new Error(`internal: xfs_db printed no realtime inodes: ${stdout}`);
+  const time = bigtimeHex(BigInt(epoch) * 1_000_000_000n);
+  const stamp = ['core.atime', 'core.mtime', 'core.ctime', 'v3.crtime'].map((field) => `write ${field} ${time}`);
+  return inodes.flatMap((inode) => [`inode ${inode}`, ...stamp]);
+}
+
 /** mksquashfs's -comp names for mkosi's compression words. */
 const SQUASHFS_COMPRESSORS: Readonly<Record<string, string>> = { zlib: 'gzip', gz: 'gzip', lzo: 'lzo', lz4: 'lz4', xz: 'xz', zstd: 'zstd' };
 
@@ -242,6 +299,8 @@ async function makeSquashfs(job: FileSystemJob): Promise<void> {
   else if (typeof job.compression === 'string') compression = ['-comp', SQUASHFS_COMPRESSORS[job.compression] ?? job.compression];
   await fs.rm(job.image, { force: true });
   await run([program, job.tree, job.image, ...args, ...compression, ...(defaultTool ? ['-quiet', '-no-progress'] : [])], {
+    // squashfs-tools 4.5 take it for the file system's time and clamp every file's time to it.
+    env: job.epoch === undefined ? {} : { SOURCE_DATE_EPOCH: String(job.epoch) },
     what: `Making the squashfs file system for ${job.contents}`,
     searchPaths: job.searchPaths,
   });

@@ -97,11 +97,20 @@ export function splitDevice(rdev: bigint): { major: bigint; minor: bigint } {
   return { major, minor };
 }
 
-function timeFixups(stat: BigIntStats): string[] {
+/**
+ * The tree's times; in a reproducible build (an epoch in nanoseconds) the modification time clamped
+ * to it and the epoch for the rest, the creation time mkfs took from the clock included.
+ */
+export function timeFixups(stat: Pick<BigIntStats, 'atimeNs' | 'mtimeNs' | 'ctimeNs'>, epochNs?: bigint): string[] {
+  if (epochNs === undefined) {
+    return [`write core.atime ${bigtimeHex(stat.atimeNs)}`, `write core.mtime ${bigtimeHex(stat.mtimeNs)}`, `write core.ctime ${bigtimeHex(stat.ctimeNs)}`];
+  }
+  const epoch = bigtimeHex(epochNs);
   return [
-    `write core.atime ${bigtimeHex(stat.atimeNs)}`,
-    `write core.mtime ${bigtimeHex(stat.mtimeNs)}`,
-    `write core.ctime ${bigtimeHex(stat.ctimeNs)}`,
+    `write core.atime ${epoch}`,
+    `write core.mtime ${bigtimeHex(stat.mtimeNs < epochNs ? stat.mtimeNs : epochNs)}`,
+    `write core.ctime ${epoch}`,
+    `write v3.crtime ${epoch}`,
   ];
 }
 
@@ -135,9 +144,11 @@ function line(...parts: (string | Buffer)[]): Buffer {
 
 /**
  * Builds the prototype and fix-up script for the tree at `root` (its own mode and times included);
- * `xattrs` are the tree's extended attributes as readTreeXattrs() gives them.
+ * `xattrs` are the tree's extended attributes as readTreeXattrs() gives them; `epoch`,
+ * SOURCE_DATE_EPOCH in seconds, makes the times reproducible (timeFixups).
  */
-export async function buildXfsPrototype(root: string, xattrs: XattrMap = new Map()): Promise<XfsPrototype> {
+export async function buildXfsPrototype(root: string, xattrs: XattrMap = new Map(), epoch?: number): Promise<XfsPrototype> {
+  const epochNs = epoch === undefined ? undefined : BigInt(epoch) * 1_000_000_000n;
   // The first line is a placeholder (once a boot block name), the second two ignored numbers.
   const proto: Buffer[] = [line('kiln'), line('0 0')];
   const fixups: Buffer[] = [];
@@ -216,7 +227,7 @@ export async function buildXfsPrototype(root: string, xattrs: XattrMap = new Map
       else fixups.push(...commands.map((command) => line(command)));
     }
     // Last: setting attributes changes ctime.
-    fixups.push(...timeFixups(stat).map((command) => line(command)));
+    fixups.push(...timeFixups(stat, epochNs).map((command) => line(command)));
     if (type === S_IFDIR) setgid[depth] = (stat.mode & S_ISGID) !== 0n;
   }
   return { protofile: Buffer.concat(proto), fixups: Buffer.concat(fixups), copiedHardLinks, skippedSockets, lostXattrs };

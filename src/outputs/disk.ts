@@ -26,15 +26,11 @@ import { checkDiskConfig, ignoredSizeSettings, layoutDisk, planPartitions, type 
 import { fileSystemUuid } from '../disk/seeded-uuid.js';
 import { withSplitTree } from '../disk/split-tree.js';
 import { stageEspTree } from '../boot/index.js';
+import { clampTreeTimes } from '../tree/clamp-times.js';
 import { besideRoot } from '../workspace.js';
 import type { OutputFormat } from './types.js';
 
 type DiskFormatName = 'gpt_ext4' | 'gpt_xfs' | 'gpt_btrfs' | 'gpt_squashfs' | 'plain_squashfs';
-
-export interface DiskWriteOptions {
-  /** Derive the disk, partition and file-system UUIDs from this seed instead of picking them at random. */
-  readonly seed?: string;
-}
 
 const FS_TOOLS: Readonly<Record<Exclude<FileSystemType, 'squashfs'>, readonly string[]>> = {
   ext4: ['mkfs.ext4', 'debugfs'],
@@ -42,6 +38,12 @@ const FS_TOOLS: Readonly<Record<Exclude<FileSystemType, 'squashfs'>, readonly st
   xfs: ['mkfs.xfs', 'xfs_db', 'getfattr'],
   swap: ['mkswap'],
   vfat: ['mkfs.fat', 'mcopy'],
+};
+
+/** What a reproducible build needs besides: the sorted copy of the tree (tar), the list of inodes to stamp (dumpe2fs). */
+const REPRODUCIBLE_TOOLS: Partial<Record<FileSystemType, readonly string[]>> = {
+  ext4: ['tar', 'dumpe2fs'],
+  btrfs: ['tar'],
 };
 
 const SIZE_SETTINGS: Readonly<Record<PartitionPlan['role'], string>> = {
@@ -62,6 +64,7 @@ function requiredTools(config: Config): string[] {
   for (const plan of planPartitions(config)) {
     if (plan.fs === 'squashfs') tools.add(config.Mksquashfs[0] ?? 'mksquashfs');
     else for (const tool of FS_TOOLS[plan.fs]) tools.add(tool);
+    if (config.SourceDateEpoch !== null) for (const tool of REPRODUCIBLE_TOOLS[plan.fs] ?? []) tools.add(tool);
   }
   if (config.Format !== 'plain_squashfs') tools.add('sfdisk');
   if (usesQcow2(config)) tools.add('qemu-img');
@@ -120,10 +123,11 @@ async function makeImages(
   context: BuildContext,
   plans: readonly PartitionPlan[],
   scratch: string,
-  seed: string | undefined,
   placements: Placements = new Map(),
 ): Promise<Map<PartitionPlan['role'], string>> {
   const { config } = context;
+  const seed = context.reproducibility.seed ?? undefined;
+  const epoch = context.reproducibility.epoch ?? undefined;
   const separate = plans.filter((p) => p.role !== 'root' && p.mountPoint !== null).map((p) => p.mountPoint!);
   // Trees set aside for their own partitions are renamed, so they stay on the root's file system.
   const aside = await fs.mkdtemp(besideRoot(context.root, 'split-'));
@@ -132,6 +136,8 @@ async function makeImages(
   esp?.catch(() => undefined);
   try {
     return await withSplitTree(context.root, separate, aside, async (trees) => {
+      // Splitting made mount points and moved directories: their times are the clock's again.
+      if (epoch !== undefined) for (const tree of [context.root, ...trees.values()]) await clampTreeTimes(tree, epoch);
       const images = new Map<PartitionPlan['role'], string>();
       // The file systems of /home, /srv, /var/tmp and swap are independent of the root's: make them
       // side by side, one per core (mkfs is mostly single-threaded).
@@ -150,6 +156,7 @@ async function makeImages(
               label: plan.label,
               mountPoint: plan.mountPoint,
               uuid: fileSystemUuid(seed, plan.role),
+              epoch,
               contents,
               sizeSetting: SIZE_SETTINGS[plan.role],
               compression: effectiveFsCompression(config.Format, config.Compress, config.CompressFs),
@@ -214,20 +221,21 @@ function writesInPlace(config: Config, plans: readonly PartitionPlan[]): boolean
   );
 }
 
-async function writeInPlace(context: BuildContext, plans: readonly PartitionPlan[], scratch: string, target: string, seed: string | undefined): Promise<void> {
+async function writeInPlace(context: BuildContext, plans: readonly PartitionPlan[], scratch: string, target: string): Promise<void> {
   const { config } = context;
-  const layout = layoutDisk(plans.map((plan) => ({ ...plan, size: plan.size! })), { architecture: config.Architecture, seed });
+  const layout = layoutDisk(plans.map((plan) => ({ ...plan, size: plan.size! })), { architecture: config.Architecture, seed: context.reproducibility.seed ?? undefined });
   await writePartitionTable(layout, target, config.ExtraSearchPaths);
   const placements = new Map(layout.partitions.map((partition) => [partition.role, { file: target, offset: partition.offset }]));
-  await makeImages(context, plans, scratch, seed, placements);
+  await makeImages(context, plans, scratch, placements);
   await fs.chmod(target, 0o644);
 }
 
 /**
  * Writes the disk image of `context.root` into `context.staging` under the name of Output= and
- * records it in `context.artifacts`.
+ * records it in `context.artifacts`. With a seed (Seed=, or a reproducible build's), the disk,
+ * partition and file-system UUIDs and hash seeds derive from it instead of being random.
  */
-export async function writeDiskOutput(context: BuildContext, options: DiskWriteOptions = {}): Promise<void> {
+export async function writeDiskOutput(context: BuildContext): Promise<void> {
   const { config } = context;
   const plans = planPartitions(config);
   const name = path.basename(config.Output);
@@ -235,11 +243,11 @@ export async function writeDiskOutput(context: BuildContext, options: DiskWriteO
   const scratch = await fs.mkdtemp(path.join(context.workspace, 'disk-'));
   try {
     if (writesInPlace(config, plans)) {
-      await writeInPlace(context, plans, scratch, target, options.seed);
+      await writeInPlace(context, plans, scratch, target);
       context.artifacts.push({ name, path: target, checksummed: true });
       return;
     }
-    const images = await makeImages(context, plans, scratch, options.seed);
+    const images = await makeImages(context, plans, scratch);
     let write: (sink: ByteSink) => Promise<void>;
     if (config.Format === 'plain_squashfs') {
       const image = images.get('root')!;
@@ -247,7 +255,7 @@ export async function writeDiskOutput(context: BuildContext, options: DiskWriteO
       write = (sink) => copyRange(image, 0, size, sink, config.ExtraSearchPaths);
     } else {
       const sized = await Promise.all(plans.map(async (plan) => ({ ...plan, size: plan.size ?? (await fs.stat(images.get(plan.role)!)).size })));
-      const layout = layoutDisk(sized, { architecture: config.Architecture, seed: options.seed });
+      const layout = layoutDisk(sized, { architecture: config.Architecture, seed: context.reproducibility.seed ?? undefined });
       const table = path.join(scratch, 'table.img');
       await writePartitionTable(layout, table, config.ExtraSearchPaths);
       const byNumber = new Map(layout.partitions.map((p) => [p.number, images.get(p.role)!]));

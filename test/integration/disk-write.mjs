@@ -2,16 +2,15 @@
 // directory, then the pipeline's commit into place) on an existing tree, with kiln from dist/.
 // The disk tests start it in a mount namespace where every loop device node is masked.
 //
-//   node disk-write.mjs DIST CONFIG_DIR ROOT [SEED]
+//   node disk-write.mjs DIST CONFIG_DIR ROOT [SEED [EPOCH]]
 //
 // Prints {"artifacts": [...], "ms": N} on success, or {"error": "...", "hint": "..."} and exits 1.
 import fs from 'node:fs';
 import path from 'node:path';
 
-const [dist, configDir, root, seed] = process.argv.slice(2);
+const [dist, configDir, root, seed, epoch] = process.argv.slice(2);
 const { loadConfig } = await import(path.join(dist, 'config/load.js'));
 const { OUTPUTS } = await import(path.join(dist, 'outputs/index.js'));
-const { writeDiskOutput } = await import(path.join(dist, 'outputs/disk.js'));
 const { CleanupStack } = await import(path.join(dist, 'context.js'));
 const { commitArtifacts } = await import(path.join(dist, 'artifacts/commit.js'));
 
@@ -34,6 +33,7 @@ const context = {
   artifacts: [],
   packages: [],
   nspawnFlags: [],
+  reproducibility: { epoch: epoch ? Number(epoch) : null, seed: seed || null },
   reusedCachedRoot: false,
   debug: [],
 };
@@ -41,8 +41,7 @@ const format = OUTPUTS[config.Format];
 const started = performance.now();
 try {
   await format.check?.(config, outputDirectory);
-  if (seed && config.Format !== 'subvolume') await writeDiskOutput(context, { seed });
-  else await format.write(context);
+  await format.write(context);
   const ms = Math.round(performance.now() - started);
   await commitArtifacts(context);
   process.stdout.write(`${JSON.stringify({ artifacts: context.artifacts, ms })}\n`);

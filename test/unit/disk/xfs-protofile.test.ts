@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { UserError } from '../../../src/errors.js';
-import { bigtimeHex, buildXfsPrototype, protoMode, splitDevice } from '../../../src/disk/xfs-protofile.js';
+import { bigtimeHex, buildXfsPrototype, protoMode, splitDevice, timeFixups } from '../../../src/disk/xfs-protofile.js';
 
 let root: string;
 
@@ -156,5 +156,28 @@ describe('buildXfsPrototype', () => {
     expect((await buildXfsPrototype(root)).protofile.toString()).toContain(' Foo::Bar.3pm ---');
     fs.symlinkSync('a target', path.join(root, 'l'));
     await expect(buildXfsPrototype(root)).rejects.toThrow('symlink target with a space, tab or newline');
+  });
+});
+
+describe('timeFixups', () => {
+  const stat = { atimeNs: 1_750_000_000_000_000_000n, mtimeNs: 1_650_000_000_500_000_000n, ctimeNs: 1_760_000_000_000_000_000n };
+
+  it('writes the tree\'s times as they are without an epoch', () => {
+    expect(timeFixups(stat)).toEqual([
+      `write core.atime ${bigtimeHex(stat.atimeNs)}`,
+      `write core.mtime ${bigtimeHex(stat.mtimeNs)}`,
+      `write core.ctime ${bigtimeHex(stat.ctimeNs)}`,
+    ]);
+  });
+
+  it('with SOURCE_DATE_EPOCH keeps an earlier modification time and gives the epoch to the others, creation included', () => {
+    const epoch = 1_700_000_000_000_000_000n;
+    expect(timeFixups(stat, epoch)).toEqual([
+      `write core.atime ${bigtimeHex(epoch)}`,
+      `write core.mtime ${bigtimeHex(stat.mtimeNs)}`,
+      `write core.ctime ${bigtimeHex(epoch)}`,
+      `write v3.crtime ${bigtimeHex(epoch)}`,
+    ]);
+    expect(timeFixups({ ...stat, mtimeNs: 1_800_000_000_000_000_000n }, epoch)[1]).toBe(`write core.mtime ${bigtimeHex(epoch)}`);
   });
 });
