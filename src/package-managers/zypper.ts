@@ -19,6 +19,7 @@ import { withPackageCache } from '../cache/package-cache.js';
 import type { Config } from '../config/types.js';
 import type { BuildContext } from '../context.js';
 import { getDistribution } from '../distributions/index.js';
+import { epochEnvironment } from '../reproducible.js';
 import { mkdirInRoot, writeFileInRoot } from '../tree/safe-path.js';
 import { rpmPolicyOf } from './dnf.js';
 import { linkRpmDatabase, listRpmPackages, rpmChangelogs } from './rpm-database.js';
@@ -83,7 +84,7 @@ async function setUp(context: BuildContext): Promise<ZypperSetup> {
     config.RepositoryKeyCheck ? '--gpg-auto-import-keys' : '--no-gpg-checks',
     ...(isOffline(config).refresh ? [] : ['--no-refresh']),
   ];
-  return { argv, env: { HOME: home, ZYPP_CONF: zyppConf, LC_ALL: 'C.UTF-8' } };
+  return { argv, env: { HOME: home, ZYPP_CONF: zyppConf, LC_ALL: 'C.UTF-8', ...epochEnvironment(context.reproducibility.epoch) } };
 }
 
 /** One database for both paths: created before zypper runs, with the distribution's compat link. */

@@ -52,6 +52,6 @@ export const IMAGE_STAGES: readonly Stage[] = [
   finalOnly(resetMachineId),
   finalizeScript,
   // Last, so that nothing the build writes escapes them (SourceDateEpoch= only).
-  removeBuildRecords,
-  clampTimes,
+  finalOnly(removeBuildRecords),
+  finalOnly(clampTimes),
 ];

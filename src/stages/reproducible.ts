@@ -15,7 +15,7 @@ import type { Stage } from './types.js';
 /**
  * Logs with time stamps, caches of the mirror's indexes and downloads. Package databases stay: the
  * image's package manager needs them (dpkg's and rpm's hold no build time; pacman's install dates are
- * clamped below). mmdebstrap's list, then debootstrap's log, then pacman's and dnf's own.
+ * clamped below). mmdebstrap's list, then debootstrap's log, then pacman's, dnf's and zypper's own.
  */
 export const BUILD_RECORDS: readonly string[] = [
   '/var/log/dpkg.log',
@@ -39,6 +39,11 @@ export const BUILD_RECORDS: readonly string[] = [
   '/var/log/hawkey.log',
   '/var/cache/dnf/*',
   '/var/lib/dnf/history.sqlite*',
+  '/var/log/zypper.log',
+  '/var/log/zypp/history',
+  '/var/cache/zypp/*',
+  // A random ID libzypp makes on first use; it makes a new one when it is missing.
+  '/var/lib/zypp/AnonymousUniqueId',
 ];
 
 /** pacman writes the time of installation into its database (libalpm 13 ignores SOURCE_DATE_EPOCH). */
