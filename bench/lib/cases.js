@@ -316,6 +316,55 @@ const bootableGptExt4 = {
   },
 };
 
+
+/** A fixed epoch for the reproducible builds: 2023-11-14, older than most packages of a stable release's point releases. */
+const EPOCH = 1_700_000_000;
+
+/** The median of the seconds a row's kiln builds took. */
+const kilnMedian = (row) => {
+  const seconds = [...(row.samples.kiln?.seconds ?? [])].sort((a, b) => a - b);
+  return seconds.length ? seconds[Math.floor((seconds.length - 1) / 2)] : NaN;
+};
+
+/**
+ * Issue 15, the cost of reproducibility: the same cold build of kiln with and without
+ * SOURCE_DATE_EPOCH (kiln only: mkosi 14 has none), alternating within each run so that a change in
+ * the machine's load touches both alike. Each reproducible build must give the SHA256SUMS of the first.
+ */
+function reproducibleCase(id, format) {
+  return {
+    id,
+    title: `reproducible: ${format} with SOURCE_DATE_EPOCH`,
+    target: null,
+    async run(bench) {
+      if (!bench.tools.includes('kiln')) {
+        bench.say(`  ${id}: skipped (kiln only; run it with --tools kiln or both)`);
+        return;
+      }
+      const plain = bench.row(`${id}-plain`, `reproducible: ${format} without SOURCE_DATE_EPOCH (the same build)`, null);
+      const row = bench.row(id, this.title, null);
+      let firstSums;
+      for (let run = 1; run <= bench.runs; run++) {
+        const without = await bench.project('kiln', `${id}-plain`, format);
+        // --checksum on both sides: the reproducible build is judged by its SHA256SUMS.
+        if (await bench.build('kiln', without, `${id}-plain-${run}`, { row: plain, extra: ['--checksum'] })) {
+          const marker = await readImageFile(outputPath(without.dir, format), format, MARKER);
+          bench.check(plain, 'kiln', marker === 'seed\n', `mkosi.extra marker ${marker === 'seed\n' ? 'present' : 'MISSING'}`);
+        }
+        const withEpoch = await bench.project('kiln', id, format);
+        if (!(await bench.build('kiln', withEpoch, `${id}-${run}`, { row, extra: ['--checksum', `--source-date-epoch=${EPOCH}`] }))) continue;
+        const sums = await fs.readFile(path.join(withEpoch.dir, 'SHA256SUMS'), 'utf8').catch(() => null);
+        firstSums ??= sums;
+        const marker = await readImageFile(outputPath(withEpoch.dir, format), format, MARKER);
+        const same = sums !== null && sums === firstSums;
+        bench.check(row, 'kiln', marker === 'seed\n' && same, `mkosi.extra marker ${marker === 'seed\n' ? 'present' : 'MISSING'}; SHA256SUMS ${same ? (run === 1 ? 'written' : 'the same as run 1\'s') : 'DIFFERS from run 1\'s'}`);
+      }
+      const cost = kilnMedian(row) / kilnMedian(plain) - 1;
+      if (Number.isFinite(cost)) row.note = `${cost >= 0 ? '+' : ''}${(cost * 100).toFixed(0)}% against the build without SOURCE_DATE_EPOCH`;
+    },
+  };
+}
+
 const VARIANT_TITLES = {
   plain: 'reference: mmdebstrap alone (same packages and .debs)',
   kiln: "reference: mmdebstrap with kiln's options",
@@ -380,6 +429,9 @@ export const CASES = [
   buildIterate,
   mmdebstrapCase('mmdebstrap', ['plain']),
   mmdebstrapCase('mmdebstrap-variants', ['plain', 'kiln', 'proposed']),
+  reproducibleCase('reproducible-tar', 'tar'),
+  reproducibleCase('reproducible-gpt-ext4', 'gpt_ext4'),
+  reproducibleCase('reproducible-gpt-btrfs', 'gpt_btrfs'),
 ];
 
 export const DEFAULT_CASES = ['cold-directory', 'cold-tar', 'cold-gpt-ext4', 'images-debian-minimal', 'iterate-extra', 'iterate-package', 'build-first', 'build-iterate', 'mmdebstrap'];

@@ -11,7 +11,7 @@ import { cleanPackageMetadata, recordPackages, removeFiles, removePackages } fro
 import { configureImage, resetMachineId } from './configure.js';
 import { installPackages } from './install.js';
 import { netdevStage } from './netdev.js';
-import { clampTimes, removeBuildRecords } from './reproducible.js';
+import { clampCachedTimes, clampTimes, removeBuildRecords } from './reproducible.js';
 import { finalizeScript, postinstScript, prepareScript } from './scripts.js';
 import { serialTerminalStage } from './serial-terminal.js';
 import { sshStage } from './ssh.js';
@@ -24,7 +24,7 @@ function finalOnly(stage: Stage): Stage {
 }
 
 /** Up to here the root depends only on what the incremental cache key covers. */
-export const BASE_STAGES: readonly Stage[] = [skeletonTrees, installPackages, prepareScript, finalOnly(cachedInitrdStage)];
+export const BASE_STAGES: readonly Stage[] = [skeletonTrees, installPackages, prepareScript, finalOnly(cachedInitrdStage), clampCachedTimes];
 
 /** What a cached root extended with more packages runs before it is cached again. */
 export const EXTENSION_STAGES: readonly Stage[] = [finalOnly(cachedInitrdStage)];

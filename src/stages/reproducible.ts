@@ -82,6 +82,16 @@ export const removeBuildRecords: Stage = {
   },
 };
 
+/**
+ * The same, before the incremental cache keeps the root: later builds use it through an overlay, where
+ * changing a time would copy the whole file up, so the cached root must carry clamped times already.
+ */
+export const clampCachedTimes: Stage = {
+  title: 'Clamping file times to SOURCE_DATE_EPOCH',
+  enabled: (context: BuildContext) => context.reproducibility.epoch !== null && context.config.Incremental && !context.reusedCachedRoot,
+  run: (context) => clampTimes.run(context),
+};
+
 export const clampTimes: Stage = {
   title: 'Clamping file times to SOURCE_DATE_EPOCH',
   enabled: (context: BuildContext) => context.reproducibility.epoch !== null,

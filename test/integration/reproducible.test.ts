@@ -1,0 +1,207 @@
+/**
+ * Reproducible builds (issue 15): one image definition, checked out twice — two directories whose
+ * files have different mtimes, as two checkouts would — built in each with the same
+ * SOURCE_DATE_EPOCH and the same packages, must give byte-identical artifacts in every format.
+ *
+ * Each directory has its own cache, so each bootstraps the image itself (a non-determinism of the
+ * bootstrap cannot hide behind a shared root), and then builds every format from its cached root
+ * (Incremental=yes). Debian packages are linked in from the shared test cache, so nothing is
+ * downloaded twice. With Bootstrapper=debootstrap the pair is built once more, as a tar archive.
+ * A difference is printed as the paths (trees, archives) or block ranges (disks) that differ.
+ */
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { blockDifferences, describeDifference, tarListing, treeDigestLines, type Region } from './helpers/compare.js';
+import { partitionTable, extractPartition } from './disk-helpers.js';
+import { kilnOk, TEST_CACHE, whyNotRoot } from './helpers/kiln.js';
+
+const EPOCH = 1_700_000_000;
+const FORMATS = ['tar', 'directory', 'gpt_ext4', 'gpt_btrfs', 'gpt_xfs', 'gpt_squashfs'] as const;
+type Format = (typeof FORMATS)[number];
+
+const skip = whyNotRoot(['mmdebstrap', 'debootstrap', 'systemd-nspawn', 'mkfs.ext4', 'mkfs.btrfs', 'mkfs.xfs', 'mksquashfs', 'sfdisk', 'getfattr', 'xz', 'btrfs', 'e2fsck', 'xfs_repair']);
+
+const DEFINITION = (bootstrapper: string): string => `[Distribution]
+Distribution=debian
+Bootstrapper=${bootstrapper}
+
+[Output]
+ImageId=repro
+Incremental=yes
+
+[Content]
+BasePackages=no
+
+[Partitions]
+RootSize=600M
+
+[Validation]
+Checksum=yes
+`;
+
+const POSTINST = `#!/bin/sh
+set -e
+useradd --create-home --shell /bin/sh builder
+printf '%s\\n' "$SOURCE_DATE_EPOCH" > /etc/postinst-epoch
+`;
+
+const FINALIZE = `#!/bin/sh
+set -e
+printf '%s\\n' "$SOURCE_DATE_EPOCH" > "$BUILDROOT/etc/finalize-epoch"
+`;
+
+/** One checkout of the definition, its files dated `mtime`. */
+function checkout(parent: string, name: string, bootstrapper: string, mtime: Date): string {
+  const dir = path.join(parent, name);
+  const files: Record<string, { text: string; mode: number }> = {
+    'mkosi.default': { text: DEFINITION(bootstrapper), mode: 0o644 },
+    'mkosi.postinst': { text: POSTINST, mode: 0o755 },
+    'mkosi.finalize': { text: FINALIZE, mode: 0o755 },
+    'mkosi.extra/etc/motd': { text: 'built reproducibly by kiln\n', mode: 0o644 },
+    'mkosi.extra/usr/local/bin/hello': { text: '#!/bin/sh\necho hello\n', mode: 0o755 },
+  };
+  for (const [file, { text, mode }] of Object.entries(files)) {
+    fs.mkdirSync(path.dirname(path.join(dir, file)), { recursive: true });
+    fs.writeFileSync(path.join(dir, file), text, { mode });
+  }
+  fs.symlinkSync('hello', path.join(dir, 'mkosi.extra/usr/local/bin/hi'));
+  execFileSync('find', [dir, '-exec', 'touch', '-h', '-d', `@${Math.floor(mtime.getTime() / 1000)}`, '{}', '+']);
+  // Each checkout bootstraps with its own cache; the .deb files are shared as hard links.
+  const packages = path.join(dir, 'cache', 'debian~bookworm', 'packages');
+  fs.mkdirSync(packages, { recursive: true });
+  const shared = path.join(TEST_CACHE, 'debian~bookworm', 'packages');
+  for (const deb of fs.existsSync(shared) ? fs.readdirSync(shared).filter((name) => name.endsWith('.deb')) : []) {
+    fs.linkSync(path.join(shared, deb), path.join(packages, deb));
+  }
+  return dir;
+}
+
+function build(dir: string, format: Format, extra: readonly string[] = []): Promise<unknown> {
+  return kilnOk(['--cache', path.join(dir, 'cache'), `--format=${format}`, '--force', ...extra, 'build'], { cwd: dir, env: { SOURCE_DATE_EPOCH: String(EPOCH) } });
+}
+
+/** The image file of a build (the one SHA256SUMS lists) and the line of SHA256SUMS. */
+function sums(dir: string): string {
+  return fs.readFileSync(path.join(dir, 'SHA256SUMS'), 'utf8');
+}
+
+function imageFile(dir: string, format: Format): string {
+  return path.join(dir, format === 'tar' ? 'repro.tar.xz' : format === 'directory' ? 'repro' : 'repro.raw');
+}
+
+function partitionRegions(image: string): Region[] {
+  return partitionTable(image).partitions.map((partition) => ({ name: `partition ${partition.name}`, start: partition.start * 512, end: (partition.start + partition.size) * 512 }));
+}
+
+/** Why two artifacts of one format differ, as paths or block ranges. */
+async function explain(a: string, b: string, format: Format): Promise<string> {
+  if (format === 'tar') return describeDifference(await tarListing(a), await tarListing(b));
+  if (format === 'directory') return describeDifference(treeDigestLines(a), treeDigestLines(b));
+  return `${format} images differ in\n  ${blockDifferences(a, b, partitionRegions(a)).join('\n  ')}`;
+}
+
+/** The disk GUID and partition UUIDs, then the root file system's UUID. */
+function diskUuids(image: string, scratch: string): string[] {
+  const table = partitionTable(image);
+  const part = extractPartition(image, table.partitions.at(-1)!, path.join(scratch, 'uuid.part'));
+  try {
+    const header = execFileSync('dumpe2fs', ['-h', part], { encoding: 'utf8', stdio: 'pipe' });
+    return [table.id, ...table.partitions.map((partition) => partition.uuid), /^Filesystem UUID:\s+(\S+)$/m.exec(header)![1]!];
+  } finally {
+    fs.rmSync(part, { force: true });
+  }
+}
+
+/** The file system of a disk's root partition passes its own checker (the reproducible build corrects btrfs, ext4 and XFS in place). */
+function checkFileSystem(image: string, format: Format, scratch: string): void {
+  const root = partitionTable(image).partitions.at(-1)!;
+  const partition = extractPartition(image, root, path.join(scratch, `${format}.part`));
+  try {
+    if (format === 'gpt_ext4') execFileSync('e2fsck', ['-f', '-n', partition], { stdio: 'pipe' });
+    if (format === 'gpt_btrfs') execFileSync('btrfs', ['check', '--readonly', partition], { stdio: 'pipe' });
+    if (format === 'gpt_xfs') execFileSync('xfs_repair', ['-n', '-f', partition], { stdio: 'pipe' });
+  } finally {
+    fs.rmSync(partition, { force: true });
+  }
+}
+
+describe.skipIf(skip)('reproducible builds: two checkouts, the same SOURCE_DATE_EPOCH, the same bytes', () => {
+  let parent: string;
+  let first: string;
+  let second: string;
+  /** The UUIDs of the first checkout's gpt_ext4 image. */
+  let reference: string[] = [];
+
+  beforeAll(() => {
+    parent = fs.mkdtempSync(path.join(os.tmpdir(), 'kiln-repro-'));
+    first = checkout(parent, 'first', 'mmdebstrap', new Date());
+    second = checkout(parent, 'second', 'mmdebstrap', new Date(Date.now() - 86_400_000));
+  });
+  afterAll(() => {
+    if (parent) fs.rmSync(parent, { recursive: true, force: true });
+  });
+
+  for (const format of FORMATS) {
+    it(`Format=${format} is byte-identical`, async () => {
+      await build(first, format);
+      await build(second, format);
+      const a = imageFile(first, format);
+      const b = imageFile(second, format);
+      if (format === 'directory') {
+        const [left, right] = [treeDigestLines(a), treeDigestLines(b)];
+        expect(left.join('\n') === right.join('\n'), `the trees differ: ${describeDifference(left, right)}`).toBe(true);
+        // The scripts saw the epoch; nothing in the tree is later than it.
+        expect(fs.readFileSync(path.join(a, 'etc/postinst-epoch'), 'utf8')).toBe(`${EPOCH}\n`);
+        expect(fs.readFileSync(path.join(a, 'etc/finalize-epoch'), 'utf8')).toBe(`${EPOCH}\n`);
+        const later = left.filter((line) => BigInt(/mtime=(\d+)/.exec(line)![1]!) > BigInt(EPOCH) * 1_000_000_000n);
+        expect(later).toEqual([]);
+        return;
+      }
+      const [left, right] = [sums(first), sums(second)];
+      expect(left === right, `SHA256SUMS differ:\n${left}${right}${await explain(a, b, format)}`).toBe(true);
+      if (format === 'tar') {
+        const members = (await tarListing(a)).map((line) => line.split(' ')[0]!);
+        const left = members.filter((name) => /^\.\/var\/log\/(dpkg\.log|alternatives\.log|apt\/.+\.log)$|aux-cache$|^\.\/var\/cache\/apt\/.+\.bin$|^\.\/var\/lib\/apt\/lists\/.+_/.test(name));
+        expect(left, 'logs and caches of the build are removed').toEqual([]);
+      }
+      if (format !== 'gpt_squashfs') checkFileSystem(a, format, parent);
+      if (format === 'gpt_ext4') reference = diskUuids(a, parent);
+    }, 1_800_000);
+  }
+
+  it('an image of another Output= or ImageId= gets other disk, partition and file-system UUIDs', async () => {
+    expect(reference, 'the gpt_ext4 build above ran').toHaveLength(3);
+    for (const [option, output] of [['--output=other.raw', 'other.raw'], ['--image-id=other', 'other.raw']] as const) {
+      await build(first, 'gpt_ext4', [option]);
+      const uuids = diskUuids(path.join(first, output), parent);
+      for (const [index, uuid] of uuids.entries()) expect(uuid, `${option}: ${uuids.join(' ')} against ${reference.join(' ')}`).not.toBe(reference[index]);
+      fs.rmSync(path.join(first, output));
+    }
+  }, 1_800_000);
+});
+
+describe.skipIf(skip)('reproducible builds with Bootstrapper=debootstrap', () => {
+  let parent: string;
+
+  beforeAll(() => {
+    parent = fs.mkdtempSync(path.join(os.tmpdir(), 'kiln-repro-debootstrap-'));
+  });
+  afterAll(() => {
+    if (parent) fs.rmSync(parent, { recursive: true, force: true });
+  });
+
+  it('gives the same tar archive twice: apt-get in the container sees SOURCE_DATE_EPOCH, its logs and lists are gone', async () => {
+    const first = checkout(parent, 'first', 'debootstrap', new Date());
+    const second = checkout(parent, 'second', 'debootstrap', new Date(Date.now() - 86_400_000));
+    await build(first, 'tar');
+    await build(second, 'tar');
+    const [left, right] = [sums(first), sums(second)];
+    expect(left === right, `SHA256SUMS differ:\n${left}${right}${await explain(imageFile(first, 'tar'), imageFile(second, 'tar'), 'tar')}`).toBe(true);
+    const members = await tarListing(imageFile(first, 'tar'));
+    const names = members.map((line) => line.split(' ')[0]!);
+    expect(names.filter((name) => /^\.\/var\/log\/(bootstrap|dpkg|alternatives)\.log$|aux-cache$|\.bin$|^\.\/var\/lib\/apt\/lists\/.+_/.test(name))).toEqual([]);
+  }, 1_800_000);
+});
