@@ -80,6 +80,7 @@ function prepare(): BuildContext {
   const artifact = (name: string, checksummed: boolean) => ({ name, path: path.join(staging, name), checksummed });
   return {
     config,
+    phase: 'final',
     directory: out,
     workspace,
     root: path.join(workspace, 'root'),

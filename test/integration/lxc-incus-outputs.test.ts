@@ -53,6 +53,7 @@ function prepare(settings: string, options: { networkManager?: boolean } = {}): 
   const { config } = loadConfig({ directory: dir, commandLine: [], host: HOST, env: { PATH: process.env.PATH }, cwd: dir });
   const context: BuildContext = {
     config,
+    phase: 'final',
     directory: dir,
     workspace: dir,
     root,

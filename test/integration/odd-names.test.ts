@@ -40,7 +40,7 @@ function join(...parts: Buffer[]): Buffer {
 }
 
 /** Every entry below `dir` as relative bytes → content (files), target (links) or 'dir'. */
-function readTree(dir: Buffer, prefix = Buffer.alloc(0)): Map<string, string> {
+function readTree(dir: Buffer, prefix: Buffer = Buffer.alloc(0)): Map<string, string> {
   const found = new Map<string, string>();
   for (const name of fs.readdirSync(dir, { encoding: 'buffer' })) {
     const full = join(dir, name);
