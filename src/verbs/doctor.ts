@@ -6,6 +6,7 @@
  * `--install` installs the missing packages with apt-get (those its sources have; the rest is named).
  */
 import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { applyAssignment, type RawState } from '../config/assign.js';
 import { detectHost } from '../config/host.js';
 import { resolveConfig } from '../config/resolve.js';
@@ -13,12 +14,13 @@ import type { Config, SettingName } from '../config/types.js';
 import { checkRoot, requiredTools } from '../checks.js';
 import { DISTRIBUTIONS } from '../distributions/index.js';
 import { UserError } from '../errors.js';
-import { locateTool, packageOf } from '../host-tools.js';
+import { packageOf, searchPath } from '../host-tools.js';
 import { info, warn } from '../log.js';
 import { OUTPUTS } from '../outputs/index.js';
 import { qemuBinaries } from '../qemu.js';
 import { firmwareFiles } from '../vm/firmware.js';
 import { run } from '../run.js';
+import { findCommand } from '../util/which.js';
 import type { Verb } from './types.js';
 
 /** One thing a build runs or reads: any of `alternatives` will do; the first is the one to install. */
@@ -29,6 +31,8 @@ export interface Need {
   /** How to call it when its alternatives are too many to list (the UEFI firmware). */
   readonly name?: string;
   readonly package: string | undefined;
+  /** What to do when no Debian package has it. */
+  readonly hint?: string;
 }
 
 export interface NeedGroup {
@@ -39,6 +43,14 @@ export interface NeedGroup {
 export interface Report {
   readonly groups: readonly { readonly title: string; readonly rows: readonly NeedGroup[] }[];
 }
+
+/** Where doctor looks: the search path for programs, and the directory files (keyrings) are under. */
+export interface Probe {
+  readonly path: string;
+  readonly root: string;
+}
+
+const hostProbe = (): Probe => ({ path: searchPath(), root: '/' });
 
 type Settings = Partial<Record<SettingName, string>>;
 
@@ -64,7 +76,8 @@ function distributionNeeds(name: string): Need[] {
     const other = requiredTools(configWith({ Distribution: name, Format: 'directory', Bootstrapper: 'debootstrap' }));
     return { alternatives: ['mmdebstrap', ...minus(other, tools)], package: packageOf('mmdebstrap') };
   });
-  if (distribution.keyring) needs.push({ alternatives: [distribution.keyring.file], file: true, package: distribution.keyring.package });
+  const keyring = distribution.keyring;
+  if (keyring) needs.push({ alternatives: [keyring.file], file: true, package: keyring.package, hint: keyring.hint });
   return needs;
 }
 
@@ -127,34 +140,53 @@ export function buildReport(): Report {
   };
 }
 
-export function isPresent(need: Need): boolean {
-  return need.alternatives.some((name) => (need.file ? existsSync(name) : locateTool(name) !== undefined));
+export function isPresent(need: Need, probe: Probe = hostProbe()): boolean {
+  return need.alternatives.some((name) => (need.file ? existsSync(path.join(probe.root, name)) : findCommand(name, { PATH: probe.path }) !== undefined));
 }
 
-function describeNeed(need: Need): string {
+function describeNeed(need: Need, probe: Probe): string {
   const name = need.name ?? (need.alternatives.length > 1 ? `${need.alternatives[0]} (or ${need.alternatives.slice(1).join(', ')})` : need.alternatives[0]!);
-  if (isPresent(need)) return `✓ ${name}`;
-  return `✗ ${name}${need.package ? ` [apt-get install ${need.package}]` : ''}`;
+  if (isPresent(need, probe)) return `✓ ${name}`;
+  return `✗ ${name}${need.package ? ` [apt-get install ${need.package}]` : ' [see below]'}`;
 }
 
-export function formatReport(report: Report): string {
+export function formatReport(report: Report, probe: Probe = hostProbe()): string {
   const width = Math.max(...report.groups.flatMap((group) => group.rows.map((row) => row.label.length))) + 2;
   const lines = ['Host tools kiln runs, by what needs them (✓ found, ✗ missing [the Debian package that has it]):'];
   for (const group of report.groups) {
     lines.push('', `${group.title}:`);
     for (const row of group.rows) {
-      lines.push(`  ${row.label.padEnd(width)}${row.needs.length === 0 ? '(nothing more)' : row.needs.map(describeNeed).join('  ')}`);
+      lines.push(`  ${row.label.padEnd(width)}${row.needs.length === 0 ? '(nothing more)' : row.needs.map((need) => describeNeed(need, probe)).join('  ')}`);
     }
   }
   return `${lines.join('\n')}\n`;
 }
 
-/** The missing needs, once each, and the packages that bring them. */
-export function missingPackages(report: Report): { missing: string[]; packages: string[] } {
-  const needs = report.groups.flatMap((group) => group.rows.flatMap((row) => row.needs)).filter((need) => !isPresent(need));
-  const missing = [...new Set(needs.map((need) => need.alternatives[0]!))];
+interface Missing {
+  /** The missing needs, once each. */
+  readonly missing: string[];
+  /** The packages that bring them. */
+  readonly packages: string[];
+  /** For those no package brings: what to do instead, one line each. */
+  readonly unpackaged: string[];
+}
+
+export function missingPackages(report: Report, probe: Probe = hostProbe()): Missing {
+  const needs = report.groups.flatMap((group) => group.rows.flatMap((row) => row.needs)).filter((need) => !isPresent(need, probe));
+  const missing = [...new Set(needs.map((need) => need.name ?? need.alternatives[0]!))];
   const packages = [...new Set(needs.map((need) => need.package).filter((p): p is string => p !== undefined))];
-  return { missing, packages };
+  const unpackaged = [...new Set(needs.filter((need) => need.package === undefined).map((need) => `No Debian 12 package has ${need.name ?? need.alternatives[0]}: ${need.hint ?? 'install it by hand'}`))];
+  return { missing, packages, unpackaged };
+}
+
+/** What follows the table when nothing is installed: what is missing and how to get it; the exit status. */
+export function verdict(report: Report, probe: Probe = hostProbe()): { text: string; status: 0 | 1 } {
+  const { missing, packages, unpackaged } = missingPackages(report, probe);
+  if (missing.length === 0) return { text: '\nEverything kiln can use is here.\n', status: 0 };
+  const lines = ['', `Missing: ${missing.join(', ')}`];
+  if (packages.length > 0) lines.push(`Install with: apt-get install ${packages.join(' ')}   (or: sudo kiln doctor --install)`);
+  lines.push(...unpackaged);
+  return { text: `${lines.join('\n')}\n`, status: 1 };
 }
 
 /** Packages apt has no candidate for in `apt-cache policy` output (not in this host's sources). */
@@ -188,24 +220,22 @@ export const doctor: Verb = {
   doc: 'Show the host tools each distribution and format needs, which are missing and their packages (--install: apt-get them)',
   origin: 'kiln',
   async run(invocation) {
-    let report = buildReport();
+    const report = buildReport();
     process.stdout.write(formatReport(report));
-    let { missing, packages } = missingPackages(report);
-    if (missing.length > 0 && invocation.args.install) {
-      const unavailable = await install(packages);
-      ({ missing, packages } = missingPackages(buildReport()));
+    const before = missingPackages(report);
+    if (before.packages.length > 0 && invocation.args.install) {
+      const unavailable = await install(before.packages);
+      const { missing, packages, unpackaged } = missingPackages(buildReport());
       const leftover = packages.filter((name) => !unavailable.includes(name));
       if (leftover.length > 0) throw new UserError(`still missing after apt-get install: ${missing.join(', ')}`, { hint: 'see apt-get\'s output above' });
       for (const name of unavailable) warn(`${name} is not in this host's apt sources (it is needed for what is marked ✗ above)`);
-      process.stdout.write(missing.length === 0 ? '\nEverything kiln can use is here now.\n' : `\nInstalled what apt has; still missing: ${missing.join(', ')}\n`);
+      const lines = missing.length === 0 ? ['Everything kiln can use is here now.'] : [`Installed what apt has; still missing: ${missing.join(', ')}`, ...unpackaged];
+      process.stdout.write(`\n${lines.join('\n')}\n`);
       return 0;
     }
-    if (missing.length === 0) {
-      process.stdout.write('\nEverything kiln can use is here.\n');
-      return 0;
-    }
-    process.stdout.write(`\nMissing: ${missing.join(', ')}\n`);
-    process.stdout.write(`Install with: apt-get install ${packages.join(' ')}   (or: sudo kiln doctor --install)\n`);
-    return 1;
+    // Nothing apt could install (or no --install): say what is missing and how to get it.
+    const { text, status } = verdict(report);
+    process.stdout.write(text);
+    return status;
   },
 };
