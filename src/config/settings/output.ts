@@ -250,7 +250,8 @@ export const outputSettings = {
   BootProtocols: list({
     section,
     flags: ['--boot-protocols'],
-    mkosi: '',
+    // mkosi 14 parses it, then drops it from its configuration (load_args): no value to compare.
+    mkosi: 'boot_protocols',
     delimiter: ',',
     finalize: (value, context) => {
       if (value.length > 0) context.warn('BootProtocols= is deprecated and has no effect (as in mkosi 14)');
