@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseEntry } from '../../../src/boot/extract.js';
-import { qemuArgv, type QemuMachine } from '../../../src/qemu.js';
+import { qemuArgv, type QemuMachine, type QemuNetwork } from '../../../src/qemu.js';
 import { sshArgv } from '../../../src/verbs/ssh.js';
 import { checkQemuConfig } from '../../../src/verbs/qemu.js';
 import { findFirmware } from '../../../src/vm/firmware.js';
@@ -121,7 +121,7 @@ describe('the network of the machine', () => {
     expect(await chooseNetwork(configOf(`${base}[Host]\nNetdev=yes\n`), async () => false)).toEqual({ network: { type: 'user', forwards: [] } });
     const forwarded = await chooseNetwork(configOf(`${base}[Host]\nSsh=yes\nSshPort=2222\n`), async () => false);
     expect(forwarded.network).toEqual({ type: 'user', forwards: [{ hostPort: expect.any(Number), guestPort: 2222 }] });
-    expect(forwarded.ssh).toEqual({ type: 'forward', port: (forwarded.network as { forwards: { hostPort: number }[] }).forwards[0]!.hostPort });
+    expect(forwarded.ssh).toEqual({ type: 'forward', port: (forwarded.network as Extract<QemuNetwork, { type: 'user' }>).forwards[0]!.hostPort });
     expect(await chooseNetwork(configOf(`${base}[Host]\nNetdev=yes\nSsh=yes\n`), async () => true)).toEqual({
       network: { type: 'tap', ifname: 'vt-web-server-n' },
       ssh: { type: 'link', ifname: 'vt-web-server-n', port: 22 },

@@ -8,7 +8,7 @@ import { RootCache } from '../../../src/cache/store.js';
 const base: CacheInputs = {
   kiln: '0', distribution: 'debian', release: 'bookworm', architecture: 'x86_64', mirror: 'm', localMirror: null,
   repositories: [], repositoryDirectory: null, useHostRepositories: false, repositoryKeyCheck: true, bootstrapper: 'mmdebstrap', withDocs: false, packages: ['a'],
-  skeletonTrees: [], prepareScript: null, prepareArgument: null, prepareEnvironment: null, prepareNetwork: null,
+  skeletonTrees: [], prepareScript: null, prepareArgument: null, prepareEnvironment: null, prepareNetwork: null, initrd: null,
 };
 
 let dir: string;
