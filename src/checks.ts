@@ -20,6 +20,7 @@ import { installHint, locateTool } from './host-tools.js';
 import { warn } from './log.js';
 import { probeMirror } from './mirror-probe.js';
 import { run } from './run.js';
+import { trustProblems } from './outputs/disk-trust.js';
 import { OUTPUTS } from './outputs/index.js';
 import { getPackageManager } from './package-managers/index.js';
 
@@ -148,6 +149,8 @@ export async function checkBuild(loaded: Loaded, display: (file: string) => stri
   const outputDirectory = path.dirname(config.Output);
   const writableProblem = await checkWritable(outputDirectory, config.OutputDirectory !== null);
   if (writableProblem) errors.push(new UserError(`${display(outputDirectory)}: ${writableProblem}`));
+
+  for (const problem of await trustProblems(config, loaded.directory)) errors.push(new UserError(problem));
 
   const format = OUTPUTS[config.Format];
   if (format?.check && !writableProblem) {

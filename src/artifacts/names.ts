@@ -10,6 +10,7 @@
  * Format=lxc adds its metadata tarball.
  */
 import path from 'node:path';
+import { auxiliaryOutputPath, isDiskFormat, rootOrUsr } from '../config/derived.js';
 import type { Config } from '../config/types.js';
 
 /** mkosi's KNOWN_SUFFIXES plus the ones kiln adds (.gz) and systemd strips (.zst). */
@@ -41,6 +42,26 @@ export interface OutputNames {
    * names its rootfs.tar.xz and meta.tar.xz).
    */
   readonly lxcMetadata?: string;
+  /** Verity=: `<stem>.root.roothash` (`.usr.usrhash` with UsrOnly=), the root hash in hex, as mkosi 14 names it. */
+  readonly rootHash?: string;
+  /** Verity=signed: `<stem>.root.roothash.p7s`, the DER PKCS#7 signature of the root hash. */
+  readonly rootHashSignature?: string;
+  /** BMap=: `<stem>.bmap`, bmaptool's block map of the (uncompressed) disk image. */
+  readonly bmap?: string;
+  /** SplitArtifacts=: the root (or /usr) partition, its verity data and signature, each beside the image. */
+  readonly splitRoot?: string;
+  readonly splitVerity?: string;
+  /**
+   * Left out when it has the name of the .roothash.p7s file (an uncompressed image): mkosi 14 wrote
+   * both there, the later overwriting the earlier; kiln keeps the DER signature systemd reads.
+   */
+  readonly splitVeritySig?: string;
+}
+
+/** mkosi 14's roothash_suffix(): ".root.roothash", ".usr.usrhash". */
+export function rootHashSuffix(config: Pick<Config, 'UsrOnly'>): string {
+  const part = rootOrUsr(config);
+  return `${part}${part}hash`;
 }
 
 export function lxcMetadataName(image: string): string {
@@ -69,7 +90,24 @@ export function outputNames(config: Config): OutputNames {
     manifest: manifestName(image),
     changelog: `${image}.changelog`,
     ...(config.Format === 'lxc' ? { lxcMetadata: lxcMetadataName(image) } : {}),
+    ...diskNames(config),
   };
+}
+
+function diskNames(config: Config): Partial<OutputNames> {
+  if (!isDiskFormat(config.Format)) return {};
+  const base = (file: string | null): string | undefined => (file === null ? undefined : path.basename(file));
+  const names: { -readonly [K in keyof OutputNames]?: OutputNames[K] } = {};
+  if (config.Verity !== false) names.rootHash = base(auxiliaryOutputPath(config, rootHashSuffix(config)));
+  if (config.Verity === 'signed') names.rootHashSignature = base(auxiliaryOutputPath(config, `${rootHashSuffix(config)}.p7s`));
+  if (config.BMap) names.bmap = base(auxiliaryOutputPath(config, '.bmap'));
+  if (config.SplitArtifacts) {
+    names.splitRoot = base(config.OutputSplitRoot);
+    names.splitVerity = base(config.OutputSplitVerity);
+    const sig = base(config.OutputSplitVeritySig);
+    if (sig !== names.rootHashSignature) names.splitVeritySig = sig;
+  }
+  return names;
 }
 
 export interface ProducedOutput {
@@ -88,6 +126,9 @@ export function producedOutputs(config: Config): ProducedOutput[] {
   const names = outputNames(config);
   const outputs: ProducedOutput[] = [{ name: names.image }];
   if (names.lxcMetadata) outputs.push({ name: names.lxcMetadata });
+  for (const name of [names.rootHash, names.rootHashSignature, names.bmap, names.splitRoot, names.splitVerity, names.splitVeritySig]) {
+    if (name !== undefined) outputs.push({ name });
+  }
   if (config.Checksum) outputs.push({ name: names.checksum });
   if (config.Sign) outputs.push({ name: names.signature });
   if (config.NSpawnSettings !== null) outputs.push({ name: names.nspawn });

@@ -52,6 +52,11 @@ export interface FileSystemJob {
    * offset=, mkfs.fat --offset), instead of in `image`, so the disk needs no copy.
    */
   readonly placement?: { readonly file: string; readonly offset: number };
+  /**
+   * Minimize= (ext4, btrfs): the file system is made at `size` and then shrunk to what its contents
+   * need (resize2fs -M, mkfs.btrfs --shrink), and the image file cut to it.
+   */
+  readonly minimize?: boolean;
 }
 
 /**
@@ -84,10 +89,10 @@ async function makeFromTree(job: FileSystemJob): Promise<number> {
           ? makeExt4(job, image).then(() => true)
           : makeFixedSize(size, image, () => makeExt4({ ...job, placement: undefined }, image)),
       );
-      return job.size!;
+      return job.minimize ? shrinkExt4(job) : job.size!;
     case 'btrfs':
       await ensureFits(job, (size, image) => makeFixedSize(size, image, () => makeBtrfs(job, image)));
-      return job.size!;
+      return job.minimize ? (await fs.stat(job.image)).size : job.size!;
     case 'xfs': {
       const files = await writeXfsPrototype(job);
       await ensureFits(job, (size, image) => makeFixedSize(size, image, () => makeXfs(job, image, files)));
@@ -96,7 +101,20 @@ async function makeFromTree(job: FileSystemJob): Promise<number> {
     case 'vfat':
       await makeVfat(job);
       return job.size!;
+    case 'raw':
+      throw new Error(`internal: a raw partition has no file system to make (${job.contents})`);
   }
+}
+
+/** resize2fs -M, then the image file cut to the blocks the file system still has. */
+async function shrinkExt4(job: FileSystemJob): Promise<number> {
+  await run(['resize2fs', '-f', '-M', job.image], { what: `Shrinking the ext4 file system of ${job.contents} (Minimize=)`, searchPaths: job.searchPaths });
+  const { stdout } = await run(['dumpe2fs', '-h', job.image], { read: true, what: `Reading the size of ${job.contents}`, searchPaths: job.searchPaths });
+  const field = (name: string): number => Number(new RegExp(`^${name}:\\s+(\\d+)$`, 'm').exec(stdout)?.[1] ?? NaN);
+  const size = field('Block count') * field('Block size');
+  if (!Number.isSafeInteger(size) || size <= 0) throw new ToolError(['dumpe2fs', '-h', job.image], `dumpe2fs reported no block count for ${job.contents}`, { stderrTail: stdout.slice(-500) });
+  await fs.truncate(job.image, size);
+  return size;
 }
 
 /** A sparse file of `size` bytes, private until it becomes part of an artifact. */
@@ -165,7 +183,8 @@ async function makeExt4(job: FileSystemJob, image: string): Promise<void> {
 async function makeBtrfs(job: FileSystemJob, image: string): Promise<void> {
   const uuid = job.uuid ? ['-U', job.uuid] : [];
   // Single data and metadata profiles, as mkosi 14: DUP would only duplicate blocks on one device.
-  await run(['mkfs.btrfs', '-q', '-f', '-L', job.label, '-d', 'single', '-m', 'single', ...uuid, '--rootdir', job.tree, image], {
+  const shrink = job.minimize ? ['--shrink'] : [];
+  await run(['mkfs.btrfs', '-q', '-f', '-L', job.label, '-d', 'single', '-m', 'single', ...uuid, ...shrink, '--rootdir', job.tree, image], {
     what: `Making the btrfs file system for ${job.contents}`,
     searchPaths: job.searchPaths,
   });

@@ -1,12 +1,12 @@
 /**
  * The partition layout of a GPT disk image, as pure functions of the configuration: which partitions
- * there are (in mkosi 14's order: esp, swap, home, srv, tmp, root), their file systems, sizes, 1 MiB
- * aligned offsets, Discoverable Partitions types, names, attribute bits and UUIDs, and the sfdisk
- * script that writes the table.
+ * there are (in mkosi 14's order: esp, bios, swap, home, srv, var, tmp, root, then root verity and
+ * its signature), their file systems, sizes, 1 MiB aligned offsets, Discoverable Partitions types,
+ * names, attribute bits and UUIDs, and the sfdisk script that writes the table.
  */
 import { isDiskFormat, rootPartitionLabel } from '../config/derived.js';
 import type { Config } from '../config/types.js';
-import { PARTITION_TYPES, rootPartitionType } from './partition-types.js';
+import { PARTITION_TYPES, rootPartitionType, verityPartitionTypes } from './partition-types.js';
 import { makeUuid } from './seeded-uuid.js';
 
 export const MiB = 1024 ** 2;
@@ -28,9 +28,12 @@ export const GPT_NAME_LENGTH = 36;
  * with 512-byte clusters that is a little over 32 MiB.
  */
 export const ESP_MINIMUM_SIZE = 33 * MiB;
+/** The protective MBR, the GPT header and 128 entries of 128 bytes: no partition can start before. */
+export const MINIMUM_FIRST_LBA = 34;
 
-export type PartitionRole = 'esp' | 'swap' | 'home' | 'srv' | 'tmp' | 'root';
-export type FileSystemType = 'ext4' | 'btrfs' | 'xfs' | 'squashfs' | 'swap' | 'vfat';
+export type PartitionRole = 'esp' | 'bios' | 'swap' | 'home' | 'srv' | 'var' | 'tmp' | 'root' | 'verity' | 'signature';
+/** `raw`: no file system, the partition holds bytes made elsewhere (verity hashes, a signature) or nothing (BIOS boot). */
+export type FileSystemType = 'ext4' | 'btrfs' | 'xfs' | 'squashfs' | 'swap' | 'vfat' | 'raw';
 
 export type DiskConfig = Pick<
   Config,
@@ -41,32 +44,42 @@ export type DiskConfig = Pick<
   | 'SrvSize'
   | 'TmpSize'
   | 'SwapSize'
+  | 'VarSize'
+  | 'BiosSize'
   | 'ReadOnly'
   | 'ImageId'
   | 'ImageVersion'
   | 'UsrOnly'
   | 'Bootable'
   | 'ESPSize'
+  | 'Minimize'
+  | 'GPTFirstLBA'
+  | 'Verity'
 >;
 
 /** One partition as the configuration asks for it. */
 export interface PartitionPlan {
   readonly role: PartitionRole;
   readonly fs: FileSystemType;
-  /** Size in bytes, a multiple of ALIGNMENT; null when the file system image decides it (squashfs). */
+  /**
+   * Size in bytes, a multiple of ALIGNMENT; null when the image decides it (squashfs, Minimize=, the
+   * verity hashes and signature).
+   */
   readonly size: number | null;
   /** GPT partition name. */
   readonly name: string;
   /** File system label. */
   readonly label: string;
   /**
-   * Where it is mounted, which is also the directory of the tree it holds; null for swap and for the
-   * ESP, whose contents the boot code puts together (src/boot/), not a directory of the image.
+   * Where it is mounted, which is also the directory of the tree it holds (/usr for UsrOnly=); null
+   * for swap, raw partitions and the ESP, whose contents the boot code puts together (src/boot/).
    */
   readonly mountPoint: string | null;
   readonly readOnly: boolean;
   /** systemd-growfs may grow the file system to the partition (bit 59), as systemd-repart marks writable ones. */
   readonly growFs: boolean;
+  /** A UUID that must be exactly this (Verity= derives them from the root hash). */
+  readonly uuid?: string;
 }
 
 export interface PlacedPartition extends PartitionPlan {
@@ -85,23 +98,37 @@ export interface DiskLayout {
   /** Total size in bytes. */
   readonly size: number;
   readonly uuid: string;
+  /** The first usable sector, where the first partition starts. */
+  readonly firstLba: number;
   readonly partitions: readonly PlacedPartition[];
 }
 
 interface DataPartition {
-  readonly role: Exclude<PartitionRole, 'root'>;
-  readonly setting: 'SwapSize' | 'HomeSize' | 'SrvSize' | 'TmpSize';
+  readonly role: 'bios' | 'swap' | 'home' | 'srv' | 'var' | 'tmp';
+  readonly setting: 'BiosSize' | 'SwapSize' | 'HomeSize' | 'SrvSize' | 'VarSize' | 'TmpSize';
   readonly name: string;
   readonly mountPoint: string | null;
+  /** Not a file system of the image's (BIOS boot, swap): present with every GPT format, gpt_btrfs too. */
+  readonly everyFormat: boolean;
 }
 
 /** mkosi 14's names for them (initialize_partition_table). */
 const DATA_PARTITIONS: readonly DataPartition[] = [
-  { role: 'swap', setting: 'SwapSize', name: 'Swap Partition', mountPoint: null },
-  { role: 'home', setting: 'HomeSize', name: 'Home Partition', mountPoint: '/home' },
-  { role: 'srv', setting: 'SrvSize', name: 'Server Data Partition', mountPoint: '/srv' },
-  { role: 'tmp', setting: 'TmpSize', name: 'Temporary Data Partition', mountPoint: '/var/tmp' },
+  { role: 'bios', setting: 'BiosSize', name: 'BIOS Boot Partition', mountPoint: null, everyFormat: true },
+  { role: 'swap', setting: 'SwapSize', name: 'Swap Partition', mountPoint: null, everyFormat: true },
+  { role: 'home', setting: 'HomeSize', name: 'Home Partition', mountPoint: '/home', everyFormat: false },
+  { role: 'srv', setting: 'SrvSize', name: 'Server Data Partition', mountPoint: '/srv', everyFormat: false },
+  { role: 'var', setting: 'VarSize', name: 'Variable Data Partition', mountPoint: '/var', everyFormat: false },
+  { role: 'tmp', setting: 'TmpSize', name: 'Temporary Data Partition', mountPoint: '/var/tmp', everyFormat: false },
 ];
+
+/** The size setting of a partition, for messages. */
+export function sizeSetting(role: PartitionRole): string {
+  if (role === 'root') return 'RootSize';
+  if (role === 'esp') return 'ESPSize';
+  if (role === 'verity' || role === 'signature') return 'Verity';
+  return DATA_PARTITIONS.find((p) => p.role === role)!.setting;
+}
 
 export function alignUp(bytes: number, alignment = ALIGNMENT): number {
   return Math.ceil(bytes / alignment) * alignment;
@@ -141,7 +168,7 @@ function isEnabled(size: number | null): size is number {
 export function ignoredSizeSettings(config: DiskConfig): string[] {
   const dataFs = dataFileSystem(config.Format);
   const ignored: string[] = DATA_PARTITIONS.filter((p) => isEnabled(config[p.setting]))
-    .filter((p) => config.Format === 'plain_squashfs' || (p.role !== 'swap' && dataFs === null))
+    .filter((p) => config.Format === 'plain_squashfs' || (!p.everyFormat && dataFs === null))
     .map((p) => p.setting);
   if (isEnabled(config.ESPSize) && !hasEsp(config)) ignored.unshift('ESPSize');
   return ignored;
@@ -152,16 +179,21 @@ export function hasEsp(config: Pick<DiskConfig, 'Format' | 'Bootable' | 'ESPSize
   return config.Bootable && isDiskFormat(config.Format) && isEnabled(config.ESPSize);
 }
 
+/** Minimize= (mkosi 14): ext4 shrunk by resize2fs -M, btrfs made with --shrink; squashfs always is. */
+export function minimizesRoot(config: Pick<DiskConfig, 'Format' | 'Minimize'>): boolean {
+  return config.Minimize && (config.Format === 'gpt_ext4' || config.Format === 'gpt_btrfs');
+}
+
 /** The partitions of the image, in table order. plain_squashfs has only its root, and no table. */
 export function planPartitions(config: DiskConfig): PartitionPlan[] {
   const rootFs = rootFileSystem(config.Format);
   const root: PartitionPlan = {
     role: 'root',
     fs: rootFs,
-    size: rootFs === 'squashfs' ? null : alignUp(config.RootSize),
+    size: rootFs === 'squashfs' || minimizesRoot(config) ? null : alignUp(config.RootSize),
     name: rootPartitionLabel(config),
-    label: 'root',
-    mountPoint: '/',
+    label: config.UsrOnly ? 'usr' : 'root',
+    mountPoint: config.UsrOnly ? '/usr' : '/',
     readOnly: config.ReadOnly,
     growFs: !config.ReadOnly && rootFs !== 'squashfs',
   };
@@ -183,7 +215,7 @@ export function planPartitions(config: DiskConfig): PartitionPlan[] {
   for (const partition of DATA_PARTITIONS) {
     const size = config[partition.setting];
     if (!isEnabled(size)) continue;
-    const fs = partition.role === 'swap' ? 'swap' : dataFs;
+    const fs = partition.role === 'swap' ? 'swap' : partition.role === 'bios' ? 'raw' : dataFs;
     if (fs === null) continue;
     plans.push({
       role: partition.role,
@@ -193,11 +225,18 @@ export function planPartitions(config: DiskConfig): PartitionPlan[] {
       label: partition.role,
       mountPoint: partition.mountPoint,
       readOnly: false,
-      growFs: fs !== 'swap',
+      growFs: fs !== 'swap' && fs !== 'raw',
     });
   }
   plans.push(root);
+  if (config.Verity !== false) plans.push(rawPlan('verity', rootPartitionLabel(config, 'Verity')));
+  if (config.Verity === 'signed') plans.push(rawPlan('signature', rootPartitionLabel(config, 'Signature')));
   return plans;
+}
+
+/** The verity hash and signature partitions: read-only, sized by what goes in. */
+function rawPlan(role: 'verity' | 'signature', name: string): PartitionPlan {
+  return { role, fs: 'raw', size: null, name, label: role, mountPoint: null, readOnly: true, growFs: false };
 }
 
 /** Problems with the configuration that make a disk impossible, as one-line messages. */
@@ -205,6 +244,17 @@ export function checkDiskConfig(config: DiskConfig): string[] {
   const problems: string[] = [];
   if (config.Format !== 'plain_squashfs' && rootPartitionType(config.Architecture) === undefined) {
     problems.push(`the Discoverable Partitions Specification has no root partition type for Architecture=${config.Architecture}`);
+  } else if ((config.UsrOnly || config.Verity !== false) && config.Format !== 'plain_squashfs' && verityPartitionTypes(config.Architecture, config.UsrOnly) === undefined) {
+    problems.push(`kiln knows no /usr and verity partition types for Architecture=${config.Architecture} (needed by ${config.UsrOnly ? 'UsrOnly=' : 'Verity='})`);
+  }
+  if (config.Minimize && config.Format === 'gpt_xfs') {
+    problems.push('Minimize= makes minimal ext4 and btrfs file systems only, as in mkosi 14: XFS cannot shrink');
+  }
+  if (config.Verity !== false && config.Format === 'plain_squashfs') {
+    problems.push('Verity= needs a partition table to put the verity data beside the root: use Format=gpt_squashfs');
+  }
+  if (config.GPTFirstLBA !== null && config.GPTFirstLBA < MINIMUM_FIRST_LBA) {
+    problems.push(`GPTFirstLBA=${config.GPTFirstLBA} leaves no room for the partition table: the first usable sector is ${MINIMUM_FIRST_LBA} at the earliest`);
   }
   const plans = planPartitions(config);
   const root = plans.find((p) => p.role === 'root')!;
@@ -220,7 +270,7 @@ export function checkDiskConfig(config: DiskConfig): string[] {
       problems.push(`ESPSize= is ${formatBytes(plan.size!)}, but a FAT32 EFI system partition needs at least ${formatBytes(ESP_MINIMUM_SIZE)}`);
     }
     if (plan.fs === 'xfs' && plan.size !== null && plan.size < XFS_MINIMUM_SIZE) {
-      const setting = plan.role === 'root' ? 'RootSize' : DATA_PARTITIONS.find((p) => p.role === plan.role)!.setting;
+      const setting = sizeSetting(plan.role);
       problems.push(`${setting}= is ${formatBytes(plan.size)}, but xfsprogs makes no XFS smaller than ${formatBytes(XFS_MINIMUM_SIZE)}`);
     }
   }
@@ -228,14 +278,16 @@ export function checkDiskConfig(config: DiskConfig): string[] {
 }
 
 /**
- * Places the partitions one after the other from 1 MiB, each size rounded up to 1 MiB, and leaves
- * 1 MiB at the end for the backup table. UUIDs derive from `seed` when given.
+ * Places the partitions one after the other from 1 MiB (or exactly from `firstLba`, GPTFirstLBA=, as
+ * mkosi 14 honours it), each size rounded up to 1 MiB, and leaves 1 MiB at the end for the backup
+ * table. UUIDs derive from `seed` when given.
  */
 export function layoutDisk(
   plans: readonly (PartitionPlan & { readonly size: number })[],
-  options: { readonly architecture: string; readonly seed?: string },
+  options: { readonly architecture: string; readonly seed?: string; readonly usrOnly?: boolean; readonly firstLba?: number | null },
 ): DiskLayout {
-  let offset = ALIGNMENT;
+  const firstLba = options.firstLba ?? ALIGNMENT / SECTOR_SIZE;
+  let offset = firstLba * SECTOR_SIZE;
   const partitions = plans.map((plan, index): PlacedPartition => {
     const size = alignUp(plan.size);
     const placed: PlacedPartition = {
@@ -243,20 +295,20 @@ export function layoutDisk(
       number: index + 1,
       size,
       offset,
-      typeUuid: partitionType(plan.role, options.architecture),
-      uuid: makeUuid(options.seed, `partition:${plan.role}`),
+      typeUuid: partitionType(plan.role, options.architecture, options.usrOnly ?? false),
+      uuid: plan.uuid ?? makeUuid(options.seed, `partition:${plan.role}`),
       attributes: [...(plan.growFs ? [ATTRIBUTE_GROWFS] : []), ...(plan.readOnly ? [ATTRIBUTE_READ_ONLY] : [])],
     };
     offset += size;
     return placed;
   });
-  return { size: offset + ALIGNMENT, uuid: makeUuid(options.seed, 'disk'), partitions };
+  return { size: alignUp(offset) + ALIGNMENT, uuid: makeUuid(options.seed, 'disk'), firstLba, partitions };
 }
 
-function partitionType(role: PartitionRole, architecture: string): string {
-  if (role !== 'root') return PARTITION_TYPES[role];
-  const type = rootPartitionType(architecture);
-  if (type === undefined) throw new Error(`internal: no root partition type for ${architecture} (checkDiskConfig lets none through)`);
+function partitionType(role: PartitionRole, architecture: string, usrOnly: boolean): string {
+  if (role !== 'root' && role !== 'verity' && role !== 'signature') return PARTITION_TYPES[role];
+  const type = role === 'root' && !usrOnly ? rootPartitionType(architecture) : verityPartitionTypes(architecture, usrOnly)?.[role === 'root' ? 'data' : role];
+  if (type === undefined) throw new Error(`internal: no ${role} partition type for ${architecture} (checkDiskConfig lets none through)`);
   return type;
 }
 
@@ -267,7 +319,7 @@ export function sfdiskScript(layout: DiskLayout): string {
     `label-id: ${layout.uuid}`,
     'unit: sectors',
     `sector-size: ${SECTOR_SIZE}`,
-    `first-lba: ${ALIGNMENT / SECTOR_SIZE}`,
+    `first-lba: ${layout.firstLba}`,
   ];
   const lines = layout.partitions.map((p) => {
     const fields = [

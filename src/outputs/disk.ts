@@ -15,19 +15,30 @@ import { pipeline } from 'node:stream/promises';
 import { COMPRESSOR_TOOLS, compressorCommand } from '../archive/compressor.js';
 import { effectiveFsCompression, outputCompression } from '../config/derived.js';
 import type { Config } from '../config/types.js';
-import type { BuildContext } from '../context.js';
+import type { Artifact, BuildContext } from '../context.js';
 import { UserError } from '../errors.js';
 import { step, warn } from '../log.js';
 import { run } from '../run.js';
 import { copyRange, writeDisk, writePartitionTable } from '../disk/assemble.js';
 import { openCompressorSink, openSparseFileSink, type ByteSink } from '../disk/byte-sink.js';
 import { makeFileSystem } from '../disk/filesystems.js';
-import { checkDiskConfig, ignoredSizeSettings, layoutDisk, planPartitions, type FileSystemType, type PartitionPlan } from '../disk/layout.js';
+import {
+  checkDiskConfig,
+  ignoredSizeSettings,
+  layoutDisk,
+  minimizesRoot,
+  planPartitions,
+  sizeSetting,
+  type FileSystemType,
+  type PartitionPlan,
+} from '../disk/layout.js';
+import { LUKS_HEADER_SIZE, isEncrypted } from '../disk/luks.js';
 import { fileSystemUuid } from '../disk/seeded-uuid.js';
 import { withSplitTree } from '../disk/split-tree.js';
 import { stageEspTree } from '../boot/index.js';
 import { clampTreeTimes } from '../tree/clamp-times.js';
 import { besideRoot } from '../workspace.js';
+import { encryptImages, imageSize, protectRoot, stageBmap, stageDiskSidecars, type PartitionImages, type Protection } from './disk-trust.js';
 import type { OutputFormat } from './types.js';
 
 type DiskFormatName = 'gpt_ext4' | 'gpt_xfs' | 'gpt_btrfs' | 'gpt_squashfs' | 'plain_squashfs';
@@ -38,21 +49,13 @@ const FS_TOOLS: Readonly<Record<Exclude<FileSystemType, 'squashfs'>, readonly st
   xfs: ['mkfs.xfs', 'xfs_db', 'getfattr'],
   swap: ['mkswap'],
   vfat: ['mkfs.fat', 'mcopy'],
+  raw: [],
 };
 
 /** What a reproducible build needs besides: the sorted copy of the tree (tar), the list of inodes to stamp (dumpe2fs). */
 const REPRODUCIBLE_TOOLS: Partial<Record<FileSystemType, readonly string[]>> = {
   ext4: ['tar', 'dumpe2fs'],
   btrfs: ['tar'],
-};
-
-const SIZE_SETTINGS: Readonly<Record<PartitionPlan['role'], string>> = {
-  esp: 'ESPSize',
-  root: 'RootSize',
-  home: 'HomeSize',
-  srv: 'SrvSize',
-  tmp: 'TmpSize',
-  swap: 'SwapSize',
 };
 
 function usesQcow2(config: Config): boolean {
@@ -67,6 +70,11 @@ function requiredTools(config: Config): string[] {
     if (config.SourceDateEpoch !== null) for (const tool of REPRODUCIBLE_TOOLS[plan.fs] ?? []) tools.add(tool);
   }
   if (config.Format !== 'plain_squashfs') tools.add('sfdisk');
+  if (minimizesRoot(config) && config.Format === 'gpt_ext4') for (const tool of ['resize2fs', 'dumpe2fs']) tools.add(tool);
+  if (config.Verity !== false) tools.add('veritysetup');
+  if (config.Verity === 'signed') tools.add('openssl');
+  if (config.Encrypt !== null) tools.add('cryptsetup');
+  if (config.BMap && config.Format !== 'plain_squashfs') tools.add('bmaptool');
   if (usesQcow2(config)) tools.add('qemu-img');
   const compression = outputCompression(config);
   if (compression && Object.hasOwn(COMPRESSOR_TOOLS, compression)) tools.add(COMPRESSOR_TOOLS[compression]);
@@ -128,7 +136,12 @@ async function makeImages(
   const { config } = context;
   const seed = context.reproducibility.seed ?? undefined;
   const epoch = context.reproducibility.epoch ?? undefined;
-  const separate = plans.filter((p) => p.role !== 'root' && p.mountPoint !== null).map((p) => p.mountPoint!);
+  // Deepest first: /var/tmp leaves /var before /var does, so each partition gets its own contents.
+  const separate = plans
+    .filter((p) => p.role !== 'root' && p.mountPoint !== null)
+    .map((p) => p.mountPoint!)
+    .sort((a, b) => b.split('/').length - a.split('/').length);
+  const made = plans.filter((plan) => plan.fs !== 'raw');
   // Trees set aside for their own partitions are renamed, so they stay on the root's file system.
   const aside = await fs.mkdtemp(besideRoot(context.root, 'split-'));
   // The ESP's files are put together while the other file systems are made.
@@ -142,23 +155,28 @@ async function makeImages(
       // The file systems of /home, /srv, /var/tmp and swap are independent of the root's: make them
       // side by side, one per core (mkfs is mostly single-threaded).
       const queue = new PQueue({ concurrency: Math.max(1, os.availableParallelism()) });
-      const titles = plans.map((plan) => (plan.fs === 'swap' ? 'swap' : `${plan.fs} for ${plan.role === 'root' ? 'the root' : plan.role === 'esp' ? 'the ESP' : plan.mountPoint}`));
-      await step(`Making the file system${plans.length > 1 ? 's' : ''} (${titles.join(', ')})`, () =>
+      const titles = made.map((plan) => (plan.fs === 'swap' ? 'swap' : `${plan.fs} for ${plan.role === 'root' ? 'the root' : plan.role === 'esp' ? 'the ESP' : plan.mountPoint}`));
+      await step(`Making the file system${made.length > 1 ? 's' : ''} (${titles.join(', ')})`, () =>
         settleAll(queue,
-          plans.map((plan) => async () => {
+          made.map((plan) => async () => {
             const image = path.join(scratch, `${plan.role}.img`);
-            const contents = CONTENTS[plan.role] ?? `the contents of ${plan.mountPoint}`;
+            const contents = plan.role === 'root' && config.UsrOnly ? "the image's /usr" : (CONTENTS[plan.role] ?? `the contents of ${plan.mountPoint}`);
+            const rootTree = config.UsrOnly ? path.join(context.root, 'usr') : context.root;
+            // Minimize=: made at RootSize=, then shrunk. Encrypt=: the LUKS2 header comes out of the partition.
+            const minimize = plan.role === 'root' && minimizesRoot(config);
+            const size = minimize ? config.RootSize : plan.size !== null && isEncrypted(config, plan.role) ? plan.size - LUKS_HEADER_SIZE : plan.size;
             await makeFileSystem({
               fs: plan.fs,
-              tree: plan.role === 'root' ? context.root : plan.role === 'esp' ? await esp! : (trees.get(plan.mountPoint ?? '') ?? scratch),
+              tree: plan.role === 'root' ? rootTree : plan.role === 'esp' ? await esp! : (trees.get(plan.mountPoint ?? '') ?? scratch),
               image,
-              size: plan.size,
+              size,
+              minimize,
               label: plan.label,
               mountPoint: plan.mountPoint,
               uuid: fileSystemUuid(seed, plan.role),
               epoch,
               contents,
-              sizeSetting: SIZE_SETTINGS[plan.role],
+              sizeSetting: sizeSetting(plan.role),
               compression: effectiveFsCompression(config.Format, config.Compress, config.CompressFs),
               mksquashfs: config.Mksquashfs,
               scratch,
@@ -215,6 +233,9 @@ function writesInPlace(config: Config, plans: readonly PartitionPlan[]): boolean
   return (
     config.Format === 'gpt_ext4' &&
     !config.Checksum &&
+    config.Encrypt === null &&
+    config.Verity === false &&
+    !config.SplitArtifacts &&
     outputCompression(config) === false &&
     !usesQcow2(config) &&
     plans.every((plan) => (plan.fs === 'ext4' || plan.fs === 'vfat') && plan.size !== null)
@@ -223,11 +244,26 @@ function writesInPlace(config: Config, plans: readonly PartitionPlan[]): boolean
 
 async function writeInPlace(context: BuildContext, plans: readonly PartitionPlan[], scratch: string, target: string): Promise<void> {
   const { config } = context;
-  const layout = layoutDisk(plans.map((plan) => ({ ...plan, size: plan.size! })), { architecture: config.Architecture, seed: context.reproducibility.seed ?? undefined });
+  const layout = layoutDisk(plans.map((plan) => ({ ...plan, size: plan.size! })), layoutOptions(config, context.reproducibility.seed ?? undefined));
   await writePartitionTable(layout, target, config.ExtraSearchPaths);
   const placements = new Map(layout.partitions.map((partition) => [partition.role, { file: target, offset: partition.offset }]));
   await makeImages(context, plans, scratch, placements);
   await fs.chmod(target, 0o644);
+}
+
+function layoutOptions(config: Config, seed: string | undefined): Parameters<typeof layoutDisk>[1] {
+  return { architecture: config.Architecture, seed, usrOnly: config.UsrOnly, firstLba: config.GPTFirstLBA };
+}
+
+/** The partitions at their final sizes: fixed ones as planned, the others as large as their images. */
+async function sizePlans(plans: readonly PartitionPlan[], images: PartitionImages, protection: Protection): Promise<(PartitionPlan & { size: number })[]> {
+  return Promise.all(
+    plans.map(async (plan) => ({
+      ...plan,
+      size: plan.size ?? (await imageSize(images, plan.role)),
+      ...(protection.uuids.has(plan.role) ? { uuid: protection.uuids.get(plan.role)! } : {}),
+    })),
+  );
 }
 
 /**
@@ -245,22 +281,27 @@ export async function writeDiskOutput(context: BuildContext): Promise<void> {
     if (writesInPlace(config, plans)) {
       await writeInPlace(context, plans, scratch, target);
       context.artifacts.push({ name, path: target, checksummed: true });
+      const map = config.BMap ? await stageBmap(context, target) : undefined;
+      if (map) context.artifacts.push(map);
       return;
     }
     const images = await makeImages(context, plans, scratch);
+    const protection = await protectRoot(context, images, scratch, context.reproducibility.seed ?? undefined);
+    await encryptImages(context, images);
     let write: (sink: ByteSink) => Promise<void>;
     if (config.Format === 'plain_squashfs') {
       const image = images.get('root')!;
       const size = (await fs.stat(image)).size;
       write = (sink) => copyRange(image, 0, size, sink, config.ExtraSearchPaths);
     } else {
-      const sized = await Promise.all(plans.map(async (plan) => ({ ...plan, size: plan.size ?? (await fs.stat(images.get(plan.role)!)).size })));
-      const layout = layoutDisk(sized, { architecture: config.Architecture, seed: context.reproducibility.seed ?? undefined });
+      const layout = layoutDisk(await sizePlans(plans, images, protection), layoutOptions(config, context.reproducibility.seed ?? undefined));
       const table = path.join(scratch, 'table.img');
       await writePartitionTable(layout, table, config.ExtraSearchPaths);
-      const byNumber = new Map(layout.partitions.map((p) => [p.number, images.get(p.role)!]));
+      const byNumber = new Map(layout.partitions.filter((p) => images.has(p.role)).map((p) => [p.number, images.get(p.role)!]));
       write = (sink) => writeDisk(layout, table, byNumber, sink, config.ExtraSearchPaths);
     }
+    const bmap = config.BMap && config.Format !== 'plain_squashfs';
+    let map: Artifact | undefined;
     let sha256: string | undefined;
     if (usesQcow2(config)) {
       const raw = path.join(scratch, 'disk.raw');
@@ -271,6 +312,8 @@ export async function writeDiskOutput(context: BuildContext): Promise<void> {
         run(['qemu-img', 'convert', '-f', 'raw', '-O', 'qcow2', raw, qcow2], { what: 'Converting the disk image to qcow2', searchPaths: config.ExtraSearchPaths }),
       );
       await fs.rm(raw);
+      // mkosi 14 maps the qcow2 file, as it is before compression.
+      if (bmap) map = await stageBmap(context, qcow2);
       if (compressed) {
         const size = (await fs.stat(qcow2)).size;
         sha256 = await writeThrough(await openSink(context, target, true), target, (sink) => copyRange(qcow2, 0, size, sink, config.ExtraSearchPaths));
@@ -279,10 +322,20 @@ export async function writeDiskOutput(context: BuildContext): Promise<void> {
         // qemu-img writes the file itself, so this one artifact is read back once to hash it.
         if (config.Checksum) sha256 = await hashFile(target);
       }
+    } else if (bmap && outputCompression(config) !== false) {
+      // The block map describes the uncompressed image: it is written whole first, then compressed.
+      const raw = path.join(scratch, 'disk.raw');
+      await step('Writing the disk image', async () => writeThrough(await openSparseFileSink(raw, { hash: false }), raw, write));
+      map = await stageBmap(context, raw);
+      const size = (await fs.stat(raw)).size;
+      sha256 = await step('Compressing the disk image', async () => writeThrough(await openSink(context, target, true), target, (sink) => copyRange(raw, 0, size, sink, config.ExtraSearchPaths)));
     } else {
       sha256 = await step('Writing the disk image', async () => writeThrough(await openSink(context, target, true), target, write));
+      if (bmap) map = await stageBmap(context, target);
     }
     context.artifacts.push({ name, path: target, sha256, checksummed: true });
+    if (map) context.artifacts.push(map);
+    await stageDiskSidecars(context, images, protection, (file, compressed) => openSink(context, file, compressed));
   } catch (error) {
     await fs.rm(target, { force: true });
     throw error;

@@ -1,5 +1,6 @@
 /** The output formats kiln builds. This registry is the only list of them. */
 import type { FormatName } from '../config/types.js';
+import { cpioOutput } from './cpio.js';
 import { directoryOutput } from './directory.js';
 import { gptBtrfsOutput, gptExt4Output, gptSquashfsOutput, gptXfsOutput, plainSquashfsOutput } from './disk.js';
 import { incusOutput } from './incus.js';
@@ -11,6 +12,7 @@ import type { OutputFormat } from './types.js';
 export const OUTPUTS: Partial<Record<FormatName, OutputFormat>> = {
   directory: directoryOutput,
   tar: tarOutput,
+  cpio: cpioOutput,
   subvolume: subvolumeOutput,
   gpt_ext4: gptExt4Output,
   gpt_xfs: gptXfsOutput,

@@ -94,6 +94,10 @@ const OPTIONS: readonly { readonly label: string; readonly settings: Settings; r
   { label: 'SourceFileTransfer=copy-git-*', settings: { Format: 'tar', BuildScript: '/mkosi.build', SourceFileTransfer: 'copy-git-others' } },
   { label: 'Bootable=yes', settings: { Format: 'gpt_ext4', Bootable: 'yes' }, base: { Format: 'gpt_ext4' } },
   { label: 'Ssh=yes, Netdev=yes', settings: { Format: 'tar', Ssh: 'yes', Netdev: 'yes' } },
+  { label: 'Verity=signed', settings: { Format: 'gpt_ext4', Verity: 'signed' }, base: { Format: 'gpt_ext4' } },
+  { label: 'Encrypt=', settings: { Format: 'gpt_ext4', Encrypt: 'all' }, base: { Format: 'gpt_ext4' } },
+  { label: 'BMap=yes', settings: { Format: 'gpt_ext4', BMap: 'yes' }, base: { Format: 'gpt_ext4' } },
+  { label: 'Minimize=yes', settings: { Format: 'gpt_ext4', Minimize: 'yes' }, base: { Format: 'gpt_ext4' } },
 ];
 
 /** Programs that run what kiln built, for trying an image out (the README's steps, kiln's own tests). */

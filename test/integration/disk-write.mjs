@@ -1,5 +1,5 @@
 // Runs one output format the way the build pipeline does (check(), then write() into a staging
-// directory, then the pipeline's commit into place) on an existing tree, with kiln from dist/.
+// directory, SHA256SUMS with Checksum=, then the pipeline's commit into place) on an existing tree, with kiln from dist/.
 // The disk tests start it in a mount namespace where every loop device node is masked.
 //
 //   node disk-write.mjs DIST CONFIG_DIR ROOT [SEED [EPOCH]]
@@ -13,6 +13,7 @@ const { loadConfig } = await import(path.join(dist, 'config/load.js'));
 const { OUTPUTS } = await import(path.join(dist, 'outputs/index.js'));
 const { CleanupStack } = await import(path.join(dist, 'context.js'));
 const { commitArtifacts } = await import(path.join(dist, 'artifacts/commit.js'));
+const { stageChecksums } = await import(path.join(dist, 'artifacts/sidecars.js'));
 
 const { config } = loadConfig({ directory: configDir, commandLine: [] });
 const outputDirectory = path.dirname(config.Output);
@@ -43,6 +44,7 @@ try {
   await format.check?.(config, outputDirectory);
   await format.write(context);
   const ms = Math.round(performance.now() - started);
+  await stageChecksums(context);
   await commitArtifacts(context);
   process.stdout.write(`${JSON.stringify({ artifacts: context.artifacts, ms })}\n`);
 } catch (error) {

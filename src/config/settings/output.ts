@@ -137,10 +137,16 @@ function finalizeKernelCommandLine(value: readonly string[], context: ResolveCon
 }
 
 /**
- * A split artifact path (unsupported by kiln): with SplitArtifacts= mkosi 14 names it after Output=
- * when `suffix` applies, replacing any value given; otherwise the value given stays.
+ * A split artifact path: with SplitArtifacts= mkosi 14 names it after Output= when `suffix` applies,
+ * replacing any value given; otherwise the value given stays (and nothing is written).
  */
-function splitArtifact(flag: string, mkosi: string, doc: string, suffix: (context: ResolveContext) => string | null): Setting<string | null> {
+function splitArtifact(
+  flag: string,
+  mkosi: string,
+  doc: string,
+  suffix: (context: ResolveContext) => string | null,
+  status: 'supported' | 'unsupported' = 'supported',
+): Setting<string | null> {
   return pathSetting({
     section,
     flags: [flag],
@@ -152,7 +158,7 @@ function splitArtifact(flag: string, mkosi: string, doc: string, suffix: (contex
       const output = { Output: context.get('Output'), Format: context.get('Format'), Compress: context.get('Compress'), CompressOutput: context.get('CompressOutput') };
       return auxiliaryOutputPath(output, name, true);
     },
-    status: 'unsupported',
+    status,
     neutral: null,
     doc,
   });
@@ -201,16 +207,16 @@ export const outputSettings = {
     metavar: 'PATH',
     doc: 'Output path (default: image, image.tar.xz or image.raw in OutputDirectory=; image.rootfs.tar.xz for lxc)',
   }),
-  OutputSplitRoot: splitArtifact('--output-split-root', 'output_split_root', 'Output path of the split root partition', (context) =>
+  OutputSplitRoot: splitArtifact('--output-split-root', 'output_split_root', 'With SplitArtifacts=: the root (or /usr) partition as a file, <stem>.root.raw', (context) =>
     `${rootOrUsr({ UsrOnly: context.get('UsrOnly') })}.raw`),
-  OutputSplitVerity: splitArtifact('--output-split-verity', 'output_split_verity', 'Output path of the split verity partition', (context) =>
+  OutputSplitVerity: splitArtifact('--output-split-verity', 'output_split_verity', 'With SplitArtifacts= and Verity=: the verity partition as a file, <stem>.root.verity', (context) =>
     context.get('Verity') !== false ? `${rootOrUsr({ UsrOnly: context.get('UsrOnly') })}.verity` : null),
-  OutputSplitVeritySig: splitArtifact('--output-split-verity-sig', 'output_split_verity_sig', 'Output path of the split verity signature', (context) => {
+  OutputSplitVeritySig: splitArtifact('--output-split-verity-sig', 'output_split_verity_sig', 'With SplitArtifacts= and Verity=signed: the signature partition (JSON) as a file, when compressed (else the .roothash.p7s is that name)', (context) => {
     const part = rootOrUsr({ UsrOnly: context.get('UsrOnly') });
     return context.get('Verity') === 'signed' ? `${part}${part}hash.p7s` : null;
   }),
   OutputSplitKernel: splitArtifact('--output-split-kernel', 'output_split_kernel', 'Output path of the split unified kernel image', (context) =>
-    context.get('Bootable') ? '.efi' : null),
+    context.get('Bootable') ? '.efi' : null, 'unsupported'),
   OutputDirectory: pathSetting({
     section,
     flags: ['-O', '--output-dir'],
@@ -237,8 +243,7 @@ export const outputSettings = {
     flags: ['--gpt-first-lba'],
     mkosi: 'gpt_first_lba',
     default: null,
-    status: 'unsupported',
-    doc: 'First usable LBA of the partition table',
+    doc: 'Sector where the first partition starts, exactly (default: 2048, 1 MiB); 34 at the earliest',
   }),
   Bootable: bool({
     section,
@@ -274,16 +279,14 @@ export const outputSettings = {
     flags: ['--secure-boot-key'],
     mkosi: 'secure_boot_key',
     default: (context) => path.join(context.directory, 'mkosi.secure-boot.key'),
-    status: 'unsupported',
-    doc: 'Secure Boot private key',
+    doc: 'PEM private key that signs the verity root hash (Verity=signed)',
   }),
   SecureBootCertificate: pathSetting({
     section,
     flags: ['--secure-boot-certificate'],
     mkosi: 'secure_boot_certificate',
     default: (context) => path.join(context.directory, 'mkosi.secure-boot.crt'),
-    status: 'unsupported',
-    doc: 'Secure Boot certificate',
+    doc: 'PEM X.509 certificate of SecureBootKey= (Verity=signed)',
   }),
   SecureBootValidDays: string<string>({ section, flags: ['--secure-boot-valid-days'], mkosi: 'secure_boot_valid_days', default: '730', status: 'unsupported', doc: 'Validity of a generated Secure Boot certificate' }),
   SecureBootCommonName: string<string>({ section, flags: ['--secure-boot-common-name'], mkosi: 'secure_boot_common_name', default: 'mkosi of %u', status: 'unsupported', doc: 'Common name of a generated Secure Boot certificate' }),
@@ -295,8 +298,20 @@ export const outputSettings = {
     finalize: (value, context) => value || isSquashfsFormat(context.get('Format')) || context.get('Verity') !== false,
     doc: 'Make the root file system read-only (GPT attribute 60; btrfs ro property)',
   }),
-  Encrypt: enumeration<'all' | 'data', 'all' | 'data' | null>(['all', 'data'], { section, flags: ['--encrypt'], mkosi: 'encrypt', default: null, status: 'unsupported', doc: 'Encrypt partitions with LUKS' }),
-  Verity: boolOr(['signed'], { section, flags: ['--verity'], mkosi: 'verity', default: false, status: 'unsupported', doc: 'Add a dm-verity partition for the root file system' }),
+  Encrypt: enumeration<'all' | 'data', 'all' | 'data' | null>(['all', 'data'], {
+    section,
+    flags: ['--encrypt'],
+    mkosi: 'encrypt',
+    default: null,
+    doc: 'LUKS2 on the data partitions (data) or on them and the root (all); the passphrase is mkosi.passphrase',
+  }),
+  Verity: boolOr(['signed'], {
+    section,
+    flags: ['--verity'],
+    mkosi: 'verity',
+    default: false,
+    doc: 'A dm-verity partition for the root and <stem>.root.roothash; signed: also the PKCS#7 signature partition and .roothash.p7s',
+  }),
   SignExpectedPCR: boolOr(['auto'], {
     section,
     flags: ['--sign-expected-pcr'],
@@ -357,8 +372,7 @@ export const outputSettings = {
     mkosi: 'split_artifacts',
     default: false,
     finalize: (value, context) => value && isDiskFormat(context.get('Format')),
-    status: 'unsupported',
-    doc: 'Also write the root partition and kernel as separate files',
+    doc: 'Also write the root partition and its verity data (OutputSplitRoot=, OutputSplitVerity=…) as separate files',
   }),
   NoChown: bool({ section, flags: ['--no-chown'], mkosi: 'no_chown', default: false, doc: "Don't hand outputs to the user who called sudo" }),
   TarStripSELinuxContext: bool({ section, flags: ['--tar-strip-selinux-context'], mkosi: 'tar_strip_selinux_context', default: false, doc: 'Leave security.selinux extended attributes out of tar outputs' }),
@@ -388,7 +402,6 @@ export const outputSettings = {
     default: false,
     // mkosi 14 sizes squashfs roots automatically unless RootSize= is given.
     finalize: (value, context) => value || (isSquashfsFormat(context.get('Format')) && !context.isSet('RootSize')),
-    status: 'unsupported',
     doc: 'Make the root file system only as large as its contents (gpt_ext4, gpt_btrfs)',
   }),
 };

@@ -29,8 +29,8 @@ export const partitionSettings = {
   SwapSize: partitionSize('--swap-size', 'swap_size', 'Size of a swap partition'),
   HomeSize: partitionSize('--home-size', 'home_size', 'Size of a /home partition'),
   SrvSize: partitionSize('--srv-size', 'srv_size', 'Size of a /srv partition'),
-  VarSize: partitionSize('--var-size', 'var_size', 'Size of a /var partition', 'unsupported'),
+  VarSize: partitionSize('--var-size', 'var_size', 'Size of a /var partition (Variable Data Partition type; systemd mounts it only when its UUID matches the machine)'),
   TmpSize: partitionSize('--tmp-size', 'tmp_size', 'Size of a /var/tmp partition'),
-  BiosSize: partitionSize('--bios-size', 'bios_size', 'Size of a BIOS boot partition', 'unsupported'),
-  UsrOnly: bool({ section, flags: ['--usr-only'], mkosi: 'usr_only', default: false, status: 'unsupported', doc: 'Build an image with only /usr' }),
+  BiosSize: partitionSize('--bios-size', 'bios_size', 'Size of an empty BIOS boot partition (as in mkosi 14, no grub is installed into it)'),
+  UsrOnly: bool({ section, flags: ['--usr-only'], mkosi: 'usr_only', default: false, doc: 'Only /usr: disks get a /usr partition (and /usr verity) instead of a root, tar and cpio archive /usr' }),
 };

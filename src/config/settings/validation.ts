@@ -15,5 +15,5 @@ export const validationSettings = {
   }),
   Sign: bool({ section, flags: ['--sign'], mkosi: 'sign', default: false, doc: 'Sign SHA256SUMS with gpg into SHA256SUMS.gpg' }),
   Key: string<string | null>({ section, flags: ['--key'], mkosi: 'key', default: null, metavar: 'KEYID', doc: "gpg key to sign with: fingerprint, id or e-mail (default: gpg's default key)" }),
-  BMap: bool({ section, flags: ['--bmap'], mkosi: 'bmap', default: false, status: 'unsupported', doc: 'Write a .bmap file for disk images' }),
+  BMap: bool({ section, flags: ['--bmap'], mkosi: 'bmap', default: false, doc: 'Write <stem>.bmap beside a GPT disk image, for bmaptool copy' }),
 };

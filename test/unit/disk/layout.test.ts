@@ -30,6 +30,11 @@ function config(overrides: Partial<DiskConfig> = {}): DiskConfig {
     UsrOnly: false,
     Bootable: false,
     ESPSize: null,
+    VarSize: null,
+    BiosSize: null,
+    Minimize: false,
+    GPTFirstLBA: null,
+    Verity: false,
     ...overrides,
   };
 }
