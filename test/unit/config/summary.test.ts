@@ -143,7 +143,7 @@ describe('kiln summary of a configuration build would refuse', () => {
   function run(args: readonly string[]) {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'kiln-summary-'));
     dirs.push(dir);
-    writeFileSync(path.join(dir, 'mkosi.default'), CONFIG.replace('[Output]\n', '[Output]\nBMap=yes\n'));
+    writeFileSync(path.join(dir, 'mkosi.default'), CONFIG.replace('[Partitions]\n', '[Partitions]\nBaseImage=/srv\n'));
     return spawnSync(path.join(REPO, 'bin/kiln'), args, { cwd: dir, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
   }
 
@@ -151,14 +151,14 @@ describe('kiln summary of a configuration build would refuse', () => {
     const result = run(['summary']);
     expect(result.status).toBe(0);
     const lines = result.stdout.trimEnd().split('\n');
-    expect(lines.at(-3)).toMatch(/^  mkosi\.default:\d+: BMap= is not supported by kiln yet$/);
+    expect(lines.at(-3)).toMatch(/^  mkosi\.default:\d+: BaseImage= is not supported by kiln yet$/);
     expect(lines.at(-1)).toBe('kiln build will refuse this configuration: one setting is not supported yet (listed above)');
   });
 
   it('says so on stderr with --json, keeping stdout plain JSON', () => {
     const result = run(['summary', '--json']);
     expect(result.status).toBe(0);
-    expect(JSON.parse(result.stdout).BMap).toBe(true);
+    expect(JSON.parse(result.stdout).BaseImage).toBe('/srv');
     expect(result.stderr.trimEnd().split('\n').at(-1)).toBe(
       'kiln: warning: kiln build will refuse this configuration: one setting is not supported yet (listed above)',
     );
