@@ -310,6 +310,11 @@ export const outputSettings = {
     flags: ['--verity'],
     mkosi: 'verity',
     default: false,
+    status: 'partial',
+    unsupported: (value, context) =>
+      value !== false && context.get('Bootable')
+        ? 'Verity= with Bootable=yes is not supported by kiln yet: the root hash does not go into the unified kernel image\'s command line yet'
+        : undefined,
     doc: 'A dm-verity partition for the root and <stem>.root.roothash; signed: also the PKCS#7 signature partition and .roothash.p7s',
   }),
   SignExpectedPCR: boolOr(['auto'], {
