@@ -36,7 +36,10 @@ describe.skipIf(skip)('build scripts: images/build-from-source', () => {
   let cache: string;
   let scripts: string;
   const image = () => path.join(dir, 'image');
-  const run = (...args: string[]) => kiln(['--cache', cache, ...args], { cwd: dir });
+  // Without the base packages (systemd and friends, which the image carries so that it boots): the
+  // file builds both images three times over, and what it proves is the build script's part. The
+  // image as the directory defines it is built by the benchmark (bench: build-first).
+  const run = (...args: string[]) => kiln(['--cache', cache, '--base-packages=no', ...args], { cwd: dir });
   const ok = async (...args: string[]) => {
     const result = await run(...args);
     expect(result.stderr).not.toContain('kiln: error');

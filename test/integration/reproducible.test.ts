@@ -99,7 +99,6 @@ function imageFile(dir: string, format: Format): string {
     tar: 'repro.tar.xz',
     directory: 'repro',
     gpt_ext4: 'repro.raw',
-    gpt_btrfs: 'repro.raw',
     gpt_xfs: 'repro.raw',
     gpt_squashfs: 'repro.raw',
     lxc: 'repro.rootfs.tar.xz',
@@ -148,13 +147,12 @@ function diskUuids(image: string, scratch: string): string[] {
   }
 }
 
-/** The file system of a disk's root partition passes its own checker (the reproducible build corrects btrfs, ext4 and XFS in place). */
+/** The file system of a disk's root partition passes its own checker (the reproducible build corrects ext4 and XFS in place). */
 function checkFileSystem(image: string, format: Format, scratch: string): void {
   const root = partitionTable(image).partitions.at(-1)!;
   const partition = extractPartition(image, root, path.join(scratch, `${format}.part`));
   try {
     if (format === 'gpt_ext4') execFileSync('e2fsck', ['-f', '-n', partition], { stdio: 'pipe' });
-    if (format === 'gpt_btrfs') execFileSync('btrfs', ['check', '--readonly', partition], { stdio: 'pipe' });
     if (format === 'gpt_xfs') execFileSync('xfs_repair', ['-n', '-f', partition], { stdio: 'pipe' });
   } finally {
     fs.rmSync(partition, { force: true });
