@@ -8,6 +8,7 @@
  * libuv's few threads for the whole run).
  */
 import { constants, openSync } from 'node:fs';
+import { mkdtemp } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { run } from '../run.js';
@@ -21,7 +22,8 @@ export interface HookPipe {
 }
 
 export async function openHookPipe(dir: string, name: string): Promise<HookPipe> {
-  const file = path.join(dir, name);
+  // A directory of its own each time: one build bootstraps twice (a development image, then the image).
+  const file = path.join(await mkdtemp(path.join(dir, `${name}-`)), name);
   await run(['mkfifo', '--mode=0600', file], { what: 'Making a pipe for mmdebstrap\'s hooks' });
   const socket = new net.Socket({ fd: openSync(file, constants.O_RDWR | constants.O_NONBLOCK), readable: true, writable: false });
   socket.setEncoding('utf8');

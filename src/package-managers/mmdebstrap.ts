@@ -92,7 +92,12 @@ export async function bootstrapWithMmdebstrap(context: BuildContext, wanted: rea
   const archives = path.join(context.root, ARCHIVES);
   // One of its own for each root: a development image's downloads are already in the cache.
   const newDebs = await fs.mkdtemp(path.join(context.workspace, 'new-debs-'));
-  let release: Release | undefined = await lockPackageCache(cache);
+  // Opened before the lock is taken: nothing between taking it and the try below may fail.
+  const pipe = await openHookPipe(context.workspace, 'mmdebstrap-hook');
+  let release: Release | undefined = await lockPackageCache(cache).catch((error: unknown) => {
+    pipe.close();
+    throw error;
+  });
   const handOver = async (): Promise<void> => {
     try {
       await publishPackages(archives, cache, isDeb, { move: false });
@@ -102,7 +107,6 @@ export async function bootstrapWithMmdebstrap(context: BuildContext, wanted: rea
       await releasing?.();
     }
   };
-  const pipe = await openHookPipe(context.workspace, 'mmdebstrap-hook');
   let handing: Promise<void> | undefined;
   pipe.onLine((line) => {
     if (line === 'downloaded') handing ??= handOver();
