@@ -152,5 +152,7 @@ export function closest(word: string, candidates: Iterable<string>): string | un
       bestDistance = distance;
     }
   }
-  return best !== undefined && bestDistance <= Math.max(2, Math.floor(word.length / 3)) ? best : undefined;
+  if (best === undefined || bestDistance > Math.max(2, Math.floor(word.length / 3))) return undefined;
+  // A candidate that shares nothing with the word ("zz" and "a") is no suggestion.
+  return bestDistance < Math.max(lower.length, best.length) ? best : undefined;
 }

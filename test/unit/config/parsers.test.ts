@@ -156,4 +156,10 @@ describe('closest / editDistance', () => {
     expect(closest('withdocs', ['WithDocs', 'WithTests'])).toBe('WithDocs');
     expect(closest('Completely', ['Packages', 'Format'])).toBeUndefined();
   });
+  it('suggests nothing for a short word that shares no letter with any candidate', () => {
+    expect(closest('zz', ['a', 'debian-disk'])).toBeUndefined();
+    expect(closest('b', ['a'])).toBeUndefined();
+    expect(closest('ab', ['a'])).toBe('a');
+    expect(closest('debain', ['debian', 'fedora'])).toBe('debian');
+  });
 });
