@@ -31,20 +31,22 @@ export async function runInContainer(context: BuildContext, command: readonly st
   const { epoch } = context.reproducibility;
   const binds: Bind[] = [...(options.binds ?? [])];
   if (options.packageCache) binds.push({ source: context.packageCache, target: `/${options.packageCache}` });
+  // SOURCE_DATE_EPOCH last: the build's epoch wins over one in Environment=.
+  const env = { ...options.env, ...epochEnvironment(epoch) };
   const argv = nspawnArgv({
     root: context.root,
     flags: context.nspawnFlags,
     command,
     network: options.network,
     binds,
-    // SOURCE_DATE_EPOCH last: the build's epoch wins over one in Environment=. A fixed host name,
-    // since nspawn's default is the random machine name, which scripts may write down.
-    env: { ...options.env, ...epochEnvironment(epoch) },
+    // A fixed host name, since nspawn's default is the random machine name, which scripts may write down.
+    env,
     hostname: epoch === null ? undefined : BUILD_HOSTNAME,
     console: 'pipe',
     extraArgs: options.extraArgs,
   });
   return run(argv, {
+    env,
     what: options.what,
     hint: options.hint,
     secrets: options.secrets,

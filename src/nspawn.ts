@@ -54,6 +54,7 @@ export interface ContainerCommand {
    */
   readonly network: boolean | 'default';
   readonly binds?: readonly Bind[];
+  /** Set inside the container; the caller passes the same record as systemd-nspawn's environment. */
   readonly env?: Readonly<Record<string, string>>;
   readonly machine?: string;
   /** The host name inside, when it must not be the (random) machine name. */
@@ -89,7 +90,9 @@ export function nspawnArgv(spec: ContainerCommand): string[] {
   for (const bind of spec.binds ?? []) {
     argv.push(`--${bind.readOnly ? 'bind-ro' : 'bind'}=${bind.source}:${bind.target}`);
   }
-  for (const [key, value] of Object.entries(spec.env ?? {})) argv.push(`--setenv=${key}=${value}`);
+  // Names only: nspawn takes each value from its own environment (ContainerCommand.env, passed to
+  // run()), so an Environment= value (a password, say) never shows in a process listing or log.
+  for (const key of Object.keys(spec.env ?? {})) argv.push(`--setenv=${key}`);
   argv.push(...(spec.extraArgs ?? []));
   argv.push('--', ...spec.command);
   return argv;
