@@ -4,12 +4,15 @@
  * directories and cannot leave anything out, so while the file systems are made each such directory
  * is renamed out of the root (beside it, on its file system) and an empty one with the same
  * owner, mode and times takes its place. Afterwards everything is put back as it was, whatever
- * happened; renames are instant and copy nothing.
+ * happened; renames are instant and copy nothing. An incremental build's root is an overlay of the
+ * cached root, which cannot rename a directory of its lower layer (EXDEV): such a directory is
+ * copied aside and back instead (mount points hold little: /home, /srv and /var/tmp of an image).
  */
 import type { Stats } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { UserError } from '../errors.js';
+import { run } from '../run.js';
 
 interface Moved {
   readonly mountPoint: string;
@@ -17,6 +20,8 @@ interface Moved {
   readonly aside: string;
   /** The directory did not exist in the tree: the mount point was made up and goes away again. */
   readonly created: boolean;
+  /** Copied aside rather than renamed (an overlay root): copied back the same way. */
+  readonly copied: boolean;
   readonly parentStat: Stats;
   /** The parent (/var for /var/tmp) did not exist either and was made for the mount point. */
   readonly createdParent: boolean;
@@ -57,6 +62,7 @@ async function moveAside(root: string, mountPoint: string, scratch: string): Pro
   const createdParent = (await lstatOrUndefined(parent)) === undefined;
   if (createdParent) await fs.mkdir(parent, { mode: 0o755 });
   const parentStat = await fs.stat(parent);
+  let copied = false;
   if (existing === undefined) {
     await fs.mkdir(aside, { mode: 0o755 });
     await fs.mkdir(inRoot, { mode: 0o755 });
@@ -66,18 +72,35 @@ async function moveAside(root: string, mountPoint: string, scratch: string): Pro
       await fs.chmod(aside, 0o1777);
     }
   } else {
-    await fs.rename(inRoot, aside);
+    copied = await fs.rename(inRoot, aside).then(
+      () => false,
+      (error: NodeJS.ErrnoException) => {
+        if (error.code !== 'EXDEV') throw error;
+        return true;
+      },
+    );
+    if (copied) {
+      await copyTree(inRoot, aside);
+      await fs.rm(inRoot, { recursive: true });
+    }
     await fs.mkdir(inRoot);
     await copyAttributes(inRoot, existing);
   }
   await fs.utimes(parent, parentStat.atime, parentStat.mtime);
-  return { mountPoint, inRoot, aside, created: existing === undefined, parentStat, createdParent };
+  return { mountPoint, inRoot, aside, created: existing === undefined, copied, parentStat, createdParent };
+}
+
+async function copyTree(from: string, to: string): Promise<void> {
+  await run(['cp', '-a', '--reflink=auto', '--no-target-directory', from, to], { what: `Copying ${from}` });
 }
 
 async function putBack(moved: Moved): Promise<void> {
   await fs.rmdir(moved.inRoot);
   if (moved.created) await fs.rmdir(moved.aside);
-  else await fs.rename(moved.aside, moved.inRoot);
+  else if (moved.copied) {
+    await copyTree(moved.aside, moved.inRoot);
+    await fs.rm(moved.aside, { recursive: true });
+  } else await fs.rename(moved.aside, moved.inRoot);
   if (moved.createdParent) await fs.rmdir(path.dirname(moved.inRoot));
   else await fs.utimes(path.dirname(moved.inRoot), moved.parentStat.atime, moved.parentStat.mtime);
 }

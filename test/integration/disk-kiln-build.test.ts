@@ -10,14 +10,17 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureUdev, partitionTable, sh, sha256File, withoutLoopDevices } from './disk-helpers.js';
-import { KILN, kiln, makeProject, mountsUnder, runAsync, TEST_CACHE, whyNotRoot, workspacesIn } from './helpers/kiln.js';
+import { CACHED, KILN, kiln, makeProject, mountsUnder, runAsync, TEST_CACHE, whyNotRoot, workspacesIn } from './helpers/kiln.js';
 import { nspawn } from './helpers/systemd.js';
 
 const skip = whyNotRoot(['mmdebstrap', 'unshare', 'sfdisk', 'mkfs.ext4', 'systemd-dissect', 'systemd-nspawn']);
 
-/** kiln with every loop device masked, asynchronously (a build blocks a test worker for minutes otherwise). */
-async function buildWithoutLoopDevices(project: string, args: readonly string[]): Promise<string> {
-  const result = await runAsync(withoutLoopDevices([KILN, '--cache', TEST_CACHE, ...args, 'build']), { cwd: project });
+/**
+ * kiln with every loop device masked, asynchronously (a build blocks a test worker for minutes
+ * otherwise). `cache` is the shared package cache alone, or with the incremental cache too.
+ */
+async function buildWithoutLoopDevices(project: string, cache: readonly string[], args: readonly string[]): Promise<string> {
+  const result = await runAsync(withoutLoopDevices([KILN, ...cache, ...args, 'build']), { cwd: project });
   if (result.status !== 0) throw new Error(`kiln build failed (${result.status}):\n${result.stderr}`);
   return result.stderr;
 }
@@ -50,7 +53,8 @@ describe.skipIf(skip)('kiln build -t gpt_ext4 --home-size=300M of images/debian-
 
   beforeAll(async () => {
     project = makeProject('debian-minimal');
-    stderr = await buildWithoutLoopDevices(project, ['-t', 'gpt_ext4', '--home-size=300M']);
+    // On the shared cached root, an overlay: /home is copied out of it rather than renamed.
+    stderr = await buildWithoutLoopDevices(project, CACHED, ['-t', 'gpt_ext4', '--home-size=300M']);
     stopUdev = ensureUdev();
   }, 15 * 60_000);
 
@@ -83,7 +87,8 @@ describe.skipIf(skip)('kiln build -t gpt_ext4 --home-size=300M --checksum=no: fi
 
   beforeAll(async () => {
     project = makeProject('debian-minimal');
-    stderr = await buildWithoutLoopDevices(project, ['-t', 'gpt_ext4', '--home-size=300M', '--checksum=no', '--debug=run']);
+    // Without -i: the packages are installed into the tmpfs.
+    stderr = await buildWithoutLoopDevices(project, ['--cache', TEST_CACHE], ['-t', 'gpt_ext4', '--home-size=300M', '--checksum=no', '--debug=run']);
     stopUdev = ensureUdev();
   }, 15 * 60_000);
 
