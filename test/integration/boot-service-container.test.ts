@@ -23,7 +23,8 @@ describe.skipIf(reason)('images/service-container', () => {
   beforeAll(async () => {
     project = makeProject('service-container');
     const started = performance.now();
-    // Environment=ROOT_PASSWORD in its mkosi.default passes this through to mkosi.postinst.
+    // Environment=ROOT_PASSWORD in its mkosi.default passes this through to mkosi.postinst. Without
+    // -i: the test is about debootstrap, which a cached root would skip.
     ({ stderr } = await kilnOk(['--cache', TEST_CACHE, '--debug=run', 'build'], { cwd: project, env: { ROOT_PASSWORD: PASSWORD } }));
     console.log(`kiln build of images/service-container (debootstrap) took ${Math.round(performance.now() - started)} ms`);
     root = path.join(project, 'image');
@@ -39,6 +40,9 @@ describe.skipIf(reason)('images/service-container', () => {
     // --debug=run shows every command kiln ran.
     expect(stderr).toMatch(/^\s*(\$ )?debootstrap /m);
     expect(stderr).not.toMatch(/^\s*(\$ )?mmdebstrap /m);
+    // The value of Environment=ROOT_PASSWORD reached the script, but no logged command line.
+    expect(stderr).toContain('--setenv=ROOT_PASSWORD');
+    expect(stderr).not.toContain(PASSWORD);
     expect(readFileSync(path.join(project, 'image.manifest'), 'utf8')).toContain('"busybox"');
     expect(readFileSync(path.join(project, 'image.nspawn'), 'utf8')).toContain('VirtualEthernet=yes');
   });

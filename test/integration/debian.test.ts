@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { kiln, kilnOk, makeProject, mountsUnder, processesMentioning, TEST_CACHE, whyNotRoot, workspacesIn } from './helpers/kiln.js';
+import { CACHED, kiln, kilnOk, makeProject, mountsUnder, processesMentioning, whyNotRoot, workspacesIn } from './helpers/kiln.js';
 import { importTar, nspawn, SYSTEMD_IMPORT } from './helpers/systemd.js';
 
 const skip = whyNotRoot(['mmdebstrap', 'systemd-nspawn', SYSTEMD_IMPORT, 'xz']);
@@ -19,7 +19,7 @@ describe.skipIf(skip)('Debian image from images/debian-minimal', () => {
 
   beforeAll(async () => {
     project = makeProject('debian-minimal');
-    await kilnOk(['--cache', TEST_CACHE, 'build'], { cwd: project });
+    await kilnOk([...CACHED, 'build'], { cwd: project });
     imported = importTar(path.join(project, 'image.tar.xz'));
   });
 
@@ -70,7 +70,7 @@ describe.skipIf(skip)('Debian image from images/debian-minimal', () => {
   });
 
   it('keeps the existing output unless --force is given', async () => {
-    const result = await kiln(['--cache', TEST_CACHE, 'build'], { cwd: project });
+    const result = await kiln([...CACHED, 'build'], { cwd: project });
     expect(result.status).toBe(1);
     expect(result.stderr).toContain('kiln: error: image.tar.xz, SHA256SUMS, image.nspawn, image.tar.xz.manifest already exist');
     expect(result.stderr).not.toMatch(/\n\s+at /);
@@ -82,7 +82,7 @@ describe.skipIf(skip)('a failing mkosi.postinst', () => {
     const project = makeProject('debian-minimal');
     try {
       writeFileSync(path.join(project, 'mkosi.postinst'), '#!/bin/sh\necho "setting things up"\necho "something broke" >&2\nexit 3\n', { mode: 0o755 });
-      const result = await kiln(['--cache', TEST_CACHE, '--format', 'directory', 'build'], { cwd: project });
+      const result = await kiln([...CACHED, '--format', 'directory', 'build'], { cwd: project });
       expect(result.status).toBe(1);
       expect(result.stderr).toContain('kiln: error: mkosi.postinst failed with exit code 3\n');
       expect(result.stderr).toContain('│ something broke');

@@ -11,7 +11,7 @@ import { copyTree, debianFixture, ensureDist, run, sh, tempDir, treeListing, wri
 import { whyNotRoot } from './helpers/kiln.js';
 import { nspawn } from './helpers/systemd.js';
 
-const skip = whyNotRoot(['debootstrap', 'unshare', 'mkfs.btrfs', 'btrfs', 'systemd-nspawn', 'getfattr']);
+const skip = whyNotRoot(['mmdebstrap', 'unshare', 'mkfs.btrfs', 'btrfs', 'systemd-nspawn', 'getfattr']);
 
 let base: string;
 let mnt: string;

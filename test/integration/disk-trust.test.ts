@@ -32,7 +32,7 @@ import {
 } from './disk-helpers.js';
 import { whyNotRoot } from './helpers/kiln.js';
 
-const skip = whyNotRoot(['debootstrap', 'mmdebstrap', 'unshare', 'sfdisk', 'systemd-dissect', 'veritysetup', 'cryptsetup', 'bmaptool', 'openssl', 'resize2fs']);
+const skip = whyNotRoot(['mmdebstrap', 'unshare', 'sfdisk', 'systemd-dissect', 'veritysetup', 'cryptsetup', 'bmaptool', 'openssl', 'resize2fs']);
 
 const TYPES = {
   bios: '21686148-6449-6E6F-744E-656564454649',

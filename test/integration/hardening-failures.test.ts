@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { KILN, kiln, mountsUnder, processesMentioning, TEST_CACHE, whyNotRoot, workspacesIn } from './helpers/kiln.js';
+import { CACHED, KILN, kiln, mountsUnder, processesMentioning, TEST_CACHE, whyNotRoot, workspacesIn } from './helpers/kiln.js';
 import { minimalProject, writeScript } from './helpers/projects.js';
 
 const skip = whyNotRoot(['mmdebstrap', 'systemd-nspawn', 'unshare', 'setpriv']);
@@ -46,7 +46,7 @@ describe.skipIf(skip)('failing builds', () => {
   it('a failing mkosi.finalize names the script and its exit code', async () => {
     const dir = project();
     writeScript(dir, 'mkosi.finalize', '#!/bin/sh\necho "finalize: cannot sign the kernel" >&2\nexit 5\n');
-    const result = await kiln(['--cache', TEST_CACHE, 'build'], { cwd: dir });
+    const result = await kiln([...CACHED, 'build'], { cwd: dir });
     expectCleanFailure(result, dir, 'mkosi.finalize failed with exit code 5');
     expect(result.stderr).toContain('│ finalize: cannot sign the kernel');
   });
@@ -54,7 +54,7 @@ describe.skipIf(skip)('failing builds', () => {
   it('a script whose interpreter the image lacks is refused before it runs', async () => {
     const dir = project();
     writeScript(dir, 'mkosi.postinst', '#!/usr/bin/python3\nprint("hello")\n');
-    const result = await kiln(['--cache', TEST_CACHE, 'build'], { cwd: dir });
+    const result = await kiln([...CACHED, 'build'], { cwd: dir });
     expectCleanFailure(result, dir, 'mkosi.postinst needs /usr/bin/python3, which the image does not have');
   });
 

@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { KILN, kiln, kilnOk, mountsUnder, processesMentioning, TEST_CACHE, whyNotRoot, workspacesIn } from './helpers/kiln.js';
+import { CACHED, KILN, kiln, kilnOk, mountsUnder, processesMentioning, TEST_CACHE, whyNotRoot, workspacesIn } from './helpers/kiln.js';
 import { minimalProject, writeScript } from './helpers/projects.js';
 
 const skip = whyNotRoot(['mmdebstrap', 'debootstrap', 'systemd-nspawn', 'xz']);
@@ -20,6 +20,10 @@ interface Running {
 /** Builds still running when a test ends (it failed before interrupting them): stopped after it. */
 const running = new Set<Running>();
 
+/**
+ * Interrupts at the bootstrap build without the incremental cache; the later stages build on the
+ * shared cached root (-i), so they are reached in seconds and an overlay mount must be undone too.
+ */
 function startBuild(dir: string, args: readonly string[]): Running {
   const child = spawn(KILN, ['--cache', TEST_CACHE, ...args, 'build'], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
@@ -87,7 +91,7 @@ describe.skipIf(skip)('interrupted builds', () => {
     // Longer than the test may take: the build ends because kiln ends the script, not because it
     // finished. --debug=run puts the script's output on kiln's terminal; it must be ended all the same.
     writeScript(dir, 'mkosi.postinst', '#!/bin/sh\ntouch /postinst-started\nsleep 1000\n');
-    const build = startBuild(dir, ['-f', '--debug=run']);
+    const build = startBuild(dir, ['-f', '-i', '--debug=run']);
     await waitFor('the post-installation script', () => inWorkspace(dir, 'root/postinst-started'));
     build.signal('SIGTERM');
     expectNothingLeft(await build.done, 'SIGTERM');
@@ -96,7 +100,7 @@ describe.skipIf(skip)('interrupted builds', () => {
 
   it('while mkosi.finalize runs on the host (SIGINT)', async () => {
     writeScript(dir, 'mkosi.finalize', '#!/bin/sh\ntouch "$BUILDROOT/finalize-started"\nsleep 300\n');
-    const build = startBuild(dir, ['-f']);
+    const build = startBuild(dir, ['-f', '-i']);
     await waitFor('the finalize script', () => inWorkspace(dir, 'root/finalize-started'));
     build.signal('SIGINT');
     expectNothingLeft(await build.done, 'SIGINT');
@@ -104,7 +108,7 @@ describe.skipIf(skip)('interrupted builds', () => {
   });
 
   it('while the tarball is written (SIGTERM)', async () => {
-    const build = startBuild(dir, ['-f']);
+    const build = startBuild(dir, ['-f', '-i']);
     await waitFor('the tarball', () => inWorkspace(dir, 'staging/image.tar.xz') && statSafe(dir) > 0);
     build.signal('SIGTERM');
     expectNothingLeft(await build.done, 'SIGTERM');
@@ -134,7 +138,7 @@ describe.skipIf(skip)('interrupted builds', () => {
   });
 
   it('is followed by a build that succeeds', async () => {
-    const { stderr } = await kilnOk(['--cache', TEST_CACHE, '-f', 'build'], { cwd: dir });
+    const { stderr } = await kilnOk([...CACHED, '-f', 'build'], { cwd: dir });
     expect(stderr).toMatch(/kiln: warning: removing \S+\.kiln-build-\w+, the workspace of a build that was killed/);
     expect(mountsUnder(dir)).toEqual([]);
     expect(processesMentioning(dir)).toEqual([]);

@@ -10,7 +10,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSyn
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { KILN, kiln, TEST_CACHE, whyNotRoot, workspacesIn } from './helpers/kiln.js';
+import { CACHED, KILN, kiln, TEST_CACHE, whyNotRoot, workspacesIn } from './helpers/kiln.js';
 import { minimalProject, writeScript, writeTree } from './helpers/projects.js';
 
 const skip = whyNotRoot(['mmdebstrap', 'systemd-nspawn', 'python3']);
@@ -105,7 +105,7 @@ describe.skipIf(skip)('the root password', () => {
     chmodSync(path.join(dir, 'mkosi.rootpw'), 0o644);
     // The build lingers in the post-installation script while the test reads every command line.
     writeScript(dir, 'mkosi.postinst', '#!/bin/sh\nsleep 3\n');
-    const child = spawn(KILN, ['--cache', TEST_CACHE, '--debug=run', 'build'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(KILN, [...CACHED, '--debug=run', 'build'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
     const sampler = setInterval(() => {

@@ -8,7 +8,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { kilnOk, makeProject, TEST_CACHE, whyNotRoot, workspacesIn } from './helpers/kiln.js';
+import { CACHED, kilnOk, makeProject, whyNotRoot, workspacesIn } from './helpers/kiln.js';
 import { importTar, nspawn, SYSTEMD_IMPORT } from './helpers/systemd.js';
 
 const reason = whyNotRoot(['systemd-nspawn', SYSTEMD_IMPORT, 'xz', 'sha256sum']);
@@ -20,7 +20,7 @@ describe.skipIf(reason)('images/container-tar', () => {
   beforeAll(async () => {
     project = makeProject('container-tar');
     const started = performance.now();
-    await kilnOk(['--cache', TEST_CACHE, 'build'], { cwd: project });
+    await kilnOk([...CACHED, 'build'], { cwd: project });
     console.log(`kiln build of images/container-tar took ${Math.round(performance.now() - started)} ms`);
     imported = importTar(path.join(project, 'image.tar.xz'), 'kiln-container-tar');
   });

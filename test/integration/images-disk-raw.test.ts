@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureUdev, sh, sha256File } from './disk-helpers.js';
-import { kilnOk, makeProject, TEST_CACHE, whyNotRoot, workspacesIn } from './helpers/kiln.js';
+import { CACHED, kilnOk, makeProject, whyNotRoot, workspacesIn } from './helpers/kiln.js';
 import { nspawn, SYSTEMD_IMPORT } from './helpers/systemd.js';
 
 const reason = whyNotRoot(['sfdisk', 'mkfs.ext4', 'systemd-dissect', 'systemd-nspawn', '/lib/systemd/systemd-udevd', SYSTEMD_IMPORT]);
@@ -23,7 +23,7 @@ describe.skipIf(reason)('images/disk-raw', () => {
   beforeAll(async () => {
     project = makeProject('disk-raw');
     const started = performance.now();
-    await kilnOk(['--cache', TEST_CACHE, 'build'], { cwd: project });
+    await kilnOk([...CACHED, 'build'], { cwd: project });
     console.log(`kiln build of images/disk-raw (gpt_ext4) took ${Math.round(performance.now() - started)} ms`);
     image = path.join(project, 'image.raw');
     stopUdev = ensureUdev();

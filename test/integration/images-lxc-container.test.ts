@@ -11,7 +11,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync 
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { kilnOk, makeProject, mountsUnder, processesMentioning, runAsync, TEST_CACHE, whyNotRoot, workspacesIn } from './helpers/kiln.js';
+import { CACHED, kilnOk, makeProject, mountsUnder, processesMentioning, runAsync, whyNotRoot, workspacesIn } from './helpers/kiln.js';
 
 const reason = whyNotRoot(['mmdebstrap', 'lxc-create', 'lxc-start', 'lxc-attach', 'lxc-stop', 'lxc-destroy', 'gpg', 'gpgv', 'xz', 'sha256sum']);
 const NAME = `kiln-lxc-${process.pid}`;
@@ -37,7 +37,7 @@ describe.skipIf(reason)('images/lxc-container under LXC', () => {
     project = makeProject('lxc-container');
     lxcPath = mkdtempSync('/var/tmp/kiln-lxc-');
     const started = performance.now();
-    await kilnOk(['--cache', TEST_CACHE, '--sign', '--key', fingerprint, 'build'], { cwd: project, env: { GNUPGHOME: home } });
+    await kilnOk([...CACHED, '--sign', '--key', fingerprint, 'build'], { cwd: project, env: { GNUPGHOME: home } });
     console.log(`kiln build of images/lxc-container took ${Math.round(performance.now() - started)} ms`);
   });
 

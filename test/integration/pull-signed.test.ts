@@ -9,7 +9,7 @@ import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } 
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { kiln, kilnOk, makeProject, TEST_CACHE, whyNotRoot, workspacesIn } from './helpers/kiln.js';
+import { CACHED, kiln, kilnOk, makeProject, whyNotRoot, workspacesIn } from './helpers/kiln.js';
 import { fetchedFiles, gpg, makeSigningKey, pull, pulledImages, removeGnupgHome, removePulled, serve, type Server } from './helpers/pull.js';
 import { nspawn, SYSTEMD_PULL } from './helpers/systemd.js';
 
@@ -30,7 +30,7 @@ describe.skipIf(skip)('a signed image pulled by systemd-pull', () => {
 
     project = makeProject('debian-minimal');
     const started = performance.now();
-    buildLog = (await kilnOk(['--cache', TEST_CACHE, '--sign', '--key', fingerprint, 'build'], { cwd: project, env: { GNUPGHOME: home } })).stderr;
+    buildLog = (await kilnOk([...CACHED, '--sign', '--key', fingerprint, 'build'], { cwd: project, env: { GNUPGHOME: home } })).stderr;
     console.log(`signed build took ${((performance.now() - started) / 1000).toFixed(0)}s; ${/‣ Signing SHA256SUMS \([^)]*\)/.exec(buildLog)?.[0]}`);
 
     // A copy whose files the tests tamper with; kiln serve serves it from its own configuration.

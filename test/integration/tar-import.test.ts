@@ -14,7 +14,7 @@ import { debianFixture } from './disk-helpers.js';
 import { needs, unavailable } from '../skip.js';
 
 const IMPORT = '/lib/systemd/systemd-import';
-const TOOLS = ['debootstrap', 'getfattr', 'setfattr', 'setfacl', 'setcap', 'mknod', 'mkfifo', 'xz', 'zstd', 'gzip', 'tar', 'cmp', 'sha256sum', 'python3'];
+const TOOLS = ['mmdebstrap', 'getfattr', 'setfattr', 'setfacl', 'setcap', 'mknod', 'mkfifo', 'xz', 'zstd', 'gzip', 'tar', 'cmp', 'sha256sum', 'python3'];
 const skip = unavailable(needs([IMPORT, ...TOOLS]));
 
 function sh(command: string, args: readonly string[], options: { cwd?: string; input?: Buffer } = {}): Buffer {
@@ -250,7 +250,7 @@ describe.skipIf(skip)('a real Debian root', () => {
   });
 
   it('is archived as tar.xz that systemd-import turns back into the same tree', async () => {
-    // The tree the disk tests share (debootstrap minbase + systemd-sysv, made once and cached).
+    // The tree the disk tests share (mmdebstrap minbase + systemd-sysv, made once and cached).
     const root = debianFixture();
     const file = path.join(work, 'debian.tar.xz');
     const started = performance.now();
