@@ -28,8 +28,10 @@ function subvolumes(): string[] {
 }
 
 function xattrs(dir: string): string {
-  // Relative names, so that two trees compare.
-  return sh(['getfattr', '-R', '-h', '-d', '-m', '-', '.'], { cwd: dir });
+  // Relative names, so that two trees compare; one block per file, sorted, since getfattr -R walks
+  // each directory in the order its file system lists it.
+  const dump = sh(['getfattr', '-R', '-h', '-d', '-m', '-', '.'], { cwd: dir });
+  return dump.split('\n\n').map((block) => block.trim()).filter(Boolean).sort().join('\n\n');
 }
 
 beforeAll(() => {
