@@ -85,6 +85,15 @@ async function filesBelow(base: Buffer, top: Buffer): Promise<Buffer[]> {
   return found;
 }
 
+/**
+ * Whether the index holds a submodule (a gitlink, mode 160000) below `directory`. `git submodule
+ * status` lists exactly those, but it is a shell script that takes half a second or more; without
+ * a gitlink its answer is known to be empty.
+ */
+async function hasGitlinks(directory: string): Promise<boolean> {
+  return (await git(directory, ['ls-files', '--stage'])).split('\n').some((line) => line.startsWith('160000 '));
+}
+
 /** The paths to copy from the git work tree `sources`, relative to it, sorted bytewise. */
 export async function gitFiles(sources: string, mode: GitMode): Promise<Buffer[]> {
   const files = new Map<string, Buffer>();
@@ -92,7 +101,7 @@ export async function gitFiles(sources: string, mode: GitMode): Promise<Buffer[]
   for (const file of await lsFiles(sources, mode)) add(file);
   if (mode === 'copy-git-more') for (const file of await filesBelow(Buffer.from(sources), Buffer.from('.git'))) add(file);
 
-  const submodules = (await git(sources, ['submodule', 'status', '--recursive']))
+  const submodules = (await hasGitlinks(sources) ? await git(sources, ['submodule', 'status', '--recursive']) : '')
     .split('\n')
     .map((line) => line.trim().split(/\s+/)[1])
     .filter((name): name is string => Boolean(name))
