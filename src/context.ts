@@ -25,6 +25,11 @@ export interface Artifact {
    */
   readonly beforeReplace?: (existing: string) => Promise<void>;
   readonly afterCommit?: (final: string) => Promise<void>;
+  /**
+   * Called once the whole commit succeeded, with where the output this artifact replaced was moved
+   * (inside the workspace, deleted with it unless this moves it elsewhere).
+   */
+  readonly afterReplace?: (previous: string) => Promise<void>;
 }
 
 /** A package recorded for the manifest. */

@@ -53,6 +53,7 @@ export const TOOL_PACKAGES = {
   'dpkg-query': 'dpkg',
   openssl: 'openssl',
   tar: 'tar',
+  rsync: 'rsync',
   cpio: 'cpio',
   cp: 'coreutils',
   mount: 'mount',

@@ -64,6 +64,13 @@ class Commit {
     this.#steps.push({ kind: 'aside', from, to, guards });
   }
 
+  /** Where the previous output of this name was moved aside, if there was one. */
+  movedAside(name: string): string | undefined {
+    const from = path.join(this.outputDir, name);
+    for (const step of this.#steps) if (step.kind === 'aside' && step.from === from) return step.to;
+    return undefined;
+  }
+
   async place(artifact: Artifact): Promise<string> {
     const target = path.join(this.outputDir, artifact.name);
     const previous = await fs.lstat(target).catch(() => undefined);
@@ -135,6 +142,10 @@ export async function commitArtifacts(context: BuildContext): Promise<string[]> 
   } catch (error) {
     await commit.rollBack();
     throw error;
+  }
+  for (const artifact of context.artifacts) {
+    const previous = commit.movedAside(artifact.name);
+    if (previous && artifact.afterReplace) await artifact.afterReplace(previous);
   }
   return committed;
 }

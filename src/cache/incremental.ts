@@ -3,7 +3,7 @@
  * cache under a key of everything that shaped it. A later build with the same key starts from it; a
  * build that only adds packages starts from the closest cached root and installs the difference.
  * The cached root is never modified: the build works on an overlay of it (or a copy, for directory
- * outputs, which are renamed into place at the end).
+ * outputs, which are renamed into place at the end — made from the image it replaced, see spare.ts).
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -15,6 +15,7 @@ import { getPackageManager } from '../package-managers/index.js';
 import { run } from '../run.js';
 import { packagesToInstall } from '../stages/install.js';
 import { cacheInputs, cacheKey } from './key.js';
+import { claimSpare, refreshSpare } from './spare.js';
 import { RootCache, type CacheEntry } from './store.js';
 
 export type CacheOutcome = 'hit' | 'extended' | 'miss';
@@ -36,6 +37,10 @@ async function overlayAvailable(): Promise<boolean> {
  */
 async function useEntry(context: BuildContext, entry: CacheEntry): Promise<void> {
   const renamed = context.config.Format === 'directory' && context.phase === 'final';
+  if (renamed && (await claimSpare(context.config, context.root))) {
+    const discard = path.join(context.workspace, `spare-${context.phase}`);
+    if (await refreshSpare(entry.root, context.root, discard, context.config.ExtraSearchPaths)) return;
+  }
   if (renamed || !(await overlayAvailable())) {
     await run(['cp', '-a', '--reflink=auto', `${entry.root}/.`, context.root], { what: 'Copying the cached root' });
     return;

@@ -11,6 +11,7 @@ import { acquireLock, type Release } from '../lock.js';
 import { debug } from '../log.js';
 import { run } from '../run.js';
 import { canonicalJson, sameExceptPackages, type CacheInputs } from './key.js';
+import { KEEP_SPARES, SPARE_PREFIX } from './spare.js';
 
 export interface CacheEntry {
   readonly key: string;
@@ -123,8 +124,8 @@ export class RootCache {
   }
 
   /**
-   * Deletes leftovers and all but the most recently used entries — only when no other build holds
-   * the cache (it never waits for them).
+   * Deletes leftovers, all but the most recently used entries and all but the most recently stored
+   * spares (spare.ts) — only when no other build holds the cache (it never waits for them).
    */
   async evict(keep = KEEP_ENTRIES): Promise<void> {
     const release = await acquireLock(path.join(this.base, '.lock'), 'the root cache', { nonBlocking: true });
@@ -136,7 +137,11 @@ export class RootCache {
         (await this.keys()).map(async (key) => ({ key, used: (await fs.stat(path.join(this.base, key))).mtimeMs })),
       );
       entries.sort((a, b) => b.used - a.used);
-      const doomed = [...stale, ...entries.slice(keep).map((entry) => entry.key)];
+      const spares = await Promise.all(
+        names.filter((name) => name.startsWith(SPARE_PREFIX)).map(async (name) => ({ name, stored: (await fs.stat(path.join(this.base, name))).mtimeMs })),
+      );
+      spares.sort((a, b) => b.stored - a.stored);
+      const doomed = [...stale, ...entries.slice(keep).map((entry) => entry.key), ...spares.slice(KEEP_SPARES).map((spare) => spare.name)];
       for (const name of doomed) {
         await run(['rm', '-rf', '--one-file-system', path.join(this.base, name)], { what: 'Evicting a cached root', uninterruptible: true });
       }

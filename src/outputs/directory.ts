@@ -4,6 +4,7 @@
  */
 import { rename } from 'node:fs/promises';
 import path from 'node:path';
+import { keepAsSpare } from '../cache/spare.js';
 import type { BuildContext } from '../context.js';
 import { UserError } from '../errors.js';
 import type { OutputFormat } from './types.js';
@@ -29,6 +30,7 @@ export const directoryOutput: OutputFormat = {
       throw error;
     }
     // mkosi 14 lists no directory in SHA256SUMS, so neither does kiln.
-    context.artifacts.push({ name, path: target, checksummed: false, isDirectory: true });
+    // The image this one replaces becomes the spare the next incremental build starts from.
+    context.artifacts.push({ name, path: target, checksummed: false, isDirectory: true, afterReplace: (previous) => keepAsSpare(context.config, previous) });
   },
 };

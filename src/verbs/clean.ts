@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { producedFiles } from '../artifacts/names.js';
 import { emptyBuildDirectories } from '../build-directories.js';
+import { sparePath } from '../cache/spare.js';
 import { checkRoot } from '../checks.js';
 import { info } from '../log.js';
 import { run } from '../run.js';
@@ -21,7 +22,8 @@ export const clean: Verb = {
   async run(invocation) {
     checkRoot('clean');
     const configs = invocation.args.all ? invocation.images().map((image) => image.loaded.config) : [invocation.config().config];
-    const targets = [...new Set(configs.flatMap((config) => [...producedFiles(config), ...cacheDirectories(config.Cache!, config.Force)]))];
+    // The spare is an old copy of the image (spare.ts): it goes with the image.
+    const targets = [...new Set(configs.flatMap((config) => [...producedFiles(config), sparePath(config), ...cacheDirectories(config.Cache!, config.Force)]))];
     for (const target of targets) {
       if (!existsSync(target)) continue;
       await run(['rm', '-rf', '--one-file-system', target], { what: `Removing ${invocation.display(target)}` });

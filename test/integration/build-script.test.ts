@@ -6,7 +6,7 @@
  * run against the same cached development image, so the file builds each image once.
  */
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -109,6 +109,28 @@ describe.skipIf(skip)('build scripts: images/build-from-source', () => {
     expect(greet()).toBe('Hello, kiln, from the edited greeting.');
   });
 
+  it('makes the next image from the one the last build replaced, brought back to the cached root', async () => {
+    // The image the rebuild replaced was kept as this output's spare (src/cache/spare.ts), not deleted.
+    const roots = path.join(cache, 'debian~bookworm/roots');
+    const spares = () => readdirSync(roots).filter((name) => name.startsWith('spare-'));
+    expect(spares()).toHaveLength(1);
+    // What a user may have done to that image: a file changed in place keeping its size and time, one added.
+    const spare = path.join(roots, spares()[0]!);
+    const osRelease = path.join(spare, 'usr/lib/os-release');
+    const { atime, mtime } = statSync(osRelease);
+    writeFileSync(osRelease, readFileSync(osRelease, 'utf8').replace(/[a-z]/g, 'x'));
+    utimesSync(osRelease, atime, mtime);
+    writeFileSync(path.join(spare, 'etc/left-by-user'), 'x');
+    editGreeting('Hello, %s, edited twice.');
+    await ok('-i', '-f', 'build');
+    expect(greet()).toBe('Hello, kiln, edited twice.');
+    expect(readFileSync(path.join(image(), 'usr/lib/os-release'), 'utf8')).toMatch(/^ID=debian$/m);
+    expect(existsSync(path.join(image(), 'etc/left-by-user'))).toBe(false);
+    // The image just replaced is the spare now.
+    expect(spares()).toHaveLength(1);
+    expect(readFileSync(path.join(roots, spares()[0]!, 'usr/bin/hello-kiln')).includes('edited greeting')).toBe(true);
+  });
+
   it('-T gives the script WITH_TESTS=0, and SkipFinalPhase=yes stops after it', async () => {
     editGreeting('Hello, %s, never in the image.');
     const { stdout, stderr } = await ok('-i', '-T', '--skip-final-phase', 'build');
@@ -116,7 +138,7 @@ describe.skipIf(skip)('build scripts: images/build-from-source', () => {
     expect(stdout).not.toContain('PASS');
     expect(stderr).toContain('Skipping the final phase (SkipFinalPhase=yes)');
     // The image of the previous build is left as it was (no -f was needed either).
-    expect(greet()).toBe('Hello, kiln, from the edited greeting.');
+    expect(greet()).toBe('Hello, kiln, edited twice.');
   });
 
   it('copies the sources as each SourceFileTransfer= mode says (a git repository with ignored and untracked files)', async () => {

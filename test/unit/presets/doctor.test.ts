@@ -15,7 +15,7 @@ const ALL_PROGRAMS = [
   'getfattr', 'xz', 'btrfs', 'cp', 'mkfs.ext4', 'debugfs', 'sfdisk', 'mkfs.xfs', 'xfs_db', 'mkfs.btrfs', 'mksquashfs',
   'systemctl', 'zstd', 'gzip', 'gpg', 'git', 'mkfs.fat', 'mcopy', 'objcopy', 'ssh-keygen',
   'lxc-create', 'lxc-start', 'lxc-attach', 'qemu-system-x86_64', 'mdir', 'ssh',
-  'cpio', 'veritysetup', 'openssl', 'cryptsetup', 'bmaptool', 'resize2fs', 'dumpe2fs',
+  'cpio', 'veritysetup', 'openssl', 'cryptsetup', 'bmaptool', 'resize2fs', 'dumpe2fs', 'rsync',
 ];
 const DEBIAN_KEYRING = 'usr/share/keyrings/debian-archive-keyring.gpg';
 const UBUNTU_KEYRING = 'usr/share/keyrings/ubuntu-archive-keyring.gpg';
@@ -83,7 +83,7 @@ describe('kiln doctor', () => {
       'debian', 'ubuntu', 'arch', 'fedora', 'opensuse', 'centos', 'centos_epel', 'rocky', 'rocky_epel', 'alma', 'alma_epel', 'mageia', 'openmandriva',
       'directory', 'tar', 'cpio', 'subvolume', 'gpt_ext4', 'gpt_xfs', 'gpt_btrfs', 'gpt_squashfs', 'plain_squashfs', 'lxc', 'incus',
       'CompressOutput=zstd', 'CompressOutput=gz', 'Sign=yes', 'SourceFileTransfer=copy-git-*', 'Bootable=yes', 'Ssh=yes, Netdev=yes',
-      'Verity=signed', 'Encrypt=', 'BMap=yes', 'Minimize=yes',
+      'Verity=signed', 'Encrypt=', 'BMap=yes', 'Minimize=yes', 'Incremental=yes, directory',
       'lxc images', 'kiln qemu', 'kiln ssh',
     ]);
   });
