@@ -7,7 +7,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { commitArtifacts } from './artifacts/commit.js';
 import { emptyBuildDirectories, makeBuildDirectories } from './build-directories.js';
-import { prepareIncrementalRoot } from './cache/incremental.js';
+import { abandonEarly, prepareIncrementalRoot, startFromCache, type Lookup } from './cache/incremental.js';
 import { stageChangelog } from './artifacts/changelog.js';
 import { stageManifest } from './artifacts/manifest.js';
 import { stageChecksums, stageNspawnSettings } from './artifacts/sidecars.js';
@@ -44,21 +44,30 @@ async function runStages(stages: readonly Stage[], context: BuildContext): Promi
   }
 }
 
-/** The root of one phase: from the incremental cache or bootstrapped, then the rest of the stages. */
-async function populateRoot(context: BuildContext): Promise<void> {
+/**
+ * The root of one phase: from the incremental cache or bootstrapped, then the rest of the stages.
+ * `early`: the image's root, begun from the cache while the development phase ran.
+ */
+async function populateRoot(context: BuildContext, early?: Promise<Lookup>): Promise<void> {
   if (context.config.Incremental) {
-    await prepareIncrementalRoot(context, () => runStages(BASE_STAGES, context), () => runStages(EXTENSION_STAGES, context));
+    await prepareIncrementalRoot(context, () => runStages(BASE_STAGES, context), () => runStages(EXTENSION_STAGES, context), early);
   } else {
     await runStages(BASE_STAGES, context);
   }
   await runStages(IMAGE_STAGES, context);
 }
 
+async function unwindDevelopmentImage(cleanup: CleanupStack): Promise<void> {
+  const errors = await cleanup.unwind();
+  for (const error of errors) warn(`cleanup failed: ${error instanceof Error ? error.message : String(error)}`);
+}
+
 /**
  * Phase one (mkosi 14's build_stuff()): the development image in a root of its own — Packages= plus
- * BuildPackages=, in the incremental cache under its own key — and the build script in it. The
- * development image is unmounted and removed before the image itself is made; what the script put
- * into $DESTDIR stays, for the final phase.
+ * BuildPackages=, in the incremental cache under its own key — and the build script in it. What the
+ * script put into $DESTDIR stays, for the final phase. When the script succeeded, the development
+ * image is unmounted and removed while the image itself is made (nothing of the final phase is in
+ * it); the image's clean-up waits for that. When it failed, it is removed before this returns.
  */
 async function runDevelopmentPhase(image: BuildContext, loaded: Loaded, options: BuildOptions): Promise<void> {
   const root = path.join(image.workspace, 'build-root');
@@ -66,17 +75,21 @@ async function runDevelopmentPhase(image: BuildContext, loaded: Loaded, options:
   const cleanup = new CleanupStack();
   cleanup.push('remove the development image', async () => {
     await unmountBelow(root);
-    await run(['rm', '-rf', '--one-file-system', root], { what: 'Removing the development image', uninterruptible: true });
+    // After the unmount an overlay's mount point is empty: no rm process needed for it.
+    const removed = await fs.rmdir(root).then(() => true, () => false);
+    if (!removed) await run(['rm', '-rf', '--one-file-system', root], { what: 'Removing the development image', uninterruptible: true });
   });
   const context: BuildContext = { ...image, phase: 'build', root, cleanup, artifacts: [], packages: [], reusedCachedRoot: false };
   try {
     await populateRoot(context);
     throwIfInterrupted();
     await runBuildScript(context, options.scriptArguments ?? [], configFileOf(loaded.directory, loaded.files));
-  } finally {
-    const errors = await cleanup.unwind();
-    for (const error of errors) warn(`cleanup failed: ${error instanceof Error ? error.message : String(error)}`);
+  } catch (error) {
+    await unwindDevelopmentImage(cleanup);
+    throw error;
   }
+  const removing = unwindDevelopmentImage(cleanup);
+  image.cleanup.push('remove the development image', () => removing);
 }
 
 /** Everything checked before a build's first side effect; warnings about the configuration shown. */
@@ -134,12 +147,24 @@ export async function buildImage(loaded: Loaded, options: BuildOptions): Promise
       for (const dir of await emptyBuildDirectories(config)) info(`emptied ${options.display(dir)}`);
     }
     await makeBuildDirectories(config);
-    if (config.BuildScript !== null) await runDevelopmentPhase(context, loaded, options);
+    let early: Promise<Lookup> | undefined;
+    if (config.BuildScript !== null) {
+      early = config.Incremental && !config.SkipFinalPhase ? startFromCache(context) : undefined;
+      // Whatever happens, the early root is finished before the clean-up undoes it (its result is
+      // taken by populateRoot() below).
+      early?.catch(() => undefined);
+      try {
+        await runDevelopmentPhase(context, loaded, options);
+      } catch (error) {
+        if (early) await abandonEarly(context, early);
+        throw error;
+      }
+    }
     if (config.SkipFinalPhase) {
       info('Skipping the final phase (SkipFinalPhase=yes): no image is written');
       return [];
     }
-    await populateRoot(context);
+    await populateRoot(context, early);
     throwIfInterrupted();
     await step(`Writing ${options.display(config.Output)}`, () => format.write(context));
     await stageNspawnSettings(context);

@@ -15,7 +15,7 @@ import { getPackageManager } from '../package-managers/index.js';
 import { run } from '../run.js';
 import { packagesToInstall } from '../stages/install.js';
 import { cacheInputs, cacheKey } from './key.js';
-import { claimSpare, refreshSpare } from './spare.js';
+import { claimSpare, keepAsSpare, refreshSpare } from './spare.js';
 import { RootCache, type CacheEntry } from './store.js';
 
 export type CacheOutcome = 'hit' | 'extended' | 'miss';
@@ -65,20 +65,21 @@ async function saveCopy(cache: RootCache, context: BuildContext, key: string, in
   await cache.save(key, inputs, snapshot, { replace: context.config.Force >= 2 });
 }
 
-/**
- * Prepares `context.root` for an incremental build. On a miss, `buildBase` makes the root from
- * scratch (skeleton, packages, prepare) and the result is stored before the build goes on; a root
- * extended with more packages runs `finishExtended` (a cached initrd is made again) before it is stored.
- */
-export async function prepareIncrementalRoot(
-  context: BuildContext,
-  buildBase: () => Promise<void>,
-  finishExtended: () => Promise<void> = async () => undefined,
-): Promise<CacheOutcome> {
+/** What the cache holds for a root: its key and inputs, and the entry if there is one (a hit). */
+export interface Lookup {
+  readonly cache: RootCache;
+  readonly inputs: Awaited<ReturnType<typeof cacheInputs>>;
+  readonly key: string;
+  readonly hit: CacheEntry | undefined;
+  /** On a hit made early (startFromCache()): `context.root` showing the entry, once it settles. */
+  readonly ready?: Promise<void>;
+}
+
+/** Looks the root up under the cache's shared lock, which the build holds from here on. */
+async function lookUp(context: BuildContext): Promise<Lookup> {
   const { config } = context;
   const cache = new RootCache(config.Cache!);
-  const packages = packagesToInstall(context);
-  const inputs = await cacheInputs(config, packages, context.phase);
+  const inputs = await cacheInputs(config, packagesToInstall(context), context.phase);
   const key = await cacheKey(inputs);
   const release = await cache.useShared();
   // Released after everything else is undone (the overlay of a cached root unmounted first).
@@ -87,11 +88,59 @@ export async function prepareIncrementalRoot(
     await cache.evict();
   });
   // -ff: rebuild the cached root (mkosi 14: "also remove the incremental cache").
+  const hit = config.Force < 2 ? await cache.find(key) : undefined;
+  return { cache, inputs, key, hit };
+}
+
+/**
+ * With a build script, the image's root does not depend on anything the development phase makes:
+ * on a cache hit it is made (copied, brought up to date from the spare, or mounted) while the
+ * development image is built and its script runs, and prepareIncrementalRoot() then only waits for
+ * it. A miss is left to prepareIncrementalRoot(), after the development phase, as before. The
+ * caller must let the result settle before unwinding the build's cleanup.
+ */
+export async function startFromCache(context: BuildContext): Promise<Lookup> {
+  const lookup = await lookUp(context);
+  if (!lookup.hit) return lookup;
+  const ready = useEntry(context, lookup.hit);
+  // Awaited later (by prepareIncrementalRoot() or the caller's clean-up); until then a failure waits there.
+  ready.catch(() => undefined);
+  return { ...lookup, ready };
+}
+
+/**
+ * The development phase failed: waits for what startFromCache() began, and gives a directory
+ * output's root back as the spare rather than leave it to the workspace's removal — deleting a whole
+ * tree costs seconds (spare.ts), which a failing build script should not pay.
+ */
+export async function abandonEarly(context: BuildContext, early: Promise<Lookup>): Promise<void> {
+  const lookup = await early.catch(() => undefined);
+  const started = lookup?.ready !== undefined && (await lookup.ready.then(
+    () => true,
+    () => false,
+  ));
+  if (started && context.config.Format === 'directory') await keepAsSpare(context.config, context.root);
+}
+
+/**
+ * Prepares `context.root` for an incremental build. On a miss, `buildBase` makes the root from
+ * scratch (skeleton, packages, prepare) and the result is stored before the build goes on; a root
+ * extended with more packages runs `finishExtended` (a cached initrd is made again) before it is
+ * stored. `early` is what startFromCache() began.
+ */
+export async function prepareIncrementalRoot(
+  context: BuildContext,
+  buildBase: () => Promise<void>,
+  finishExtended: () => Promise<void> = async () => undefined,
+  early?: Promise<Lookup>,
+): Promise<CacheOutcome> {
+  const { config } = context;
+  const { cache, inputs, key, hit, ready } = await (early ?? lookUp(context));
+  const packages = packagesToInstall(context);
   const reuse = config.Force < 2;
 
-  const hit = reuse ? await cache.find(key) : undefined;
   if (hit) {
-    await step(phaseTitle(context, `Using the cached root ${key}`), () => useEntry(context, hit));
+    await step(phaseTitle(context, `Using the cached root ${key}`), () => ready ?? useEntry(context, hit));
     context.reusedCachedRoot = true;
     return 'hit';
   }
