@@ -123,26 +123,28 @@ export class RootCache {
     }
   }
 
+  /** What eviction would delete now: leftovers, entries beyond `keep`, spares beyond KEEP_SPARES. */
+  async #doomed(keep: number): Promise<string[]> {
+    const names = await fs.readdir(this.base).catch(() => [] as string[]);
+    const stale = names.filter((name) => name.startsWith('.old-') || name.startsWith('.new-'));
+    const stored = async (name: string) => ({ name, time: (await fs.stat(path.join(this.base, name))).mtimeMs });
+    const newestFirst = (a: { time: number }, b: { time: number }) => b.time - a.time;
+    const entries = (await Promise.all((await this.keys()).map(stored))).sort(newestFirst);
+    const spares = (await Promise.all(names.filter((name) => name.startsWith(SPARE_PREFIX)).map(stored))).sort(newestFirst);
+    return [...stale, ...entries.slice(keep).map((entry) => entry.name), ...spares.slice(KEEP_SPARES).map((spare) => spare.name)];
+  }
+
   /**
    * Deletes leftovers, all but the most recently used entries and all but the most recently stored
-   * spares (spare.ts) — only when no other build holds the cache (it never waits for them).
+   * spares (spare.ts) — only when no other build holds the cache (it never waits for them). When
+   * there is nothing to delete it takes no lock: that costs a process at the end of every build.
    */
   async evict(keep = KEEP_ENTRIES): Promise<void> {
+    if ((await this.#doomed(keep).catch(() => [])).length === 0) return;
     const release = await acquireLock(path.join(this.base, '.lock'), 'the root cache', { nonBlocking: true });
     if (!release) return;
     try {
-      const names = await fs.readdir(this.base).catch(() => [] as string[]);
-      const stale = names.filter((name) => name.startsWith('.old-') || name.startsWith('.new-'));
-      const entries = await Promise.all(
-        (await this.keys()).map(async (key) => ({ key, used: (await fs.stat(path.join(this.base, key))).mtimeMs })),
-      );
-      entries.sort((a, b) => b.used - a.used);
-      const spares = await Promise.all(
-        names.filter((name) => name.startsWith(SPARE_PREFIX)).map(async (name) => ({ name, stored: (await fs.stat(path.join(this.base, name))).mtimeMs })),
-      );
-      spares.sort((a, b) => b.stored - a.stored);
-      const doomed = [...stale, ...entries.slice(keep).map((entry) => entry.key), ...spares.slice(KEEP_SPARES).map((spare) => spare.name)];
-      for (const name of doomed) {
+      for (const name of await this.#doomed(keep)) {
         await run(['rm', '-rf', '--one-file-system', path.join(this.base, name)], { what: 'Evicting a cached root', uninterruptible: true });
       }
     } finally {
