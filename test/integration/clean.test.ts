@@ -6,6 +6,8 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync 
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { sparePath } from '../../src/cache/spare.js';
+import type { Config } from '../../src/config/types.js';
 import { kiln, whyNotRoot } from './helpers/kiln.js';
 
 const skip = whyNotRoot();
@@ -26,10 +28,15 @@ describe.skipIf(skip)('kiln clean', () => {
 
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('removes the outputs and nothing else', async () => {
+  it('removes the outputs (with the spare of the image) and nothing else', async () => {
+    const spare = (output: string) => sparePath({ Output: path.join(dir, output), Cache: cache } as Config);
+    mkdirSync(spare('image.tar.xz'), { recursive: true });
+    mkdirSync(spare('other-image'), { recursive: true });
     const result = await kiln(['clean'], { cwd: dir });
     expect(result.status).toBe(0);
     expect(readdirSync(dir).sort()).toEqual(['mkosi.cache', 'mkosi.default', 'unrelated.txt']);
+    expect(existsSync(spare('image.tar.xz'))).toBe(false);
+    expect(existsSync(spare('other-image'))).toBe(true);
     expect(existsSync(path.join(cache, 'roots/0123456789abcdef'))).toBe(true);
     expect(existsSync(path.join(cache, 'packages/less_1_amd64.deb'))).toBe(true);
   });
