@@ -61,6 +61,28 @@ describe('withSplitTree', () => {
     expect(fs.readdirSync(scratch)).toEqual([]);
   });
 
+  it('copies aside and back where nothing renames out of the root (an overlay mount: EXDEV), with the same result', async () => {
+    // The scratch directory on another file system than the root gives the same EXDEV as an overlay.
+    const other = fs.mkdtempSync(path.join('/dev/shm', 'kiln-split-'));
+    try {
+      expect(fs.statSync(other).dev).not.toBe(fs.statSync(root).dev);
+      fs.symlinkSync('user/file', path.join(root, 'home', 'link'));
+      fs.utimesSync(path.join(root, 'home'), new Date('2001-02-03T04:05:06Z'), new Date('2001-02-03T04:05:06Z'));
+      const before = snapshot(root);
+      await withSplitTree(root, ['/home', '/srv'], other, async (trees) => {
+        expect(fs.readdirSync(path.join(root, 'home'))).toEqual([]);
+        expect(fs.statSync(path.join(root, 'home')).mode & 0o7777).toBe(0o751);
+        expect(fs.readFileSync(path.join(trees.get('/home')!, 'user', 'file'), 'utf8')).toBe('hello');
+        expect(fs.readlinkSync(path.join(trees.get('/home')!, 'link'))).toBe('user/file');
+        expect(fs.statSync(path.join(root, 'var')).mtime.toISOString()).toBe('2001-02-03T04:05:06.000Z');
+      });
+      expect(snapshot(root)).toEqual(before);
+      expect(fs.readdirSync(other)).toEqual([]);
+    } finally {
+      fs.rmSync(other, { recursive: true, force: true });
+    }
+  });
+
   it('restores the tree when the work fails', async () => {
     const before = snapshot(root);
     await expect(
