@@ -56,6 +56,8 @@ export interface OutputNames {
    * both there, the later overwriting the earlier; kiln keeps the DER signature systemd reads.
    */
   readonly splitVeritySig?: string;
+  /** SplitArtifacts= with a unified kernel image: `<stem>.efi`, the image's UKI as it is in the ESP (or XBOOTLDR). */
+  readonly splitKernel?: string;
 }
 
 /** mkosi 14's roothash_suffix(): ".root.roothash", ".usr.usrhash". */
@@ -106,6 +108,8 @@ function diskNames(config: Config): Partial<OutputNames> {
     names.splitVerity = base(config.OutputSplitVerity);
     const sig = base(config.OutputSplitVeritySig);
     if (sig !== names.rootHashSignature) names.splitVeritySig = sig;
+    // mkosi 14 names it for every bootable image, and then failed to find a UKI in one without: kiln writes it where there is one.
+    if (config.Bootable && config.WithUnifiedKernelImages && config.ESPSize !== null && config.ESPSize > 0) names.splitKernel = base(config.OutputSplitKernel);
   }
   return names;
 }
@@ -126,7 +130,7 @@ export function producedOutputs(config: Config): ProducedOutput[] {
   const names = outputNames(config);
   const outputs: ProducedOutput[] = [{ name: names.image }];
   if (names.lxcMetadata) outputs.push({ name: names.lxcMetadata });
-  for (const name of [names.rootHash, names.rootHashSignature, names.bmap, names.splitRoot, names.splitVerity, names.splitVeritySig]) {
+  for (const name of [names.rootHash, names.rootHashSignature, names.bmap, names.splitRoot, names.splitVerity, names.splitVeritySig, names.splitKernel]) {
     if (name !== undefined) outputs.push({ name });
   }
   if (config.Checksum) outputs.push({ name: names.checksum });

@@ -25,3 +25,12 @@ export async function readKernelCommandLine(root: string): Promise<string> {
   const text = (await readFileInRoot(root, CMDLINE_FILE)) ?? (await readFileInRoot(root, VENDOR_CMDLINE_FILE)) ?? '';
   return text.split(/\s+/).filter(Boolean).join(' ');
 }
+
+/**
+ * What Verity= adds to the command line of the unified kernel images and boot entries, as mkosi 14
+ * does: roothash= (usrhash= for UsrOnly=), from which systemd-veritysetup-generator finds the data and
+ * hash partitions by their UUIDs and the root is mounted from the verified device.
+ */
+export function verityCommandLine(config: Pick<Config, 'UsrOnly'>, rootHash: string | undefined): string[] {
+  return rootHash === undefined ? [] : [`${config.UsrOnly ? 'usrhash' : 'roothash'}=${rootHash}`];
+}

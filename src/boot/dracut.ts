@@ -51,6 +51,8 @@ export interface DracutOptions {
   readonly hostonly: boolean;
   readonly format: Config['Format'];
   readonly esp: boolean;
+  /** Verity=: the initrd must open the root (or /usr) with dm-verity. */
+  readonly verity: boolean;
   /** Drop-ins of /etc/systemd/system.conf.d in the image, as image paths ("/etc/systemd/system.conf.d/x.conf"). */
   readonly systemConfDropins: readonly string[];
 }
@@ -63,6 +65,15 @@ export function dracutConfiguration(options: DracutOptions): Map<string, string>
   const extras = [...SYSTEMD_EXTRAS, '/etc/systemd/system.conf', ...options.systemConfDropins];
   files.set('30-kiln-systemd-extras.conf', extras.map((item) => `install_optional_items+=" ${item} "\n`).join(''));
   if (options.hostonly) files.set('30-kiln-filesystem.conf', `filesystems+=" ${rootFileSystemModule(options.format)} "\n`);
+  // dracut adds its systemd-veritysetup module (with dm, dmsetup and dm-verity.ko) only on request,
+  // and mkosi 14 never asked: its Debian verity images could not open their root. A generic initrd
+  // gets it wherever the image's dracut and dmsetup allow, so that the initrd the incremental cache
+  // keeps serves images with and without Verity=; a host-only one gets it for Verity= only, and then
+  // dracut fails the build where it cannot.
+  if (options.verity && options.hostonly) files.set('30-kiln-verity.conf', 'add_dracutmodules+=" systemd-veritysetup "\n');
+  if (!options.hostonly) {
+    files.set('30-kiln-verity.conf', '[[ -d $dracutbasedir/modules.d/01systemd-veritysetup ]] && type -P dmsetup >/dev/null && add_dracutmodules+=" systemd-veritysetup "\n');
+  }
   if (options.esp) {
     files.set('30-kiln-efivarfs.conf', '[[ $(modinfo -k "$kernel" -F filename efivarfs 2>/dev/null) == /* ]] && add_drivers+=" efivarfs "\n');
   }

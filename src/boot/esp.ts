@@ -6,6 +6,9 @@
  * and for each kernel either a unified kernel image EFI/Linux/<id>-<version>.efi
  * (WithUnifiedKernelImages=yes, the default), or a Boot Loader Specification type-1 entry
  * loader/entries/<id>-<version>.conf with <id>/<version>/linux and initrd beside it.
+ * With XbootldrSize= the unified kernel images, entries and kernels go to the boot loader partition's
+ * directory instead (`bootDir`, the same layout), as mkosi 14 put them into /boot; the ESP keeps
+ * systemd-boot, which reads both.
  * Everything is read from the image root through the safe-path helpers: a symlink in the image
  * cannot make kiln copy a host file into the ESP.
  */
@@ -22,10 +25,12 @@ import { requireKernels, type Kernel } from './kernels.js';
 import { buildUki, osReleaseForUki } from './uki.js';
 
 export interface EspOptions {
-  /**
-   * Words appended to the image's kernel command line in the ESP (roothash= once Verity= exists).
-   */
+  /** Words appended to the image's kernel command line in the ESP (Verity='s roothash= or usrhash=). */
   readonly extraCommandLine?: readonly string[];
+  /** Verity='s root hash, which names the unified kernel images when ImageVersion= does not (mkosi 14). */
+  readonly rootHash?: string;
+  /** XbootldrSize=: the directory of the boot loader partition's files, where the kernels go instead. */
+  readonly bootDir?: string;
 }
 
 /** systemd-boot's settings; commented, as bootctl install writes them: the defaults boot the newest entry at once. */
@@ -46,9 +51,13 @@ async function bootCounter(root: string): Promise<string> {
   return tries ? `+${tries}` : '';
 }
 
-/** The name part shared by a kernel's UKI or entry: ImageId= (else the os-release ID), ImageVersion= or the kernel version. */
-export function entryName(id: string, imageVersion: string | null, kernel: string, kernelCount: number): string {
-  if (imageVersion === null) return `${id}-${kernel}`;
+/**
+ * The name part shared by a kernel's UKI or entry: ImageId= (else the os-release ID), ImageVersion=
+ * or the kernel version, and for a unified kernel image of a Verity= image without ImageVersion= the
+ * root hash too, as mkosi 14 names it (an A/B update then keeps both images' kernels apart).
+ */
+export function entryName(id: string, imageVersion: string | null, kernel: string, kernelCount: number, rootHash?: string): string {
+  if (imageVersion === null) return rootHash === undefined ? `${id}-${kernel}` : `${id}-${kernel}-${rootHash}`;
   return kernelCount === 1 ? `${id}_${imageVersion}` : `${id}_${imageVersion}-${kernel}`;
 }
 
@@ -78,15 +87,16 @@ export async function stageEspTree(context: BuildContext, dir: string, options: 
   const kernels = await requireKernels(root, config);
   const tries = await bootCounter(root);
   const stub = path.join(context.workspace, `stub-${efi}.efi`);
+  const boot = options.bootDir ?? dir;
   if (config.WithUnifiedKernelImages) {
     await copyFromImage(root, stubInImage(efi), stub, "systemd's EFI stub", hint);
-    await fs.mkdir(path.join(dir, 'EFI/Linux'), { recursive: true });
+    await fs.mkdir(path.join(boot, 'EFI/Linux'), { recursive: true });
   }
 
   for (const kernel of kernels) {
-    const name = entryName(id, config.ImageVersion, kernel.version, kernels.length);
     const initrd = await initrdOf(root, kernel);
     if (config.WithUnifiedKernelImages) {
+      const name = entryName(id, config.ImageVersion, kernel.version, kernels.length, options.rootHash);
       await buildUki(
         {
           stub,
@@ -95,16 +105,17 @@ export async function stageEspTree(context: BuildContext, dir: string, options: 
           osRelease: osReleaseForUki(osReleaseText, config.Release),
           commandLine,
         },
-        path.join(dir, 'EFI/Linux', `${name}${tries}.efi`),
+        path.join(boot, 'EFI/Linux', `${name}${tries}.efi`),
         context.workspace,
         config.ExtraSearchPaths,
       );
     } else {
-      await copyFromImage(root, kernel.image, path.join(dir, id, kernel.version, 'linux'), `kernel ${kernel.version}`, 'a post-installation or finalize script must leave the kernel in place');
-      await fs.mkdir(path.join(dir, id, kernel.version), { recursive: true });
-      await fs.copyFile(initrd, path.join(dir, id, kernel.version, 'initrd'), constants.COPYFILE_FICLONE);
-      await fs.chmod(path.join(dir, id, kernel.version, 'initrd'), 0o644);
-      await fs.mkdir(path.join(dir, 'loader/entries'), { recursive: true });
+      const name = entryName(id, config.ImageVersion, kernel.version, kernels.length);
+      await copyFromImage(root, kernel.image, path.join(boot, id, kernel.version, 'linux'), `kernel ${kernel.version}`, 'a post-installation or finalize script must leave the kernel in place');
+      await fs.mkdir(path.join(boot, id, kernel.version), { recursive: true });
+      await fs.copyFile(initrd, path.join(boot, id, kernel.version, 'initrd'), constants.COPYFILE_FICLONE);
+      await fs.chmod(path.join(boot, id, kernel.version, 'initrd'), 0o644);
+      await fs.mkdir(path.join(boot, 'loader/entries'), { recursive: true });
       const entry = typeOneEntry({
         title: osRelease.PRETTY_NAME ?? osRelease.NAME ?? id,
         version: kernel.version,
@@ -112,7 +123,7 @@ export async function stageEspTree(context: BuildContext, dir: string, options: 
         linux: `/${id}/${kernel.version}/linux`,
         initrd: `/${id}/${kernel.version}/initrd`,
       });
-      await fs.writeFile(path.join(dir, 'loader/entries', `${name}${tries}.conf`), entry);
+      await fs.writeFile(path.join(boot, 'loader/entries', `${name}${tries}.conf`), entry);
     }
   }
   await fs.rm(stub, { force: true });

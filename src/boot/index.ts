@@ -15,7 +15,9 @@ import { mkdirInRoot } from '../tree/safe-path.js';
 import { writeKernelCommandLine } from './command-line.js';
 import { efiArchitecture } from './efi.js';
 
+export { verityCommandLine } from './command-line.js';
 export { stageEspTree, type EspOptions } from './esp.js';
+export { stageXbootldrTree } from './xbootldr.js';
 export { cachedInitrdStage, initrdInputs, initrdStage } from './initrd.js';
 
 /** Host programs a bootable build runs beyond the disk's own (mkfs.fat and mcopy come with the ESP partition). */

@@ -36,10 +36,12 @@ export function initrdIsCached(config: Pick<Config, 'Incremental' | 'CacheInitrd
 /** What shapes the initrd besides the packages, for the incremental cache key when it is cached. */
 export function initrdInputs(
   config: Config,
-): { hostonly: boolean; filesystem: string | null; esp: boolean; dropins: Readonly<Record<string, string>> } | null {
+): { hostonly: boolean; filesystem: string | null; esp: boolean; verity: boolean; dropins: Readonly<Record<string, string>> } | null {
   if (!config.Bootable || !initrdIsCached(config)) return null;
   const filesystem = config.HostonlyInitrd ? rootFileSystemModule(config.Format) : null;
-  return { hostonly: config.HostonlyInitrd, filesystem, esp: hasEsp(config), dropins: distributionDropins(config) };
+  // Only a host-only initrd differs with Verity= (dracut.ts).
+  const verity = config.HostonlyInitrd && config.Verity !== false;
+  return { hostonly: config.HostonlyInitrd, filesystem, esp: hasEsp(config), verity, dropins: distributionDropins(config) };
 }
 
 function distributionDropins(config: Config): Readonly<Record<string, string>> {
@@ -47,7 +49,7 @@ function distributionDropins(config: Config): Readonly<Record<string, string>> {
 }
 
 function dracutOptions(config: Config, systemConfDropins: readonly string[]): DracutOptions {
-  return { hostonly: config.HostonlyInitrd, format: config.Format, esp: hasEsp(config), systemConfDropins };
+  return { hostonly: config.HostonlyInitrd, format: config.Format, esp: hasEsp(config), verity: config.Verity !== false, systemConfDropins };
 }
 
 async function systemConfDropins(root: string): Promise<string[]> {

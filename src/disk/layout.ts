@@ -1,6 +1,6 @@
 /**
  * The partition layout of a GPT disk image, as pure functions of the configuration: which partitions
- * there are (in mkosi 14's order: esp, bios, swap, home, srv, var, tmp, root, then root verity and
+ * there are (in mkosi 14's order: esp, bios, xbootldr, swap, home, srv, var, tmp, root, then root verity and
  * its signature), their file systems, sizes, 1 MiB aligned offsets, Discoverable Partitions types,
  * names, attribute bits and UUIDs, and the sfdisk script that writes the table.
  */
@@ -24,14 +24,14 @@ export const XFS_MINIMUM_SIZE = 300 * MiB;
 /** A GPT partition name holds 36 UTF-16 code units. */
 export const GPT_NAME_LENGTH = 36;
 /**
- * FAT32 (which UEFI wants for an ESP) needs at least 65525 clusters, or readers take it for FAT16:
+ * FAT32 (which UEFI wants for an ESP, and mkosi 14 makes for XBOOTLDR too) needs at least 65525 clusters, or readers take it for FAT16:
  * with 512-byte clusters that is a little over 32 MiB.
  */
 export const ESP_MINIMUM_SIZE = 33 * MiB;
 /** The protective MBR, the GPT header and 128 entries of 128 bytes: no partition can start before. */
 export const MINIMUM_FIRST_LBA = 34;
 
-export type PartitionRole = 'esp' | 'bios' | 'swap' | 'home' | 'srv' | 'var' | 'tmp' | 'root' | 'verity' | 'signature';
+export type PartitionRole = 'esp' | 'bios' | 'xbootldr' | 'swap' | 'home' | 'srv' | 'var' | 'tmp' | 'root' | 'verity' | 'signature';
 /** `raw`: no file system, the partition holds bytes made elsewhere (verity hashes, a signature) or nothing (BIOS boot). */
 export type FileSystemType = 'ext4' | 'btrfs' | 'xfs' | 'squashfs' | 'swap' | 'vfat' | 'raw';
 
@@ -52,6 +52,7 @@ export type DiskConfig = Pick<
   | 'UsrOnly'
   | 'Bootable'
   | 'ESPSize'
+  | 'XbootldrSize'
   | 'Minimize'
   | 'GPTFirstLBA'
   | 'Verity'
@@ -104,8 +105,8 @@ export interface DiskLayout {
 }
 
 interface DataPartition {
-  readonly role: 'bios' | 'swap' | 'home' | 'srv' | 'var' | 'tmp';
-  readonly setting: 'BiosSize' | 'SwapSize' | 'HomeSize' | 'SrvSize' | 'VarSize' | 'TmpSize';
+  readonly role: 'bios' | 'xbootldr' | 'swap' | 'home' | 'srv' | 'var' | 'tmp';
+  readonly setting: 'BiosSize' | 'XbootldrSize' | 'SwapSize' | 'HomeSize' | 'SrvSize' | 'VarSize' | 'TmpSize';
   readonly name: string;
   readonly mountPoint: string | null;
   /** Not a file system of the image's (BIOS boot, swap): present with every GPT format, gpt_btrfs too. */
@@ -115,6 +116,9 @@ interface DataPartition {
 /** mkosi 14's names for them (initialize_partition_table). */
 const DATA_PARTITIONS: readonly DataPartition[] = [
   { role: 'bios', setting: 'BiosSize', name: 'BIOS Boot Partition', mountPoint: null, everyFormat: true },
+  // The Extended Boot Loader Partition: the image's /boot (mkosi 14 mounted it there while building),
+  // with the kernels, initrds and boot entries or unified kernel images (src/boot/).
+  { role: 'xbootldr', setting: 'XbootldrSize', name: 'Boot Loader Partition', mountPoint: '/boot', everyFormat: true },
   { role: 'swap', setting: 'SwapSize', name: 'Swap Partition', mountPoint: null, everyFormat: true },
   { role: 'home', setting: 'HomeSize', name: 'Home Partition', mountPoint: '/home', everyFormat: false },
   { role: 'srv', setting: 'SrvSize', name: 'Server Data Partition', mountPoint: '/srv', everyFormat: false },
@@ -215,17 +219,17 @@ export function planPartitions(config: DiskConfig): PartitionPlan[] {
   for (const partition of DATA_PARTITIONS) {
     const size = config[partition.setting];
     if (!isEnabled(size)) continue;
-    const fs = partition.role === 'swap' ? 'swap' : partition.role === 'bios' ? 'raw' : dataFs;
+    const fs = partition.role === 'swap' ? 'swap' : partition.role === 'bios' ? 'raw' : partition.role === 'xbootldr' ? 'vfat' : dataFs;
     if (fs === null) continue;
     plans.push({
       role: partition.role,
       fs,
       size: alignUp(size),
       name: partition.name,
-      label: partition.role,
+      label: partition.role === 'xbootldr' ? 'XBOOTLDR' : partition.role,
       mountPoint: partition.mountPoint,
       readOnly: false,
-      growFs: fs !== 'swap' && fs !== 'raw',
+      growFs: fs !== 'swap' && fs !== 'raw' && fs !== 'vfat',
     });
   }
   plans.push(root);
@@ -268,6 +272,9 @@ export function checkDiskConfig(config: DiskConfig): string[] {
   for (const plan of plans) {
     if (plan.role === 'esp' && plan.size! < ESP_MINIMUM_SIZE) {
       problems.push(`ESPSize= is ${formatBytes(plan.size!)}, but a FAT32 EFI system partition needs at least ${formatBytes(ESP_MINIMUM_SIZE)}`);
+    }
+    if (plan.role === 'xbootldr' && plan.size! < ESP_MINIMUM_SIZE) {
+      problems.push(`XbootldrSize= is ${formatBytes(plan.size!)}, but a FAT32 boot loader partition needs at least ${formatBytes(ESP_MINIMUM_SIZE)}`);
     }
     if (plan.fs === 'xfs' && plan.size !== null && plan.size < XFS_MINIMUM_SIZE) {
       const setting = sizeSetting(plan.role);

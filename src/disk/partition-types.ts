@@ -49,6 +49,8 @@ export const PARTITION_TYPES = {
   // DPS calls it "tmp"; it is mounted at /var/tmp.
   tmp: '7ec6f557-3bc5-4aca-b293-16ef5df639d1',
   var: '4d21b016-b534-45c2-a9fb-5c16e091fd2d',
+  // The Extended Boot Loader Partition (XBOOTLDR), which systemd-boot reads beside the ESP.
+  xbootldr: 'bc13c2ff-59e6-4262-a352-b275fd6f7172',
   // Where grub's BIOS boot stage lives ("Hah!IdontNeedEFI"); mkosi 14 leaves it empty.
   bios: '21686148-6449-6e6f-744e-656564454649',
 } as const;

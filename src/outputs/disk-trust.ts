@@ -100,12 +100,14 @@ async function stageBytes(context: BuildContext, name: string, bytes: Buffer | s
 
 /**
  * SplitArtifacts= and Verity='s files beside the image. Split partitions are compressed like the
- * image (mkosi 14's compress_output), and each is the partition's image as it went into the disk.
+ * image (mkosi 14's compress_output), and each is the partition's image as it went into the disk;
+ * `kernel` is the unified kernel image OutputSplitKernel= names, compressed alike.
  */
 export async function stageDiskSidecars(
   context: BuildContext,
   images: PartitionImages,
   protection: Protection,
+  kernel: string | undefined,
   openSink: (file: string, compressed: boolean) => Promise<ByteSink>,
 ): Promise<void> {
   const { config } = context;
@@ -121,6 +123,10 @@ export async function stageDiskSidecars(
     if (name === undefined || image === undefined) continue;
     const size = (await fs.stat(image)).size;
     await stageFile(context, name, (sink) => copyRange(image, 0, size, sink, config.ExtraSearchPaths), (file) => openSink(file, compressed));
+  }
+  if (names.splitKernel !== undefined && kernel !== undefined) {
+    const size = (await fs.stat(kernel)).size;
+    await stageFile(context, names.splitKernel, (sink) => copyRange(kernel, 0, size, sink, config.ExtraSearchPaths), (file) => openSink(file, compressed));
   }
   if (names.rootHash !== undefined && protection.rootHash !== undefined) await stageBytes(context, names.rootHash, `${protection.rootHash}\n`);
   if (names.rootHashSignature !== undefined && protection.signature !== undefined) await stageBytes(context, names.rootHashSignature, protection.signature);

@@ -35,7 +35,9 @@ import {
 import { LUKS_HEADER_SIZE, isEncrypted } from '../disk/luks.js';
 import { fileSystemUuid } from '../disk/seeded-uuid.js';
 import { withSplitTree } from '../disk/split-tree.js';
-import { stageEspTree } from '../boot/index.js';
+import { verityCommandLine, type EspOptions } from '../boot/index.js';
+import { outputNames } from '../artifacts/names.js';
+import { bootPlansAfterRootHash, isBootRole, splitKernelImage, stageBootTrees } from './disk-boot.js';
 import { clampTreeTimes } from '../tree/clamp-times.js';
 import { besideRoot } from '../workspace.js';
 import { encryptImages, imageSize, protectRoot, stageBmap, stageDiskSidecars, type PartitionImages, type Protection } from './disk-trust.js';
@@ -116,41 +118,49 @@ async function settleAll(queue: PQueue, tasks: readonly (() => Promise<void>)[])
   }
 }
 
-const CONTENTS: Partial<Record<PartitionPlan['role'], string>> = { root: 'the image root', swap: 'swap', esp: 'the EFI system partition' };
-
-/** The directory of the ESP's files (the boot part puts them together). */
-async function stageEsp(context: BuildContext, dir: string): Promise<string> {
-  await fs.mkdir(dir);
-  await stageEspTree(context, dir);
-  return dir;
-}
+const CONTENTS: Partial<Record<PartitionPlan['role'], string>> = {
+  root: 'the image root',
+  swap: 'swap',
+  esp: 'the EFI system partition',
+  xbootldr: 'the boot loader partition (XBOOTLDR)',
+};
 
 type Placements = ReadonlyMap<PartitionPlan['role'], { readonly file: string; readonly offset: number }>;
 
-async function makeImages(
-  context: BuildContext,
-  plans: readonly PartitionPlan[],
-  scratch: string,
-  placements: Placements = new Map(),
-): Promise<Map<PartitionPlan['role'], string>> {
-  const { config } = context;
-  const seed = context.reproducibility.seed ?? undefined;
-  const epoch = context.reproducibility.epoch ?? undefined;
-  // Deepest first: /var/tmp leaves /var before /var does, so each partition gets its own contents.
-  const separate = plans
+/** The directories that go into partitions of their own, deepest first (/var/tmp leaves /var before /var does). */
+function splitMountPoints(plans: readonly PartitionPlan[]): string[] {
+  return plans
     .filter((p) => p.role !== 'root' && p.mountPoint !== null)
     .map((p) => p.mountPoint!)
     .sort((a, b) => b.split('/').length - a.split('/').length);
+}
+
+interface ImageOptions {
+  /** Where ext4 and FAT file systems are made right in the disk file. */
+  readonly placements?: Placements;
+  readonly espOptions?: EspOptions;
+  /** The directories taken out of the root while it is made (default: those of `plans`). */
+  readonly split?: readonly string[];
+}
+
+async function makeImages(context: BuildContext, plans: readonly PartitionPlan[], scratch: string, options: ImageOptions = {}): Promise<Map<PartitionPlan['role'], string>> {
+  const { config } = context;
+  const seed = context.reproducibility.seed ?? undefined;
+  const epoch = context.reproducibility.epoch ?? undefined;
+  const placements = options.placements ?? new Map();
+  const separate = options.split ?? splitMountPoints(plans);
   const made = plans.filter((plan) => plan.fs !== 'raw');
   // Trees set aside for their own partitions are renamed, so they stay on the root's file system.
   const aside = await fs.mkdtemp(besideRoot(context.root, 'split-'));
-  // The ESP's files are put together while the other file systems are made.
-  const esp = plans.some((p) => p.role === 'esp') ? stageEsp(context, path.join(scratch, 'esp')) : undefined;
-  esp?.catch(() => undefined);
+  // The boot partitions' files are put together while the other file systems are made — unless the
+  // image's /boot is about to leave the root for XBOOTLDR: its copy is taken first then.
+  const boot = plans.some((p) => isBootRole(p.role)) ? stageBootTrees(context, plans, scratch, options.espOptions ?? {}) : undefined;
+  boot?.catch(() => undefined);
   try {
+    if (separate.includes('/boot')) await boot;
     return await withSplitTree(context.root, separate, aside, async (trees) => {
       // Splitting made mount points and moved directories: their times are the clock's again.
-      if (epoch !== undefined) for (const tree of [context.root, ...trees.values()]) await clampTreeTimes(tree, epoch);
+      if (epoch !== undefined && made.some((plan) => !isBootRole(plan.role))) for (const tree of [context.root, ...trees.values()]) await clampTreeTimes(tree, epoch);
       const images = new Map<PartitionPlan['role'], string>();
       // The file systems of /home, /srv, /var/tmp and swap are independent of the root's: make them
       // side by side, one per core (mkfs is mostly single-threaded).
@@ -165,9 +175,11 @@ async function makeImages(
             // Minimize=: made at RootSize=, then shrunk. Encrypt=: the LUKS2 header comes out of the partition.
             const minimize = plan.role === 'root' && minimizesRoot(config);
             const size = minimize ? config.RootSize : plan.size !== null && isEncrypted(config, plan.role) ? plan.size - LUKS_HEADER_SIZE : plan.size;
+            const tree =
+              plan.role === 'root' ? rootTree : isBootRole(plan.role) ? (await boot!).get(plan.role)! : (trees.get(plan.mountPoint ?? '') ?? scratch);
             await makeFileSystem({
               fs: plan.fs,
-              tree: plan.role === 'root' ? rootTree : plan.role === 'esp' ? await esp! : (trees.get(plan.mountPoint ?? '') ?? scratch),
+              tree,
               image,
               size,
               minimize,
@@ -191,7 +203,7 @@ async function makeImages(
     });
   } finally {
     // Nothing may still write into the scratch directory once the caller removes it.
-    await esp?.catch(() => undefined);
+    await boot?.catch(() => undefined);
     await fs.rm(aside, { recursive: true, force: true });
   }
 }
@@ -247,7 +259,7 @@ async function writeInPlace(context: BuildContext, plans: readonly PartitionPlan
   const layout = layoutDisk(plans.map((plan) => ({ ...plan, size: plan.size! })), layoutOptions(config, context.reproducibility.seed ?? undefined));
   await writePartitionTable(layout, target, config.ExtraSearchPaths);
   const placements = new Map(layout.partitions.map((partition) => [partition.role, { file: target, offset: partition.offset }]));
-  await makeImages(context, plans, scratch, placements);
+  await makeImages(context, plans, scratch, { placements });
   await fs.chmod(target, 0o644);
 }
 
@@ -285,8 +297,13 @@ export async function writeDiskOutput(context: BuildContext): Promise<void> {
       if (map) context.artifacts.push(map);
       return;
     }
-    const images = await makeImages(context, plans, scratch);
+    const late = bootPlansAfterRootHash(config, plans);
+    const images = await makeImages(context, plans.filter((plan) => !late.includes(plan)), scratch, { split: splitMountPoints(plans) });
     const protection = await protectRoot(context, images, scratch, context.reproducibility.seed ?? undefined);
+    if (late.length > 0) {
+      const espOptions = { extraCommandLine: verityCommandLine(config, protection.rootHash), rootHash: protection.rootHash };
+      for (const [role, image] of await makeImages(context, late, scratch, { espOptions, split: [] })) images.set(role, image);
+    }
     await encryptImages(context, images);
     let write: (sink: ByteSink) => Promise<void>;
     if (config.Format === 'plain_squashfs') {
@@ -335,7 +352,8 @@ export async function writeDiskOutput(context: BuildContext): Promise<void> {
     }
     context.artifacts.push({ name, path: target, sha256, checksummed: true });
     if (map) context.artifacts.push(map);
-    await stageDiskSidecars(context, images, protection, (file, compressed) => openSink(context, file, compressed));
+    const kernel = outputNames(config).splitKernel !== undefined ? await splitKernelImage(plans, scratch) : undefined;
+    await stageDiskSidecars(context, images, protection, kernel, (file, compressed) => openSink(context, file, compressed));
   } catch (error) {
     await fs.rm(target, { force: true });
     throw error;

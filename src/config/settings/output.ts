@@ -215,8 +215,12 @@ export const outputSettings = {
     const part = rootOrUsr({ UsrOnly: context.get('UsrOnly') });
     return context.get('Verity') === 'signed' ? `${part}${part}hash.p7s` : null;
   }),
-  OutputSplitKernel: splitArtifact('--output-split-kernel', 'output_split_kernel', 'Output path of the split unified kernel image', (context) =>
-    context.get('Bootable') ? '.efi' : null, 'unsupported'),
+  OutputSplitKernel: splitArtifact(
+    '--output-split-kernel',
+    'output_split_kernel',
+    'With SplitArtifacts= and Bootable=yes: the unified kernel image as a file, <stem>.efi (none with WithUnifiedKernelImages=no)',
+    (context) => (context.get('Bootable') ? '.efi' : null),
+  ),
   OutputDirectory: pathSetting({
     section,
     flags: ['-O', '--output-dir'],
@@ -310,12 +314,7 @@ export const outputSettings = {
     flags: ['--verity'],
     mkosi: 'verity',
     default: false,
-    status: 'partial',
-    unsupported: (value, context) =>
-      value !== false && context.get('Bootable')
-        ? 'Verity= with Bootable=yes is not supported by kiln yet: the root hash does not go into the unified kernel image\'s command line yet'
-        : undefined,
-    doc: 'A dm-verity partition for the root and <stem>.root.roothash; signed: also the PKCS#7 signature partition and .roothash.p7s',
+    doc: 'A dm-verity partition for the root and <stem>.root.roothash (roothash=, or usrhash= with UsrOnly=, in a bootable image\'s kernel command line); signed: also the PKCS#7 signature partition and .roothash.p7s',
   }),
   SignExpectedPCR: boolOr(['auto'], {
     section,
@@ -377,7 +376,7 @@ export const outputSettings = {
     mkosi: 'split_artifacts',
     default: false,
     finalize: (value, context) => value && isDiskFormat(context.get('Format')),
-    doc: 'Also write the root partition and its verity data (OutputSplitRoot=, OutputSplitVerity=…) as separate files',
+    doc: 'Also write the root partition, its verity data and the unified kernel image (OutputSplitRoot=, OutputSplitVerity=, OutputSplitKernel=…) as separate files',
   }),
   NoChown: bool({ section, flags: ['--no-chown'], mkosi: 'no_chown', default: false, doc: "Don't hand outputs to the user who called sudo" }),
   TarStripSELinuxContext: bool({ section, flags: ['--tar-strip-selinux-context'], mkosi: 'tar_strip_selinux_context', default: false, doc: 'Leave security.selinux extended attributes out of tar outputs' }),

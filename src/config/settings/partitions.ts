@@ -25,7 +25,11 @@ export const partitionSettings = {
     default: (context) => (context.get('Bootable') ? 256 * MiB : null),
     doc: 'Size of the EFI system partition of bootable disks (default: 256M)',
   }),
-  XbootldrSize: partitionSize('--xbootldr-size', 'xbootldr_size', 'Size of the extended boot loader partition', 'unsupported'),
+  XbootldrSize: partitionSize(
+    '--xbootldr-size',
+    'xbootldr_size',
+    'Size of an extended boot loader partition (XBOOTLDR, FAT): the image\'s /boot, with the kernels and unified kernel images or boot entries',
+  ),
   SwapSize: partitionSize('--swap-size', 'swap_size', 'Size of a swap partition'),
   HomeSize: partitionSize('--home-size', 'home_size', 'Size of a /home partition'),
   SrvSize: partitionSize('--srv-size', 'srv_size', 'Size of a /srv partition'),

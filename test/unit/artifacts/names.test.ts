@@ -24,3 +24,18 @@ describe('the .nspawn beside an image, named as systemd-pull and machinectl look
     expect(files).toEqual(expect.arrayContaining(['image.tar.xz', 'SHA256SUMS', 'SHA256SUMS.gpg']));
   });
 });
+
+describe('SplitArtifacts= of a bootable disk', () => {
+  const names = (lines: string) => outputNames(configOf(`[Distribution]\nDistribution=debian\n[Output]\nFormat=gpt_ext4\nBootable=yes\nSplitArtifacts=yes\n${lines}`));
+
+  it('names the unified kernel image <stem>.efi (compressed like the image), as mkosi 14', () => {
+    expect(names('').splitKernel).toBe('image.efi');
+    expect(names('CompressOutput=xz\n').splitKernel).toBe('image.efi.xz');
+    expect(names('Output=web_1.2.raw\n').splitKernel).toBe('web_1.2.efi');
+  });
+
+  it('writes none without a unified kernel image (mkosi 14 named one, then failed to find it)', () => {
+    expect(names('WithUnifiedKernelImages=no\n').splitKernel).toBeUndefined();
+    expect(outputNames(configOf('[Distribution]\nDistribution=debian\n[Output]\nFormat=gpt_ext4\nSplitArtifacts=yes\n')).splitKernel).toBeUndefined();
+  });
+});

@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { commandLineText, readKernelCommandLine } from '../../../src/boot/command-line.js';
+import { commandLineText, readKernelCommandLine, verityCommandLine } from '../../../src/boot/command-line.js';
 import { dracutConfiguration } from '../../../src/boot/dracut.js';
 import { efiArchitecture, removableMediaPath, stubInImage, systemdBootInImage } from '../../../src/boot/efi.js';
 import { entryName, typeOneEntry } from '../../../src/boot/esp.js';
@@ -58,8 +58,8 @@ describe('the kernel command line', () => {
 
 describe('dracut configuration', () => {
   it('writes mkosi 14\'s files: generic initrd, qemu drivers, systemd extras, efivarfs with an ESP', () => {
-    const files = dracutConfiguration({ hostonly: false, format: 'gpt_ext4', esp: true, systemConfDropins: ['/etc/systemd/system.conf.d/x.conf'] });
-    expect([...files.keys()]).toEqual(['30-kiln-hostonly.conf', '30-kiln-qemu.conf', '30-kiln-systemd-extras.conf', '30-kiln-efivarfs.conf']);
+    const files = dracutConfiguration({ hostonly: false, format: 'gpt_ext4', esp: true, verity: false, systemConfDropins: ['/etc/systemd/system.conf.d/x.conf'] });
+    expect([...files.keys()]).toEqual(['30-kiln-hostonly.conf', '30-kiln-qemu.conf', '30-kiln-systemd-extras.conf', '30-kiln-verity.conf', '30-kiln-efivarfs.conf']);
     expect(files.get('30-kiln-hostonly.conf')).toBe('hostonly=no\nhostonly_default_device=no\n');
     expect(files.get('30-kiln-qemu.conf')).toBe('add_dracutmodules+=" qemu "\n');
     expect(files.get('30-kiln-systemd-extras.conf')).toContain('install_optional_items+=" /usr/bin/systemd-repart "\n');
@@ -67,16 +67,27 @@ describe('dracut configuration', () => {
   });
 
   it('adds the root file system\'s module to a host-only initrd, and no efivarfs without an ESP', () => {
-    const files = dracutConfiguration({ hostonly: true, format: 'gpt_btrfs', esp: false, systemConfDropins: [] });
+    const files = dracutConfiguration({ hostonly: true, format: 'gpt_btrfs', esp: false, verity: false, systemConfDropins: [] });
     expect(files.get('30-kiln-hostonly.conf')).toBe('hostonly=yes\nhostonly_default_device=no\n');
     expect(files.get('30-kiln-filesystem.conf')).toBe('filesystems+=" btrfs "\n');
     expect(files.has('30-kiln-efivarfs.conf')).toBe(false);
+    expect(files.has('30-kiln-verity.conf')).toBe(false);
+  });
+
+  it('lets the initrd open a verity root: always where dracut can (generic), for Verity= only when host-only', () => {
+    const generic = dracutConfiguration({ hostonly: false, format: 'gpt_squashfs', esp: true, verity: false, systemConfDropins: [] });
+    expect(generic.get('30-kiln-verity.conf')).toBe('[[ -d $dracutbasedir/modules.d/01systemd-veritysetup ]] && type -P dmsetup >/dev/null && add_dracutmodules+=" systemd-veritysetup "\n');
+    const hostonly = dracutConfiguration({ hostonly: true, format: 'gpt_squashfs', esp: true, verity: true, systemConfDropins: [] });
+    expect(hostonly.get('30-kiln-verity.conf')).toBe('add_dracutmodules+=" systemd-veritysetup "\n');
+    const cached = '[Output]\nBootable=yes\nIncremental=yes\nCacheInitrd=yes\nFormat=gpt_squashfs\n';
+    expect(initrdInputs(configOf(`${cached}Verity=yes\n`))).toEqual(initrdInputs(configOf(cached)));
+    expect(initrdInputs(configOf(`${cached}Verity=yes\nHostonlyInitrd=yes\n`))?.verity).toBe(true);
   });
 
   it('is part of the incremental cache key only when the initrd is cached', () => {
     expect(initrdInputs(configOf('[Output]\nBootable=yes\nIncremental=yes\n'))).toBeNull();
     expect(initrdInputs(configOf('[Output]\nBootable=yes\nCacheInitrd=yes\n'))).toBeNull();
-    expect(initrdInputs(configOf('[Output]\nBootable=yes\nIncremental=yes\nCacheInitrd=yes\nHostonlyInitrd=yes\nFormat=gpt_xfs\n'))).toEqual({ hostonly: true, filesystem: 'xfs', esp: true, dropins: {} });
+    expect(initrdInputs(configOf('[Output]\nBootable=yes\nIncremental=yes\nCacheInitrd=yes\nHostonlyInitrd=yes\nFormat=gpt_xfs\n'))).toEqual({ hostonly: true, filesystem: 'xfs', esp: true, verity: false, dropins: {} });
   });
 
   it('adds the distribution\'s drop-ins after kiln\'s: Mageia\'s override of its 50-mageia.conf, following HostonlyInitrd=', () => {
@@ -143,6 +154,19 @@ describe('unified kernel images', () => {
     expect(entryName('debian', null, '6.1.0-9-amd64', 1)).toBe('debian-6.1.0-9-amd64');
     expect(entryName('web', '1.2', '6.1.0-9-amd64', 1)).toBe('web_1.2');
     expect(entryName('web', '1.2', '6.1.0-9-amd64', 2)).toBe('web_1.2-6.1.0-9-amd64');
+  });
+
+  it('adds the verity root hash to the name of a unified kernel image without ImageVersion=, as mkosi 14', () => {
+    const hash = 'ab'.repeat(32);
+    expect(entryName('debian', null, '6.1.0-9-amd64', 1, hash)).toBe(`debian-6.1.0-9-amd64-${hash}`);
+    expect(entryName('web', '1.2', '6.1.0-9-amd64', 1, hash)).toBe('web_1.2');
+  });
+
+  it('puts the verity root hash on the command line: roothash=, or usrhash= for UsrOnly=', () => {
+    const hash = 'cd'.repeat(32);
+    expect(verityCommandLine(configOf('[Output]\nBootable=yes\nFormat=gpt_squashfs\nVerity=yes\n'), hash)).toEqual([`roothash=${hash}`]);
+    expect(verityCommandLine(configOf('[Output]\nBootable=yes\nFormat=gpt_squashfs\nVerity=yes\n[Partitions]\nUsrOnly=yes\n'), hash)).toEqual([`usrhash=${hash}`]);
+    expect(verityCommandLine(configOf('[Output]\nBootable=yes\n'), undefined)).toEqual([]);
   });
 
   it('writes a type-1 entry with the command line as options', () => {

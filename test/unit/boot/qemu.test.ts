@@ -3,7 +3,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { parseEntry } from '../../../src/boot/extract.js';
+import { directBootCommandLine, parseEntry } from '../../../src/boot/extract.js';
 import { qemuArgv, type QemuMachine, type QemuNetwork } from '../../../src/qemu.js';
 import { sshArgv } from '../../../src/verbs/ssh.js';
 import { checkQemuConfig } from '../../../src/verbs/qemu.js';
@@ -188,5 +188,13 @@ describe('what kiln qemu refuses', () => {
 
   it('reads type-1 entries for QemuBoot=linux', () => {
     expect(parseEntry('title Debian\n# comment x\nlinux /d/6.1/linux\noptions  rw quiet \n')).toEqual({ title: 'Debian', linux: '/d/6.1/linux', options: 'rw quiet' });
+  });
+
+  it('tells the directly booted kernel where the root is, unless the command line already does (root=, Verity=\'s roothash=)', () => {
+    const uuid = 'AAAAAAAA-BBBB-CCCC-DDDD-EEEEEEEEEEEE';
+    expect(directBootCommandLine(' rw  quiet ', uuid)).toBe('rw quiet root=PARTUUID=aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee');
+    expect(directBootCommandLine('quiet roothash=abc', uuid)).toBe('quiet roothash=abc');
+    expect(directBootCommandLine('usrhash=abc', undefined)).toBe('usrhash=abc');
+    expect(directBootCommandLine('root=/dev/vda2 rw', uuid)).toBe('root=/dev/vda2 rw');
   });
 });

@@ -24,6 +24,7 @@ function config(overrides: Partial<DiskConfig> = {}): DiskConfig {
     SrvSize: null,
     TmpSize: null,
     SwapSize: null,
+    XbootldrSize: null,
     ReadOnly: false,
     ImageId: null,
     ImageVersion: null,

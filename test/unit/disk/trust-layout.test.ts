@@ -14,6 +14,7 @@ function config(overrides: Partial<DiskConfig> = {}): DiskConfig {
     SrvSize: null,
     TmpSize: null,
     SwapSize: null,
+    XbootldrSize: null,
     VarSize: null,
     BiosSize: null,
     ReadOnly: false,
@@ -48,6 +49,17 @@ describe('the partitions of issue 18', () => {
     ]);
     expect(plans.find((p) => p.role === 'bios')).toMatchObject({ fs: 'raw', growFs: false, mountPoint: null });
     expect(plans.filter((p) => p.role === 'verity' || p.role === 'signature').every((p) => p.readOnly && p.size === null)).toBe(true);
+  });
+
+  it('puts XBOOTLDR after BIOS boot and before swap, as FAT with the image\'s /boot, on every GPT format', () => {
+    const plans = planPartitions(config({ Bootable: true, ESPSize: 256 * MiB, BiosSize: MiB, XbootldrSize: 512 * MiB, SwapSize: 64 * MiB }));
+    expect(plans.map((p) => p.role)).toEqual(['esp', 'bios', 'xbootldr', 'swap', 'root']);
+    expect(plans.find((p) => p.role === 'xbootldr')).toMatchObject({ fs: 'vfat', name: 'Boot Loader Partition', label: 'XBOOTLDR', mountPoint: '/boot', growFs: false, size: 512 * MiB });
+    const layout = layoutDisk(plans.map((p) => ({ ...p, size: p.size ?? MiB })), { architecture: 'x86_64' });
+    expect(layout.partitions.find((p) => p.role === 'xbootldr')!.typeUuid).toBe('bc13c2ff-59e6-4262-a352-b275fd6f7172');
+    expect(planPartitions(config({ Format: 'gpt_btrfs', XbootldrSize: 64 * MiB })).map((p) => p.role)).toEqual(['xbootldr', 'root']);
+    expect(checkDiskConfig(config({ XbootldrSize: 16 * MiB }))).toEqual(['XbootldrSize= is 16 MiB, but a FAT32 boot loader partition needs at least 33 MiB']);
+    expect(ignoredSizeSettings(config({ Format: 'plain_squashfs', XbootldrSize: 64 * MiB }))).toEqual(['XbootldrSize']);
   });
 
   it('keeps BIOS boot and swap on gpt_btrfs, and reports VarSize= ignored there', () => {
