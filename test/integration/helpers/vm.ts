@@ -13,11 +13,11 @@ import { sh } from '../disk-helpers.js';
 const MTOOLS = { ...process.env, MTOOLS_SKIP_CHECK: '1' };
 const ESP_TYPE = 'c12a7328-f81f-11d2-ba4b-00a0c93ec93b';
 
-/** The ESP of a disk image, read in place with mtools. */
-export function espOf(image: string): { list(dir: string): string[]; copy(file: string, target: string): void; read(file: string): string; offset: number } {
+/** The ESP (or another FAT partition of that type, such as XBOOTLDR) of a disk image, read in place with mtools. */
+export function espOf(image: string, type = ESP_TYPE): { list(dir: string): string[]; copy(file: string, target: string): void; read(file: string): string; offset: number } {
   const table = JSON.parse(sh(['sfdisk', '--json', image])) as { partitiontable: { partitions: { start: number; type: string }[] } };
-  const esp = table.partitiontable.partitions.find((p) => p.type.toLowerCase() === ESP_TYPE);
-  if (!esp) throw new Error(`${image} has no ESP`);
+  const esp = table.partitiontable.partitions.find((p) => p.type.toLowerCase() === type);
+  if (!esp) throw new Error(`${image} has no partition of type ${type}`);
   const drive = `${image}@@${esp.start * 512}`;
   const mtools = (argv: string[]): string => sh(argv, { env: MTOOLS });
   return {
