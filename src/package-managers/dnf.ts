@@ -19,7 +19,6 @@ import { withPackageCache } from '../cache/package-cache.js';
 import type { Config } from '../config/types.js';
 import type { BuildContext } from '../context.js';
 import { getDistribution } from '../distributions/index.js';
-import { UserError } from '../errors.js';
 import { epochEnvironment } from '../reproducible.js';
 import { rebuildForHost, rebuildForImage } from './rpm-backend.js';
 import { runPackageManager } from './tool-failure.js';
