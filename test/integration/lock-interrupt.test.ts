@@ -12,7 +12,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { KILN, mountsUnder, processesMentioning, TEST_CACHE, whyNotRoot, workspacesIn } from './helpers/kiln.js';
+import { KILN, mountsUnder, processesMentioning, whyNotRoot, workspacesIn } from './helpers/kiln.js';
 import { minimalProject, writeScript } from './helpers/projects.js';
 
 const skip = whyNotRoot(['mmdebstrap', 'systemd-nspawn', 'flock', 'mkfs.ext4']);
