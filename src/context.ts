@@ -136,6 +136,11 @@ export interface BuildContext {
    * here, never from the clock or a random source, when they are set.
    */
   readonly reproducibility: Reproducibility;
+  /**
+   * Where cached roots live when not in the Cache= directory: `kiln --all` shares one bootstrap
+   * between images that would make the same root, through a cache of the run's own.
+   */
+  readonly rootCache?: string;
   /** Whether the root was restored from the incremental cache (skip bootstrap and packages). */
   reusedCachedRoot: boolean;
   readonly debug: readonly string[];

@@ -35,6 +35,11 @@ export interface BuildOptions {
   readonly scriptArguments?: readonly string[];
   /** checkImage() has run already (`kiln --all` checks every image before building any). */
   readonly checked?: boolean;
+  /**
+   * A cache of cached roots for this run only (`kiln --all`: images that would bootstrap the same
+   * root share one bootstrap through it, as if Incremental=yes without touching Cache=).
+   */
+  readonly rootCache?: string;
 }
 
 async function runStages(stages: readonly Stage[], context: BuildContext): Promise<void> {
@@ -100,8 +105,8 @@ export async function checkImage(loaded: Loaded, display: (file: string) => stri
 
 export async function buildImage(loaded: Loaded, options: BuildOptions): Promise<string[]> {
   checkRoot('build');
-  const { config } = loaded;
   if (!options.checked) await checkImage(loaded, options.display);
+  const config = options.rootCache ? { ...loaded.config, Incremental: true } : loaded.config;
   const format = OUTPUTS[config.Format];
   if (!format) throw new Error(`internal: ${config.Format} passed the checks but has no output module`);
 
@@ -134,6 +139,7 @@ export async function buildImage(loaded: Loaded, options: BuildOptions): Promise
       reproducibility: reproducibilityOf(config),
       reusedCachedRoot: false,
       debug: options.debug,
+      ...(options.rootCache ? { rootCache: options.rootCache } : {}),
     };
     if (config.Force >= 3) {
       // mkosi 14: -fff also removes the package cache.

@@ -35,6 +35,8 @@ export interface ScheduleOptions {
   readonly debug: readonly string[];
   /** Arguments after `build`, for the images' build scripts. */
   readonly scriptArguments?: readonly string[];
+  /** The run's root cache of the images that share a bootstrap (shared-roots.ts). */
+  readonly rootCaches?: ReadonlyMap<Image, string>;
 }
 
 /** An error of one image's checks, under the image's name. */
@@ -74,7 +76,7 @@ export async function buildImages(images: readonly Image[], options: ScheduleOpt
     const seconds = () => (performance.now() - started) / 1000;
     try {
       const outputs = await withInterruptScope(stop.signal, () =>
-        runAsImage(progress[k]!, () => buildImage(image.loaded, { display: options.display, debug: options.debug, scriptArguments: options.scriptArguments, checked: true })),
+        runAsImage(progress[k]!, () => buildImage(image.loaded, { display: options.display, debug: options.debug, scriptArguments: options.scriptArguments, checked: true, rootCache: options.rootCaches?.get(image) })),
       );
       return { image, outcome: 'built', seconds: seconds(), outputs };
     } catch (error) {

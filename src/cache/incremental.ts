@@ -78,7 +78,7 @@ export interface Lookup {
 /** Looks the root up under the cache's shared lock, which the build holds from here on. */
 async function lookUp(context: BuildContext): Promise<Lookup> {
   const { config } = context;
-  const cache = new RootCache(config.Cache!);
+  const cache = new RootCache(context.rootCache ?? config.Cache!);
   const inputs = await cacheInputs(config, packagesToInstall(context), context.phase);
   const key = await cacheKey(inputs);
   const release = await cache.useShared();
@@ -145,6 +145,18 @@ export async function prepareIncrementalRoot(
     return 'hit';
   }
 
+  // One build at a time makes a root: another one making the same root now is waited for, and its
+  // root used (two images of one `kiln --all`, two CI jobs on one cache).
+  const making = `make the cached root ${key}`;
+  context.cleanup.pushLock(making, await cache.lockKey(key));
+  const madeMeanwhile = reuse ? await cache.find(key) : undefined;
+  if (madeMeanwhile) {
+    await context.cleanup.runNow(making);
+    await step(phaseTitle(context, `Using the cached root ${key}, made by another build`), () => useEntry(context, madeMeanwhile));
+    context.reusedCachedRoot = true;
+    return 'hit';
+  }
+
   // Adding packages is the only change that can be applied on top of a cached root and give the same
   // result as a fresh build; a prepare script may depend on the package set, so it forces a rebuild.
   const base = reuse && config.PrepareScript === null ? await cache.closest(inputs) : undefined;
@@ -158,6 +170,7 @@ export async function prepareIncrementalRoot(
     });
     await finishExtended();
     await step(phaseTitle(context, `Saving the cached root ${key}`), () => saveCopy(cache, context, key, inputs));
+    await context.cleanup.runNow(making);
     context.reusedCachedRoot = true;
     return 'extended';
   }
@@ -168,6 +181,7 @@ export async function prepareIncrementalRoot(
     // save() moves the root into the cache when it can; then the build goes on from the entry.
     if ((await fs.readdir(context.root)).length === 0) await useEntry(context, entry);
   });
+  await context.cleanup.runNow(making);
   context.reusedCachedRoot = true;
   return 'miss';
 }

@@ -47,6 +47,16 @@ export class RootCache {
     return release;
   }
 
+  /**
+   * Held while a build makes the entry for `key`: a second build wanting the same root waits and
+   * then uses it, instead of bootstrapping the same root at the same time.
+   */
+  async lockKey(key: string): Promise<Release> {
+    const release = await acquireLock(path.join(this.base, `.${key}.lock`), `the cached root ${key}`);
+    if (!release) throw new Error('internal: a blocking lock was refused');
+    return release;
+  }
+
   async find(key: string): Promise<CacheEntry | undefined> {
     const entry = await readEntry(this.base, key);
     if (entry) await fs.utimes(entry.dir, new Date(), new Date()).catch(() => undefined);
@@ -131,7 +141,9 @@ export class RootCache {
     const newestFirst = (a: { time: number }, b: { time: number }) => b.time - a.time;
     const entries = (await Promise.all((await this.keys()).map(stored))).sort(newestFirst);
     const spares = (await Promise.all(names.filter((name) => name.startsWith(SPARE_PREFIX)).map(stored))).sort(newestFirst);
-    return [...stale, ...entries.slice(keep).map((entry) => entry.name), ...spares.slice(KEEP_SPARES).map((spare) => spare.name)];
+    // An evicted entry's key lock goes with it: nobody waits on it while eviction holds the cache.
+    const evicted = entries.slice(keep).flatMap((entry) => [entry.name, `.${entry.name}.lock`]);
+    return [...stale, ...evicted, ...spares.slice(KEEP_SPARES).map((spare) => spare.name)];
   }
 
   /**

@@ -1,5 +1,6 @@
 import { checkDistinctOutputs } from '../all/images.js';
 import { buildImages, checkImages, exitCodeOf } from '../all/schedule.js';
+import { shareRoots } from '../all/shared-roots.js';
 import { formatResults } from '../all/table.js';
 import { queueWidth } from '../all/width.js';
 import { checkRoot } from '../checks.js';
@@ -29,7 +30,13 @@ async function buildAll(invocation: Invocation): Promise<number> {
   checkDistinctOutputs(images, display);
   await checkImages(images, display);
   const width = queueWidth(images.length, args.jobs);
-  const results = await buildImages(images, { width, failFast: args.failFast, display, debug: args.debug, scriptArguments });
+  const shared = await shareRoots(images);
+  let results;
+  try {
+    results = await buildImages(images, { width, failFast: args.failFast, display, debug: args.debug, scriptArguments, rootCaches: shared.of });
+  } finally {
+    await shared.remove();
+  }
   process.stderr.write(await formatResults(results, display));
   if (processInterrupted()) throw interruptSignal().reason;
   return exitCodeOf(results);

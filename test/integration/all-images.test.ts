@@ -140,7 +140,11 @@ describe.skipIf(skip)('kiln --all with mkosi.files/', () => {
     expect(first.stderr).not.toContain('kiln: error');
     expect(first.status).toBe(0);
     expect(first.stderr).toMatch(/^‣ Building 3 images, 2 at a time: debian-disk, debian-tar, fedora$/m);
-    expect(first.stderr).toMatch(/^\[debian-disk\] ‣ Installing packages \(/m);
+    // The two Debian images make the same root: one bootstraps it, the other waits and uses it.
+    const installing = ['debian-disk', 'debian-tar'].filter((name) => new RegExp(`^\\[${name}\\] ‣ Installing packages \\(`, 'm').test(first.stderr));
+    expect(installing).toHaveLength(1);
+    const other = installing[0] === 'debian-disk' ? 'debian-tar' : 'debian-disk';
+    expect(first.stderr).toMatch(new RegExp(`^\\[${other}\\] ‣ Using the cached root [0-9a-f]{16}(, made by another build)? \\(`, 'm'));
     expect(first.stderr).toMatch(/^\[fedora\] ‣ Running the post-installation script \(/m);
     expect(first.stderr).toMatch(/^IMAGE +FORMAT +RESULT +TIME +SIZE +OUTPUT$/m);
     expect(first.stderr).toMatch(/^debian-disk +gpt_ext4 +built +\S+ +\S+ \S+ +out\/debian-disk\/debian~bookworm\/debian-disk\.raw$/m);
@@ -228,5 +232,43 @@ describe.skipIf(skip)('kiln --all with mkosi.files/', () => {
     expect(result.stderr).toMatch(/^fedora +tar +skipped /m);
     expect(result.stderr).not.toContain('[debian-tar]');
     expect(filesBelow(path.join(again, 'out'))).toEqual([]);
+  });
+});
+
+describe.skipIf(skip)('kiln --all without --incremental', () => {
+  let work: string;
+
+  beforeAll(() => {
+    work = mkdtempSync(path.join(os.tmpdir(), 'kiln-all-shared-'));
+  });
+
+  afterAll(async () => {
+    if (work) await fs.rm(work, { recursive: true, force: true });
+  });
+
+  it('bootstraps a root once for the images that make the same one, and leaves no cached root behind', async () => {
+    const cache = path.join(work, 'cache');
+    seedCache(cache);
+    const project = path.join(work, 'project');
+    for (const format of ['directory', 'tar']) {
+      mkdirSync(path.join(project, 'mkosi.files'), { recursive: true });
+      writeFileSync(
+        path.join(project, 'mkosi.files', `mkosi.${format}`),
+        imageFile(format, { Distribution: ['Distribution=debian', 'Release=bookworm'], Output: [`Format=${format}`], Content: ['BasePackages=no', 'Packages=busybox'] }),
+      );
+    }
+    writeFileSync(path.join(project, 'mkosi.postinst'), POSTINST, { mode: 0o755 });
+    const result = await kiln(['--cache', cache, '--all', 'build'], { cwd: project, env: { CI: 'true' } });
+    expect(result.stderr).not.toContain('kiln: error');
+    expect(result.status).toBe(0);
+    expect(result.stderr.match(/^\[\w+\] ‣ Installing packages \(/gm)).toHaveLength(1);
+    expect(result.stderr).toMatch(/^\[\w+\] ‣ Using the cached root [0-9a-f]{16}(, made by another build)? \(/m);
+    const directory = path.join(project, 'out/directory/debian~bookworm/directory');
+    expect(nspawn(directory, ['busybox', 'cat', '/etc/kiln-all-image'])).toBe('directory\n');
+    const listing = execFileSync('tar', ['-tJf', path.join(project, 'out/tar/debian~bookworm/tar.tar.xz')], { encoding: 'utf8' });
+    expect(listing).toMatch(/^\.\/(usr\/)?bin\/busybox$/m);
+    // The run's own cached roots went with it; Cache= keeps only the downloads, as without --all.
+    expect(readdirSync(path.join(cache, 'debian~bookworm'))).toEqual(['packages', 'packages.lock']);
+    expect(mountsUnder(project)).toEqual([]);
   });
 });
