@@ -50,9 +50,10 @@ const METHOD = `### Method
   may count the harness pages the child had mapped at fork.
 - **\`--all\` (all-three).** One project per tool holds the seed three times in \`mkosi.files/\`
   (directory, tar, gpt_ext4, named apart by \`ImageId=\`) and the shared \`mkosi.extra/\`. Timed:
-  \`kiln --force --all build\` (side by side), \`kiln --force --all --jobs=1 build\` (one after another;
-  its time stands in the mkosi 14 column of the second row) and \`mkosi --force --all build\`. Every
-  image's content is checked.
+  \`kiln --force --all build\` (side by side; images that make the same root bootstrap it once),
+  three \`kiln --force --all --image NAME build\` one after another (each its own bootstrap, as
+  without --all; their sum stands in the mkosi 14 column of the second row) and
+  \`mkosi --force --all build\`. Every image's content is checked.
 - **Median of N.** \`--runs N\` repeats each timed build; the table shows medians.`;
 
 function machineTable(facts) {
