@@ -47,7 +47,8 @@ export class OutputTail {
         partial = '';
         start = end + 1;
       }
-      if (partial.length < LINE_LIMIT) partial += text.slice(start, start + LINE_LIMIT - partial.length + 1);
+      // Up to one character past the limit, which is how add() knows the line was cut.
+      if (partial.length <= LINE_LIMIT) partial += text.slice(start, start + LINE_LIMIT - partial.length + 1);
     });
     stream.on('end', () => {
       const rest = partial + decoder.end();

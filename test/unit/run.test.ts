@@ -3,10 +3,12 @@
  * grow with what the tool prints; the whole output only where kiln reads it. Real processes (sh,
  * yes, head), and this process's own peak RSS, from the kernel.
  */
+import { once } from 'node:events';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { ToolError } from '../../src/errors.js';
-import { LINE_LIMIT, TAIL_LINES } from '../../src/output-tail.js';
+import { LINE_LIMIT, OutputTail, TAIL_LINES } from '../../src/output-tail.js';
 import { run } from '../../src/run.js';
 
 const MiB = 1024 * 1024;
@@ -49,6 +51,16 @@ describe('run() output capture', () => {
     const error = await failure(run(['sh', '-c', `head -c ${64 * MiB} /dev/zero | tr '\\0' x; exit 1`]));
     expect(error.stderrTail).toBe(`${'x'.repeat(LINE_LIMIT)} …`);
   }, 60_000);
+
+  it('cuts a long line whatever the size of the pieces it arrives in', async () => {
+    // Pieces of 4 KiB (a loaded machine's pipe reads) once left the line exactly at the limit, uncut.
+    const tail = new OutputTail();
+    const pieces = Array.from({ length: (2 * LINE_LIMIT) / 4096 }, () => Buffer.alloc(4096, 'x'));
+    const stream = Readable.from([...pieces, Buffer.from('\nnext\n')]);
+    tail.follow(stream);
+    await once(stream, 'end');
+    expect(tail.text()).toBe(`${'x'.repeat(LINE_LIMIT)} …\nnext`);
+  });
 
   it('names running out of space even when the message is long past the tail', async () => {
     const script = `echo 'dpkg: error: No space left on device'; seq 1 ${TAIL_LINES * 5}; exit 2`;
