@@ -8,7 +8,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { producedFiles } from './artifacts/names.js';
 import { checkSigning } from './artifacts/sign.js';
-import { bootProblems, bootTools } from './boot/index.js';
+import { bootProblems, bootTools, secureBootProblems } from './boot/index.js';
 import { sshKeyProblems } from './vm/ssh-key.js';
 import { outputCompression } from './config/derived.js';
 import type { Loaded } from './config/load.js';
@@ -151,6 +151,7 @@ export async function checkBuild(loaded: Loaded, display: (file: string) => stri
   if (writableProblem) errors.push(new UserError(`${display(outputDirectory)}: ${writableProblem}`));
 
   for (const problem of await trustProblems(config, loaded.directory)) errors.push(new UserError(problem));
+  for (const problem of await secureBootProblems(config, warn)) errors.push(new UserError(problem));
 
   const format = OUTPUTS[config.Format];
   if (format?.check && !writableProblem) {

@@ -63,7 +63,21 @@ export const TOOL_PACKAGES = {
   'lxc-create': 'lxc',
   'lxc-start': 'lxc',
   'lxc-attach': 'lxc',
+  sbsign: 'sbsigntool',
+  sbverify: 'sbsigntool',
+  'systemd-measure': 'systemd',
+  swtpm: 'swtpm',
 } as const;
+
+/** Programs distributions keep off $PATH, and where (systemd's helpers in its library directory). */
+const OFF_PATH: Readonly<Record<string, readonly string[]>> = {
+  'systemd-measure': ['/usr/lib/systemd', '/lib/systemd'],
+};
+
+/** The directories searched for `tool` after the search path. */
+export function offPathDirectories(tool: string): readonly string[] {
+  return OFF_PATH[tool] ?? [];
+}
 
 export type ToolName = keyof typeof TOOL_PACKAGES;
 
@@ -78,7 +92,7 @@ export function searchPath(extra: readonly string[] = [], env: NodeJS.ProcessEnv
 }
 
 export function locateTool(tool: string, extra: readonly string[] = []): string | undefined {
-  return findCommand(tool, { PATH: searchPath(extra) });
+  return findCommand(tool, { PATH: [searchPath(extra), ...offPathDirectories(tool)].join(':') });
 }
 
 export function installHint(tools: readonly string[]): string {

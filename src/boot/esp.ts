@@ -22,6 +22,8 @@ import { readFileInRoot, resolveInRoot } from '../tree/safe-path.js';
 import { readKernelCommandLine } from './command-line.js';
 import { efiArchitecture, removableMediaPath, stubInImage, systemdBootInImage, systemdBootPath } from './efi.js';
 import { requireKernels, type Kernel } from './kernels.js';
+import { pcrSignatureSections, signsExpectedPcr } from './pcr-signature.js';
+import { signEspTree } from './secure-boot.js';
 import { buildUki, osReleaseForUki } from './uki.js';
 
 export interface EspOptions {
@@ -104,6 +106,7 @@ export async function stageEspTree(context: BuildContext, dir: string, options: 
           initrd,
           osRelease: osReleaseForUki(osReleaseText, config.Release),
           commandLine,
+          ...(signsExpectedPcr(config) ? { measure: (files, scratch) => pcrSignatureSections(config, files, scratch) } : {}),
         },
         path.join(boot, 'EFI/Linux', `${name}${tries}.efi`),
         context.workspace,
@@ -127,6 +130,7 @@ export async function stageEspTree(context: BuildContext, dir: string, options: 
     }
   }
   await fs.rm(stub, { force: true });
+  await signEspTree(config, dir);
 }
 
 /** The host path of a kernel's initrd, which the initrd stage made. */

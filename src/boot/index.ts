@@ -14,10 +14,12 @@ import type { Stage } from '../stages/types.js';
 import { mkdirInRoot } from '../tree/safe-path.js';
 import { writeKernelCommandLine } from './command-line.js';
 import { efiArchitecture } from './efi.js';
+import { secureBootTools } from './secure-boot.js';
 
 export { verityCommandLine } from './command-line.js';
 export { stageEspTree, type EspOptions } from './esp.js';
 export { stageXbootldrTree } from './xbootldr.js';
+export { secureBootProblems, signBootLoaderStage } from './secure-boot.js';
 export { cachedInitrdStage, initrdInputs, initrdStage } from './initrd.js';
 
 /** Host programs a bootable build runs beyond the disk's own (mkfs.fat and mcopy come with the ESP partition). */
@@ -25,6 +27,7 @@ export function bootTools(config: Config): string[] {
   if (!config.Bootable) return [];
   const tools = ['systemd-nspawn', 'zstd'];
   if (hasEsp(config) && config.WithUnifiedKernelImages) tools.push('objcopy');
+  tools.push(...secureBootTools(config));
   return tools;
 }
 

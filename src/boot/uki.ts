@@ -24,6 +24,11 @@ export interface UkiParts {
   readonly commandLine: string;
   /** More sections, such as Secure Boot's PCR signature (.pcrsig, .pcrpkey), where they go. */
   readonly extraSections?: readonly UkiSection[];
+  /**
+   * Sections made from the others' files once they are written (SignExpectedPCR=: the signature of
+   * what the stub will measure); their files go to `scratch`, removed with it.
+   */
+  readonly measure?: (files: { kernel: string; initrd: string; osRelease: string; commandLine: string }, scratch: string) => Promise<readonly UkiSection[]>;
 }
 
 /** mkosi 14's addresses for the small sections and the kernel, which systemd 252's stub is built for. */
@@ -73,7 +78,9 @@ export async function buildUki(parts: UkiParts, output: string, scratch: string,
     await fs.writeFile(files.osRelease, parts.osRelease);
     await fs.writeFile(files.commandLine, parts.commandLine);
     const kernelSize = (await fs.stat(parts.kernel)).size;
-    await run(ukiArgv(parts, files, kernelSize, output), {
+    const measured = parts.measure ? await parts.measure({ kernel: parts.kernel, initrd: parts.initrd, ...files }, dir) : [];
+    const all = measured.length > 0 ? { ...parts, extraSections: [...(parts.extraSections ?? []), ...measured] } : parts;
+    await run(ukiArgv(all, files, kernelSize, output), {
       what: `Making the unified kernel image ${path.basename(output)}`,
       searchPaths,
     });

@@ -13,6 +13,7 @@ import { createHash, createHmac, X509Certificate } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { ToolError, UserError } from '../errors.js';
+import { keyPairProblems } from '../boot/secure-boot-key.js';
 import { run } from '../run.js';
 
 export interface VerityResult {
@@ -63,23 +64,8 @@ export async function formatVerity(image: string, hashImage: string, options: { 
 }
 
 /** The key and certificate problems Verity=signed would meet, as one-line messages. */
-export async function signingProblems(key: string | null, certificate: string | null): Promise<string[]> {
-  const problems: string[] = [];
-  for (const [setting, file] of [
-    ['SecureBootKey', key],
-    ['SecureBootCertificate', certificate],
-  ] as const) {
-    if (file === null) problems.push(`Verity=signed needs ${setting}=`);
-    else if (!(await fs.access(file).then(() => true, () => false))) problems.push(`Verity=signed: ${setting}=${file} does not exist`);
-  }
-  if (problems.length === 0 && certificate !== null) {
-    try {
-      new X509Certificate(await fs.readFile(certificate));
-    } catch {
-      problems.push(`Verity=signed: SecureBootCertificate=${certificate} is not a PEM X.509 certificate`);
-    }
-  }
-  return problems;
+export function signingProblems(key: string | null, certificate: string | null): Promise<string[]> {
+  return keyPairProblems('Verity=signed', key, certificate);
 }
 
 /**

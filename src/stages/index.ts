@@ -4,7 +4,7 @@
  * a build script the same stages make the development image first (context.phase 'build'), where
  * the scripts get "build" as their argument and the clean-up at the end is left out.
  */
-import { bootSetupStage, cachedInitrdStage, initrdStage } from '../boot/index.js';
+import { bootSetupStage, cachedInitrdStage, initrdStage, signBootLoaderStage } from '../boot/index.js';
 import { autologinStage } from './autologin.js';
 import { finalSources, installBuildOutput } from './build-output.js';
 import { cleanPackageMetadata, recordPackages, removeFiles, removePackages } from './cleanup.js';
@@ -44,6 +44,8 @@ export const IMAGE_STAGES: readonly Stage[] = [
   finalOnly(initrdStage),
   finalOnly(sshStage),
   postinstScript,
+  // mkosi 14 signs the image's systemd-boot right after the post-installation script.
+  finalOnly(signBootLoaderStage),
   // mkosi 14 removes packages first, so the manifest lists what the image really contains.
   finalOnly(removePackages),
   finalOnly(recordPackages),

@@ -7,6 +7,7 @@
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { libraryPaths, tpmLibraries } from '../boot/pcr-signature.js';
 import { applyAssignment, type RawState } from '../config/assign.js';
 import { detectHost } from '../config/host.js';
 import { resolveConfig } from '../config/resolve.js';
@@ -14,7 +15,7 @@ import type { Config, SettingName } from '../config/types.js';
 import { checkRoot, requiredTools } from '../checks.js';
 import { DISTRIBUTIONS } from '../distributions/index.js';
 import { UserError } from '../errors.js';
-import { packageOf, searchPath } from '../host-tools.js';
+import { offPathDirectories, packageOf, searchPath } from '../host-tools.js';
 import { info, warn } from '../log.js';
 import { OUTPUTS } from '../outputs/index.js';
 import { qemuBinaries } from '../qemu.js';
@@ -87,7 +88,7 @@ function formatNeeds(format: string, base: readonly string[]): Need[] {
 }
 
 /** Each option's tools beyond those of `base` (a tar build unless said otherwise). */
-const OPTIONS: readonly { readonly label: string; readonly settings: Settings; readonly base?: Settings }[] = [
+const OPTIONS: readonly { readonly label: string; readonly settings: Settings; readonly base?: Settings; readonly more?: () => Need[] }[] = [
   { label: 'CompressOutput=zstd', settings: { Format: 'tar', CompressOutput: 'zstd' } },
   { label: 'CompressOutput=gz', settings: { Format: 'tar', CompressOutput: 'gz' } },
   { label: 'Sign=yes', settings: { Format: 'tar', Sign: 'yes' } },
@@ -98,6 +99,14 @@ const OPTIONS: readonly { readonly label: string; readonly settings: Settings; r
   { label: 'Encrypt=', settings: { Format: 'gpt_ext4', Encrypt: 'all' }, base: { Format: 'gpt_ext4' } },
   { label: 'BMap=yes', settings: { Format: 'gpt_ext4', BMap: 'yes' }, base: { Format: 'gpt_ext4' } },
   { label: 'Minimize=yes', settings: { Format: 'gpt_ext4', Minimize: 'yes' }, base: { Format: 'gpt_ext4' } },
+  { label: 'SecureBoot=yes', settings: { Format: 'gpt_ext4', Bootable: 'yes', SecureBoot: 'yes', SignExpectedPCR: 'no' }, base: { Format: 'gpt_ext4', Bootable: 'yes' } },
+  {
+    label: 'SignExpectedPCR=yes',
+    settings: { Format: 'gpt_ext4', Bootable: 'yes', SecureBoot: 'yes', SignExpectedPCR: 'yes' },
+    base: { Format: 'gpt_ext4', Bootable: 'yes', SecureBoot: 'yes', SignExpectedPCR: 'no' },
+    // systemd-measure loads these with dlopen(), so no package pulls them in.
+    more: () => tpmLibraries().map((library) => ({ alternatives: libraryPaths(library.name), file: true, name: library.name, package: library.package })),
+  },
 ];
 
 /** Options that build without these tools, only slower: kiln uses them where it finds them. */
@@ -137,9 +146,9 @@ export function buildReport(): Report {
       { title: 'Output formats (beyond the distribution\'s tools)', rows: Object.keys(OUTPUTS).map((name) => ({ label: name, needs: formatNeeds(name, base) })) },
       {
         title: 'Options',
-        rows: OPTIONS.map(({ label, settings, base }) => {
+        rows: OPTIONS.map(({ label, settings, base, more }) => {
           const without = base ? requiredTools(configWith({ Distribution: 'debian', ...base })) : tarBase;
-          return { label, needs: minus(requiredTools(configWith({ Distribution: 'debian', ...settings })), without).map(tool) };
+          return { label, needs: [...minus(requiredTools(configWith({ Distribution: 'debian', ...settings })), without).map(tool), ...(more?.() ?? [])] };
         }).concat(SPEEDUPS.map(({ label, tools }) => ({ label, needs: tools.map(tool) }))),
       },
       {
@@ -151,7 +160,9 @@ export function buildReport(): Report {
 }
 
 export function isPresent(need: Need, probe: Probe = hostProbe()): boolean {
-  return need.alternatives.some((name) => (need.file ? existsSync(path.join(probe.root, name)) : findCommand(name, { PATH: probe.path }) !== undefined));
+  return need.alternatives.some((name) =>
+    need.file ? existsSync(path.join(probe.root, name)) : findCommand(name, { PATH: [probe.path, ...offPathDirectories(name).map((dir) => path.join(probe.root, dir))].join(':') }) !== undefined,
+  );
 }
 
 function describeNeed(need: Need, probe: Probe): string {

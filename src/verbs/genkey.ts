@@ -1,8 +1,9 @@
 /**
- * `kiln genkey [USER-ID]`: makes a gpg signing key for Sign=yes, for people who have none. mkosi 14's
- * genkey makes Secure Boot keys, which kiln does not support; a gpg key is what kiln's outputs need.
+ * `kiln genkey` makes the Secure Boot key and certificate, as mkosi 14's genkey does
+ * (genkey-secure-boot.ts). `kiln genkey USER-ID` — an argument mkosi 14's genkey does not take — makes
+ * a gpg signing key for Sign=yes (SHA256SUMS.gpg) instead, for people who have none.
  *
- * The key has NO passphrase — kiln signs unattended, in batch mode — so the keyring itself must be
+ * The gpg key has NO passphrase — kiln signs unattended, in batch mode — so the keyring itself must be
  * protected (it is 0700 and owned by the user). It is an ed25519 key that never expires, in
  * $GNUPGHOME or the ~/.gnupg of the user kiln runs as (root under sudo, who also runs the builds).
  * It refuses to make a second key where one would be confused with the first: another key with the
@@ -14,6 +15,7 @@ import { gnupgHome, parseStatus } from '../artifacts/sign.js';
 import { UserError } from '../errors.js';
 import { info } from '../log.js';
 import { run } from '../run.js';
+import { makeSecureBootKey } from './genkey-secure-boot.js';
 import type { Verb } from './types.js';
 
 export const DEFAULT_USER_ID = 'kiln image signing key';
@@ -48,37 +50,36 @@ export function parseSecretKeys(output: string): SecretKey[] {
 }
 
 /** Why making a key with this user ID would confuse, or undefined. Pure. */
-export function duplicateProblem(keys: readonly SecretKey[], userId: string, explicit: boolean, home: string): UserError | undefined {
+export function duplicateProblem(keys: readonly SecretKey[], userId: string, home: string): UserError | undefined {
   const same = keys.find((key) => key.userIds.includes(userId));
   if (same) {
     return new UserError(`a gpg key for "${userId}" already exists in ${home}: ${same.fingerprint}`, {
       hint: `sign with it (Sign=yes, Key=${same.fingerprint}), or give another user ID: kiln genkey 'NAME <E-MAIL>'`,
     });
   }
-  if (!explicit && keys.length > 0) {
-    const first = keys[0]!;
-    return new UserError(`${home} already has a gpg secret key: ${first.fingerprint} (${first.userIds[0] ?? 'no user ID'})`, {
-      hint: `Sign=yes signs with it (or pick one with Key=); to make another one, name it: kiln genkey 'NAME <E-MAIL>' and set Key= to it`,
-    });
-  }
   return undefined;
 }
 
 export const genkey: Verb = {
-  doc: 'Create a gpg signing key (no passphrase) for Sign=: genkey [USER-ID]',
+  doc: 'Create the Secure Boot key and certificate (mkosi.secure-boot.key, .crt); genkey USER-ID: a gpg signing key for Sign= instead',
   origin: 'mkosi',
   takesArguments: true,
   async run(invocation) {
     const args = invocation.args.commandLine;
+    if (args.length === 0) {
+      await makeSecureBootKey(invocation.config().config, invocation.display);
+      return 0;
+    }
     if (args.length > 1) throw new UserError('kiln genkey takes one user ID', { hint: "quote it: kiln genkey 'Image Builder <images@…>'" });
-    const userId = args[0]?.trim() || DEFAULT_USER_ID;
+    const userId = args[0]!.trim();
+    if (userId === '') throw new UserError('kiln genkey: the gpg user ID is empty', { hint: `name the key, such as: kiln genkey '${DEFAULT_USER_ID} <images@…>'` });
     const home = gnupgHome();
     const env = { GNUPGHOME: home };
     // gpg creates ~/.gnupg by itself, but not a $GNUPGHOME that does not exist yet.
     await fs.mkdir(home, { recursive: true, mode: 0o700 });
 
     const listed = await run(['gpg', '--batch', '--no-tty', '--with-colons', '--list-secret-keys'], { stdio: 'pipe', read: true, env, okCodes: [2], what: 'Listing gpg keys' });
-    const problem = duplicateProblem(parseSecretKeys(listed.stdout), userId, args.length > 0, home);
+    const problem = duplicateProblem(parseSecretKeys(listed.stdout), userId, home);
     if (problem) throw problem;
 
     const created = await run(

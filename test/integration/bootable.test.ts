@@ -2,8 +2,10 @@
  * images/bootable-vm, built three ways with every loop device masked and booted in qemu (each boot is
  * about a minute of software emulation here, far more while others build), so every image is built
  * once and checked as far as it goes without booting first:
- *   ext4.raw      gpt_ext4 (the ESP written in place), a unified kernel image; booted by kiln qemu with
- *                 UEFI on an Ephemeral= copy, reached with kiln ssh, root logged in on the serial console
+ *   ext4.raw      gpt_ext4 (the ESP written in place), a unified kernel image; SecureBoot=yes with the
+ *                 keys kiln genkey made and SignExpectedPCR=yes (so the signed image is what boots):
+ *                 booted by kiln qemu with UEFI on an Ephemeral= copy, reached with kiln ssh, root
+ *                 logged in on the serial console
  *   squashfs.raw  gpt_squashfs with Verity=yes, read-only, WithUnifiedKernelImages=no (a type-1 entry
  *                 with roothash=), its initrd from the incremental cache (CacheInitrd=yes); booted by
  *                 qemu with OVMF directly, not kiln, with one byte of a file flipped: the root comes up
@@ -26,7 +28,7 @@ import { ensureUdev, extractPartition, partitionTable, run, sh, sha256File, with
 import { KILN, makeProject, runAsync, TEST_CACHE, whyNotRoot, workspacesIn } from './helpers/kiln.js';
 import { bootWithOvmf, espOf, markerOf, runWithDeadline, ukiSections } from './helpers/vm.js';
 
-const TOOLS = ['sfdisk', 'mkfs.fat', 'mcopy', 'fsck.fat', 'objcopy', 'veritysetup', 'mksquashfs', 'mkfs.btrfs', 'qemu-system-x86_64', 'ssh', 'systemd-dissect', '/lib/systemd/systemd-udevd', '/usr/share/OVMF/OVMF_CODE.secboot.fd'];
+const TOOLS = ['sfdisk', 'mkfs.fat', 'mcopy', 'fsck.fat', 'objcopy', 'veritysetup', 'mksquashfs', 'mkfs.btrfs', 'qemu-system-x86_64', 'ssh', 'systemd-dissect', '/lib/systemd/systemd-udevd', '/usr/share/OVMF/OVMF_CODE.secboot.fd', 'sbsign', 'sbverify', 'openssl', 'swtpm', '/usr/lib/systemd/systemd-measure'];
 const reason = whyNotRoot(TOOLS);
 
 const ROOT_TYPE = '4f68bce3-e8cd-4db1-96e7-fbcaf984b709';
@@ -134,7 +136,7 @@ describe.skipIf(reason)('images/bootable-vm: bootable UEFI disks', () => {
   const cacheArgs = ['--cache', cache, '--incremental', '--cache-initrd', '--package=btrfs-progs'];
   const cacheSubdir = (): string => path.join(cache, readdirSync(cache).find((name) => name.startsWith('debian~'))!);
   const variantArgs: Record<string, string[]> = {
-    ext4: ['--output=ext4.raw'],
+    ext4: ['--output=ext4.raw', '--secure-boot', '--sign-expected-pcr'],
     // lz4: mksquashfs' default gzip -9 takes minutes of CPU for the 700 MB tree; the kernel reads lz4 too.
     squashfs: ['--format=gpt_squashfs', '--compress=lz4', '--verity=yes', '--without-unified-kernel-images', '--extra-tree=mkosi.extra', 'poweroff', 'verity', '--output=squashfs.raw'],
     btrfs: ['--format=gpt_btrfs', '--xbootldr-size=512M', '--split-artifacts', '--checksum', '--qemu-boot=linux', '--extra-tree=mkosi.extra', 'poweroff', '--output=btrfs.raw'],
@@ -162,6 +164,8 @@ describe.skipIf(reason)('images/bootable-vm: bootable UEFI disks', () => {
       sh(['cp', '-al', path.join(TEST_CACHE, name, 'packages'), path.join(cache, name, 'packages')]);
     }
     project = makeProject('bootable-vm');
+    // mkosi.secure-boot.key and .crt, found beside mkosi.default by themselves.
+    sh([KILN, 'genkey'], { cwd: project });
     const units = path.join(project, 'mkosi.extra/etc/systemd/system');
     mkdirSync(path.join(units, 'multi-user.target.wants'), { recursive: true });
     writeFileSync(path.join(units, 'kiln-marker.service'), MARKER_UNIT);
@@ -234,7 +238,8 @@ describe.skipIf(reason)('images/bootable-vm: bootable UEFI disks', () => {
   it('ext4: systemd-boot in the ESP, and a unified kernel image of the image\'s kernel with the configured command line and no root=', () => {
     const esp = espOf(image('ext4'));
     const copy = (file: string): string => copyFromRoot('ext4', file);
-    const systemdBoot = readFileSync(copy('/usr/lib/systemd/boot/efi/systemd-bootx64.efi'));
+    // SecureBoot=yes: the ESP's copies are the signed one the image keeps for bootctl, as in mkosi 14.
+    const systemdBoot = readFileSync(copy('/usr/lib/systemd/boot/efi/systemd-bootx64.efi.signed'));
     for (const file of ['/EFI/BOOT/BOOTX64.EFI', '/EFI/systemd/systemd-bootx64.efi']) {
       esp.copy(file, path.join(scratch, 'loader.efi'));
       expect(readFileSync(path.join(scratch, 'loader.efi')).equals(systemdBoot)).toBe(true);
@@ -253,6 +258,54 @@ describe.skipIf(reason)('images/bootable-vm: bootable UEFI disks', () => {
     expect(sections.initrd.equals(readFileSync(copy(`/boot/initrd.img-${version}`)))).toBe(true);
     // zstd's magic: kiln compresses dracut's output itself.
     expect(sections.initrd.subarray(0, 4).toString('hex')).toBe('28b52ffd');
+  });
+
+  it('SecureBoot=yes: sbverify accepts systemd-boot (both copies) and the UKI of the ESP with the certificate; an unsigned one and one signed with another key fail the same check', () => {
+    const certificate = path.join(project, 'mkosi.secure-boot.crt');
+    const verify = (file: string, cert = certificate) => run(['sbverify', '--cert', cert, file]);
+    const esp = espOf(image('ext4'));
+    const signed = ['/EFI/BOOT/BOOTX64.EFI', '/EFI/systemd/systemd-bootx64.efi', ...esp.list('/EFI/Linux')];
+    expect(signed).toHaveLength(3);
+    for (const [index, file] of signed.entries()) {
+      const target = path.join(scratch, `signed-${index}.efi`);
+      esp.copy(file, target);
+      expect(verify(target), file).toMatchObject({ status: 0, stdout: expect.stringContaining('Signature verification OK') });
+    }
+    // The image's own signed copy (for bootctl update) passes too.
+    expect(verify(copyFromRoot('ext4', '/usr/lib/systemd/boot/efi/systemd-bootx64.efi.signed')).status).toBe(0);
+    // squashfs.raw was built without SecureBoot=: its systemd-boot is unsigned.
+    const unsigned = path.join(scratch, 'unsigned.efi');
+    espOf(image('squashfs')).copy('/EFI/BOOT/BOOTX64.EFI', unsigned);
+    expect(verify(unsigned)).toMatchObject({ status: 1, stderr: expect.stringContaining('No signature table present') });
+    // Signed, but by another key: refused by the same check, as our signature is by another one.
+    const other = path.join(scratch, 'other');
+    sh(['openssl', 'req', '-new', '-x509', '-newkey', 'rsa:2048', '-keyout', `${other}.key`, '-out', `${other}.crt`, '-days', '1', '-subj', '/CN=someone else/', '-nodes']);
+    sh(['sbsign', '--key', `${other}.key`, '--cert', `${other}.crt`, '--output', `${unsigned}.other`, unsigned]);
+    expect(verify(`${unsigned}.other`, `${other}.crt`).status).toBe(0);
+    expect(verify(`${unsigned}.other`)).toMatchObject({ status: 1, stdout: expect.stringContaining('Signature verification failed') });
+    expect(verify(path.join(scratch, 'signed-2.efi'), `${other}.crt`).status).toBe(1);
+  });
+
+  it('SignExpectedPCR=yes: the UKI carries the certificate\'s public key and systemd-measure\'s signed PCR 11 policies, which verify against that key only', () => {
+    const uki = path.join(scratch, 'signed-2.efi');
+    const dir = mkdtempSync(path.join(scratch, 'pcr-'));
+    sh(['objcopy', '--dump-section', `.pcrsig=${dir}/pcrsig.json`, '--dump-section', `.pcrpkey=${dir}/pcrpkey.pem`, uki, `${dir}/scratch.efi`]);
+    expect(readFileSync(`${dir}/pcrpkey.pem`, 'utf8')).toBe(sh(['openssl', 'x509', '-in', path.join(project, 'mkosi.secure-boot.crt'), '-pubkey', '-noout']));
+    const signatures = JSON.parse(readFileSync(`${dir}/pcrsig.json`, 'utf8')) as Record<string, { pcrs: number[]; pol: string; sig: string }[]>;
+    // mkosi 14's banks; one policy per boot phase systemd-measure knows (four in systemd 252).
+    expect(Object.keys(signatures).sort()).toEqual(['sha1', 'sha256']);
+    for (const [bank, entries] of Object.entries(signatures)) {
+      expect(entries.length).toBeGreaterThan(0);
+      for (const [index, entry] of entries.entries()) {
+        expect(entry.pcrs).toEqual([11]);
+        writeFileSync(`${dir}/pol`, Buffer.from(entry.pol, 'hex'));
+        writeFileSync(`${dir}/sig`, Buffer.from(entry.sig, 'base64'));
+        const check = (key: string) => run(['openssl', 'dgst', `-${bank}`, '-verify', key, '-signature', `${dir}/sig`, `${dir}/pol`]);
+        expect(check(`${dir}/pcrpkey.pem`), `${bank} #${index}`).toMatchObject({ status: 0, stdout: 'Verified OK\n' });
+        sh(['openssl', 'x509', '-in', path.join(scratch, 'other.crt'), '-pubkey', '-noout', '-out', `${dir}/other.pem`]);
+        expect(check(`${dir}/other.pem`).status).toBe(1);
+      }
+    }
   });
 
   it('squashfs: a type-1 boot entry instead, with the read-only command line and roothash=, and the initrd made once for the cache', () => {
@@ -332,6 +385,13 @@ describe.skipIf(reason)('images/bootable-vm: bootable UEFI disks', () => {
     expect(filesContaining(path.dirname(key), Buffer.from(secret))).toEqual([key]);
     expect(filesContaining(project, Buffer.from(secret))).toEqual([]);
     for (const log of logs.values()) expect(log).not.toContain(secret);
+    // The Secure Boot key likewise: in its own file only.
+    const secureBootKey = path.join(project, 'mkosi.secure-boot.key');
+    expect((statSync(secureBootKey).mode & 0o777).toString(8)).toBe('600');
+    const keyLine = readFileSync(secureBootKey, 'utf8').split('\n').filter((line) => /^[A-Za-z0-9+/=]{60,}$/.test(line))[3]!;
+    expect(keyLine).toBeDefined();
+    expect(filesContaining(project, Buffer.from(keyLine))).toEqual([secureBootKey]);
+    for (const log of logs.values()) expect(log).not.toContain(keyLine);
   });
 
   it('squashfs: qemu with OVMF, called directly, boots the type-1 entry to multi-user.target on a verified read-only root; the flipped byte is an I/O error', async () => {

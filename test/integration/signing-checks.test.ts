@@ -1,11 +1,12 @@
 /**
  * Sign=yes fails before the build starts when gpg cannot sign (no key, a key that needs a passphrase,
- * no keyring): no workspace, no output, seconds instead of a build. And `kiln genkey` makes a key
- * that signs without asking, and refuses to make a confusing second one. Real gpg, temporary
- * keyrings; no build runs here.
+ * no keyring): no workspace, no output, seconds instead of a build. And `kiln genkey USER-ID` makes a
+ * gpg key that signs without asking, and refuses to make a confusing second one; plain `kiln genkey`
+ * makes the Secure Boot key pair, as mkosi 14's does. Real gpg and openssl, temporary keyrings and
+ * projects; no build runs here.
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -149,7 +150,7 @@ describe.skipIf(skip)('kiln genkey', () => {
     expect(gpg(keyring, ['--with-colons', '--list-secret-keys', fingerprint])).toContain('uid:u::::');
   });
 
-  it('refuses a second key with the same user ID, and an unnamed one beside it', async () => {
+  it('refuses a second key with the same user ID; without a user ID it makes no gpg key at all', async () => {
     const keyring = path.join(home, 'twice');
     const first = await kiln(['genkey', 'Kiln CI <ci@localhost>'], { env: { GNUPGHOME: keyring } });
     expect(first.status).toBe(0);
@@ -159,11 +160,60 @@ describe.skipIf(skip)('kiln genkey', () => {
     expect(again.status).toBe(1);
     expect(again.stderr).toContain(`kiln: error: a gpg key for "Kiln CI <ci@localhost>" already exists in ${keyring}: ${fingerprint}\n`);
 
-    const unnamed = await kiln(['genkey'], { env: { GNUPGHOME: keyring } });
-    expect(unnamed.status).toBe(1);
-    expect(unnamed.stderr).toContain(`kiln: error: ${keyring} already has a gpg secret key: ${fingerprint} (Kiln CI <ci@localhost>)\n`);
-
+    const project = makeProject();
+    try {
+      expect((await kiln(['genkey'], { cwd: project, env: { GNUPGHOME: keyring } })).status).toBe(0);
+      expect(readdirSync(project).sort()).toEqual(['mkosi.secure-boot.crt', 'mkosi.secure-boot.key']);
+    } finally {
+      rmSync(project, { recursive: true, force: true });
+    }
     const fingerprints = gpg(keyring, ['--with-colons', '--list-secret-keys']).match(/^sec:/gm) ?? [];
     expect(fingerprints).toHaveLength(1);
+  });
+});
+
+describe.skipIf(whyNotRoot(['openssl']))('kiln genkey: the Secure Boot key and certificate, as mkosi 14', () => {
+  let project: string;
+
+  beforeAll(() => {
+    project = makeProject();
+    writeFileSync(path.join(project, 'mkosi.default'), '[Distribution]\nDistribution=debian\n\n[Output]\nSecureBootValidDays=30\nSecureBootCommonName=Fleet of %u\n');
+  });
+
+  afterAll(() => rmSync(project, { recursive: true, force: true }));
+
+  it('writes mkosi.secure-boot.key (0600) and .crt beside mkosi.default, with the configured CN and validity, and keeps them without --force', async () => {
+    const made = await kiln(['genkey'], { cwd: project, env: { SUDO_USER: 'alice' } });
+    expect(made.status, made.stderr).toBe(0);
+    expect(made.stdout).toBe('mkosi.secure-boot.key\nmkosi.secure-boot.crt\n');
+    expect(made.stderr).toContain('Generating Secure Boot keys rsa:2048 for CN "Fleet of alice"; they expire in 30 days');
+    const key = path.join(project, 'mkosi.secure-boot.key');
+    const certificate = path.join(project, 'mkosi.secure-boot.crt');
+    expect((statSync(key).mode & 0o777).toString(8)).toBe('600');
+    const subject = execFileSync('openssl', ['x509', '-in', certificate, '-noout', '-subject', '-startdate', '-enddate'], { encoding: 'utf8' });
+    expect(subject).toMatch(/^subject=CN = Fleet of alice$/m);
+    const dates = Object.fromEntries(subject.split('\n').filter((l) => l.includes('After') || l.includes('Before')).map((l) => l.split('=') as [string, string]));
+    expect((Date.parse(dates.notAfter!) - Date.parse(dates.notBefore!)) / 86_400_000).toBe(30);
+    // The key's contents are never shown.
+    const body = readFileSync(key, 'utf8').split('\n')[5]!;
+    expect(made.stderr).not.toContain(body);
+
+    const again = await kiln(['genkey'], { cwd: project });
+    expect(again.status).toBe(1);
+    expect(again.stderr).toContain('kiln: error: mkosi.secure-boot.key and mkosi.secure-boot.crt already exist\n');
+    expect(readFileSync(key, 'utf8').split('\n')[5]).toBe(body);
+    expect((await kiln(['-f', 'genkey'], { cwd: project })).status).toBe(0);
+    expect(readFileSync(key, 'utf8').split('\n')[5]).not.toBe(body);
+    expect(readdirSync(project).sort()).toEqual(['mkosi.default', 'mkosi.secure-boot.crt', 'mkosi.secure-boot.key']);
+  });
+
+  it('refuses a build whose key does not belong to the certificate, before anything is built', async () => {
+    const other = path.join(project, 'other.key');
+    execFileSync('openssl', ['genpkey', '-algorithm', 'RSA', '-out', other], { stdio: 'ignore' });
+    const result = await kiln(['--format=gpt_ext4', '--bootable', '--secure-boot', `--secure-boot-key=${other}`, 'build'], { cwd: project });
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain(`kiln: error: SecureBoot=yes: SecureBootKey=${other} is not the key of SecureBootCertificate=${path.join(project, 'mkosi.secure-boot.crt')}`);
+    expect(workspacesIn(project)).toEqual([]);
+    rmSync(other);
   });
 });

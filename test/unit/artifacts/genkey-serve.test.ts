@@ -30,20 +30,14 @@ describe('duplicateProblem', () => {
   const keys = parseSecretKeys(LISTING);
 
   it('refuses a second key with the same user ID', () => {
-    const problem = duplicateProblem(keys, 'kiln test <kiln-test@localhost>', true, '/root/.gnupg');
+    const problem = duplicateProblem(keys, 'kiln test <kiln-test@localhost>', '/root/.gnupg');
     expect(problem?.message).toBe('a gpg key for "kiln test <kiln-test@localhost>" already exists in /root/.gnupg: ED07BA7863D4741B8674484F3F19F8BE1643BED9');
     expect(problem?.hint).toContain('Key=ED07BA7863D4741B8674484F3F19F8BE1643BED9');
   });
 
-  it('refuses an unnamed key beside existing ones, which would blur the default key', () => {
-    expect(duplicateProblem(keys, 'kiln image signing key', false, '/root/.gnupg')?.message).toBe(
-      '/root/.gnupg already has a gpg secret key: ED07BA7863D4741B8674484F3F19F8BE1643BED9 (kiln test <kiln-test@localhost>)',
-    );
-  });
-
   it('allows a named new key, and any key in an empty keyring', () => {
-    expect(duplicateProblem(keys, 'CI <ci@localhost>', true, '/root/.gnupg')).toBeUndefined();
-    expect(duplicateProblem([], 'kiln image signing key', false, '/root/.gnupg')).toBeUndefined();
+    expect(duplicateProblem(keys, 'CI <ci@localhost>', '/root/.gnupg')).toBeUndefined();
+    expect(duplicateProblem([], 'kiln image signing key', '/root/.gnupg')).toBeUndefined();
   });
 });
 

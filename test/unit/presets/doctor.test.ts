@@ -15,12 +15,14 @@ const ALL_PROGRAMS = [
   'getfattr', 'xz', 'btrfs', 'cp', 'mkfs.ext4', 'debugfs', 'sfdisk', 'mkfs.xfs', 'xfs_db', 'mkfs.btrfs', 'mksquashfs',
   'systemctl', 'zstd', 'gzip', 'gpg', 'git', 'mkfs.fat', 'mcopy', 'objcopy', 'ssh-keygen',
   'lxc-create', 'lxc-start', 'lxc-attach', 'qemu-system-x86_64', 'mdir', 'ssh',
-  'cpio', 'veritysetup', 'openssl', 'cryptsetup', 'bmaptool', 'resize2fs', 'dumpe2fs', 'rsync',
+  'cpio', 'veritysetup', 'openssl', 'cryptsetup', 'bmaptool', 'resize2fs', 'dumpe2fs', 'rsync', 'sbsign', 'systemd-measure', 'swtpm',
 ];
 const DEBIAN_KEYRING = 'usr/share/keyrings/debian-archive-keyring.gpg';
 const UBUNTU_KEYRING = 'usr/share/keyrings/ubuntu-archive-keyring.gpg';
 /** Debian's OVMF package on x86_64 (this test's expectations are an x86_64 host's, like CI's). */
 const FIRMWARE = 'usr/share/OVMF/OVMF_CODE.fd';
+/** What systemd-measure loads for SignExpectedPCR= (with either TPM transport), where Debian keeps it on x86_64. */
+const TPM_LIBRARIES = ['libtss2-esys.so.0', 'libtss2-rc.so.0', 'libtss2-mu.so.0', 'libtss2-tcti-swtpm.so.0', 'libtss2-tcti-device.so.0'].map((name) => `usr/lib/x86_64-linux-gnu/${name}`);
 
 let scratch: string;
 beforeEach(() => {
@@ -70,6 +72,7 @@ describe('kiln doctor', () => {
       '  SourceFileTransfer=copy-git-*  ✗ git [apt-get install git]',
       '  Bootable=yes                   ✗ mkfs.fat [apt-get install dosfstools]  ✗ mcopy [apt-get install mtools]  ✗ zstd [apt-get install zstd]  ✓ objcopy',
       '  Ssh=yes, Netdev=yes            ✗ systemctl [apt-get install systemd]  ✗ ssh-keygen [apt-get install openssh-client]',
+      '  SecureBoot=yes                 ✗ sbsign [apt-get install sbsigntool]',
       'Running the images (to try them out):',
       '  lxc images                     ✗ lxc-create [apt-get install lxc]  ✗ lxc-start [apt-get install lxc]  ✗ lxc-attach [apt-get install lxc]',
       '  kiln qemu                      ✓ qemu-system-x86_64 (or qemu-kvm, qemu)  ✗ UEFI firmware (OVMF) [apt-get install ovmf]  ✗ mdir [apt-get install mtools]  ✓ objcopy',
@@ -83,13 +86,13 @@ describe('kiln doctor', () => {
       'debian', 'ubuntu', 'arch', 'fedora', 'opensuse', 'centos', 'centos_epel', 'rocky', 'rocky_epel', 'alma', 'alma_epel', 'mageia', 'openmandriva',
       'directory', 'tar', 'cpio', 'subvolume', 'gpt_ext4', 'gpt_xfs', 'gpt_btrfs', 'gpt_squashfs', 'plain_squashfs', 'lxc', 'incus',
       'CompressOutput=zstd', 'CompressOutput=gz', 'Sign=yes', 'SourceFileTransfer=copy-git-*', 'Bootable=yes', 'Ssh=yes, Netdev=yes',
-      'Verity=signed', 'Encrypt=', 'BMap=yes', 'Minimize=yes', 'Incremental=yes, directory',
+      'Verity=signed', 'Encrypt=', 'BMap=yes', 'Minimize=yes', 'SecureBoot=yes', 'SignExpectedPCR=yes', 'Incremental=yes, directory',
       'lxc images', 'kiln qemu', 'kiln ssh',
     ]);
   });
 
   it('ends with the packages to install, once each, and fails', () => {
-    const probe = host(ALL_PROGRAMS.filter((name) => !['mksquashfs', 'xz', 'lxc-start'].includes(name)), [DEBIAN_KEYRING, UBUNTU_KEYRING, FIRMWARE]);
+    const probe = host(ALL_PROGRAMS.filter((name) => !['mksquashfs', 'xz', 'lxc-start'].includes(name)), [DEBIAN_KEYRING, UBUNTU_KEYRING, FIRMWARE, ...TPM_LIBRARIES]);
     expect(verdict(buildReport(), probe)).toEqual({
       text: '\nMissing: xz, mksquashfs, lxc-start\nInstall with: apt-get install xz-utils squashfs-tools lxc   (or: sudo kiln doctor --install)\n',
       status: 1,
@@ -97,7 +100,7 @@ describe('kiln doctor', () => {
   });
 
   it('says what to do about a keyring no Debian 12 package has, instead of an empty apt-get line', () => {
-    const probe = host(ALL_PROGRAMS, [DEBIAN_KEYRING, FIRMWARE]);
+    const probe = host(ALL_PROGRAMS, [DEBIAN_KEYRING, FIRMWARE, ...TPM_LIBRARIES]);
     expect(verdict(buildReport(), probe)).toEqual({
       text: [
         '',
@@ -110,7 +113,7 @@ describe('kiln doctor', () => {
   });
 
   it('succeeds when everything is there', () => {
-    expect(verdict(buildReport(), host(ALL_PROGRAMS, [DEBIAN_KEYRING, UBUNTU_KEYRING, FIRMWARE]))).toEqual({ text: '\nEverything kiln can use is here.\n', status: 0 });
+    expect(verdict(buildReport(), host(ALL_PROGRAMS, [DEBIAN_KEYRING, UBUNTU_KEYRING, FIRMWARE, ...TPM_LIBRARIES]))).toEqual({ text: '\nEverything kiln can use is here.\n', status: 0 });
   });
 });
 
