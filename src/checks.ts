@@ -21,6 +21,7 @@ import { warn } from './log.js';
 import { probeMirror } from './mirror-probe.js';
 import { run } from './run.js';
 import { trustProblems } from './outputs/disk-trust.js';
+import { baseImageProblems } from './stages/base-image.js';
 import { OUTPUTS } from './outputs/index.js';
 import { getPackageManager } from './package-managers/index.js';
 
@@ -38,6 +39,7 @@ export function requiredTools(config: Config): string[] {
   if (gitModes(config).length > 0) tools.push('git');
   if (config.Sign) tools.push('gpg');
   tools.push(...bootTools(config));
+  if (config.BaseImage !== null) tools.push('mount', 'umount', 'getfattr', 'setfattr');
   if (config.Ssh || config.Netdev) tools.push('systemctl');
   if (config.Ssh && config.SshAgent !== null) tools.push('ssh-add');
   else if (config.Ssh && config.SshKey === null) tools.push('ssh-keygen');
@@ -152,6 +154,8 @@ export async function checkBuild(loaded: Loaded, display: (file: string) => stri
 
   for (const problem of await trustProblems(config, loaded.directory)) errors.push(new UserError(problem));
   for (const problem of await secureBootProblems(config, warn)) errors.push(new UserError(problem));
+  for (const problem of baseImageProblems(config)) errors.push(new ConfigError(loaded.context.originOf('BaseImage') ?? { file: display(loaded.directory) }, problem));
+  if (config.BaseImage !== null && config.Incremental) warn('Incremental= has no effect with BaseImage=: the changes to a base image are not cached');
 
   const format = OUTPUTS[config.Format];
   if (format?.check && !writableProblem) {

@@ -50,6 +50,7 @@ export const TOOL_PACKAGES = {
   gzip: 'gzip',
   pigz: 'pigz',
   getfattr: 'attr',
+  setfattr: 'attr',
   'dpkg-query': 'dpkg',
   openssl: 'openssl',
   tar: 'tar',

@@ -23,7 +23,8 @@ import { reproducibilityOf } from './reproducible.js';
 import { run } from './run.js';
 import { throwIfInterrupted } from './signals.js';
 import { configFileOf, runBuildScript } from './stages/build-script.js';
-import { BASE_STAGES, EXTENSION_STAGES, IMAGE_STAGES } from './stages/index.js';
+import { withBaseImage } from './stages/base-image.js';
+import { BASE_STAGES, EXTENSION_STAGES, IMAGE_STAGES, SETTLING_STAGES } from './stages/index.js';
 import type { Stage } from './stages/types.js';
 import { explainFullMemoryRoot, mountMemoryRoot, type MemoryRoot } from './memory-root.js';
 import { createWorkspace, removeWorkspace, unmountBelow } from './workspace.js';
@@ -42,6 +43,11 @@ export interface BuildOptions {
   readonly rootCache?: string;
 }
 
+/** Incremental= without BaseImage=: the changes to a base image are not cached. */
+function usesIncrementalCache(config: BuildContext['config']): boolean {
+  return config.Incremental && config.BaseImage === null;
+}
+
 async function runStages(stages: readonly Stage[], context: BuildContext): Promise<void> {
   for (const stage of stages) {
     throwIfInterrupted();
@@ -50,16 +56,20 @@ async function runStages(stages: readonly Stage[], context: BuildContext): Promi
 }
 
 /**
- * The root of one phase: from the incremental cache or bootstrapped, then the rest of the stages.
+ * The root of one phase: from the incremental cache or bootstrapped (or on top of BaseImage=, which
+ * is never cached), then the rest of the stages.
  * `early`: the image's root, begun from the cache while the development phase ran.
  */
 async function populateRoot(context: BuildContext, early?: Promise<Lookup>): Promise<void> {
-  if (context.config.Incremental) {
-    await prepareIncrementalRoot(context, () => runStages(BASE_STAGES, context), () => runStages(EXTENSION_STAGES, context), early);
-  } else {
-    await runStages(BASE_STAGES, context);
-  }
-  await runStages(IMAGE_STAGES, context);
+  await withBaseImage(context, async () => {
+    if (usesIncrementalCache(context.config)) {
+      await prepareIncrementalRoot(context, () => runStages(BASE_STAGES, context), () => runStages(EXTENSION_STAGES, context), early);
+    } else {
+      await runStages(BASE_STAGES, context);
+    }
+    await runStages(IMAGE_STAGES, context);
+  });
+  await runStages(SETTLING_STAGES, context);
 }
 
 async function unwindDevelopmentImage(cleanup: CleanupStack): Promise<void> {
@@ -155,7 +165,7 @@ export async function buildImage(loaded: Loaded, options: BuildOptions): Promise
     await makeBuildDirectories(config);
     let early: Promise<Lookup> | undefined;
     if (config.BuildScript !== null) {
-      early = config.Incremental && !config.SkipFinalPhase ? startFromCache(context) : undefined;
+      early = usesIncrementalCache(config) && !config.SkipFinalPhase ? startFromCache(context) : undefined;
       // Whatever happens, the early root is finished before the clean-up undoes it (its result is
       // taken by populateRoot() below).
       early?.catch(() => undefined);

@@ -69,6 +69,9 @@ async function installInContainer(context: BuildContext, packages: readonly stri
     'apt-get update -q',
     `apt-get install -y -q --no-install-recommends ${packages.map(shellQuote).join(' ')}`,
     'rm -f /usr/sbin/policy-rc.d /etc/dpkg/dpkg.cfg.d/kiln-unsafe-io',
+    // BaseImage=: the image is the changes to the base, and apt's downloaded indexes (~150 MB) are
+    // none of them — mmdebstrap leaves them out of a bootstrapped root just the same.
+    context.config.BaseImage !== null ? 'rm -rf /var/lib/apt/lists/* /var/cache/apt/pkgcache.bin /var/cache/apt/srcpkgcache.bin' : '',
   ].filter(Boolean);
   await runInContainer(context, ['sh', '-c', script.join('\n')], {
     network: true,

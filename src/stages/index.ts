@@ -53,7 +53,10 @@ export const IMAGE_STAGES: readonly Stage[] = [
   finalOnly(removeFiles),
   finalOnly(resetMachineId),
   finalizeScript,
-  // Last, so that nothing the build writes escapes them (SourceDateEpoch= only).
-  finalOnly(removeBuildRecords),
-  finalOnly(clampTimes),
 ];
+
+/**
+ * Last, so that nothing the build writes escapes them (SourceDateEpoch= only) — and, with BaseImage=,
+ * after the overlay is gone, so that they touch the changes alone, not every file of the base.
+ */
+export const SETTLING_STAGES: readonly Stage[] = [finalOnly(removeBuildRecords), finalOnly(clampTimes)];

@@ -6,6 +6,7 @@ import { getDistribution } from '../distributions/index.js';
 import { getPackageManager } from '../package-managers/index.js';
 import { defuseEscapingLinks } from '../tree/defuse.js';
 import { besideRoot } from '../workspace.js';
+import { baseUpperLayer } from './base-image.js';
 import type { Stage } from './types.js';
 
 /**
@@ -40,8 +41,16 @@ export const installPackages: Stage = {
     const manager = getPackageManager(getDistribution(context.config.Distribution).packageManager);
     // The package manager works on the root from the host side: skeleton links that lead out of the
     // root must not be there while it runs.
-    const defused = await defuseEscapingLinks(context.root, besideRoot(context.root, 'defused-links'));
-    await manager.install(context, packagesToInstall(context));
+    // BaseImage=: only the skeleton's links are looked at, and parked inside the overlay (a rename
+    // out of it would cross file systems).
+    const defused =
+      context.config.BaseImage === null
+        ? await defuseEscapingLinks(context.root, besideRoot(context.root, 'defused-links'))
+        : await defuseEscapingLinks(context.root, path.join(context.root, '.kiln-defused-links'), baseUpperLayer(context));
+    const packages = packagesToInstall(context);
+    // BaseImage=: the base has the package manager and its database; only Packages= are added (mkosi 14).
+    if (context.config.BaseImage === null) await manager.install(context, packages);
+    else if (packages.length > 0) await manager.installMore(context, packages);
     await defused.restore();
     for (const [index, file] of HOST_FILES.entries()) {
       const target = path.join(context.root, file);

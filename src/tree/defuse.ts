@@ -52,12 +52,18 @@ export interface Defused {
   restore(): Promise<void>;
 }
 
-export async function defuseEscapingLinks(root: string, stash: string): Promise<Defused> {
+/**
+ * `added`: the directory holding only what was added to the root (BaseImage='s upper layer), which is
+ * walked instead of the whole root — the base's own links stay where they are.
+ */
+export async function defuseEscapingLinks(root: string, stash: string, added?: string): Promise<Defused> {
   const moved: { relative: Buffer; parked: string }[] = [];
   // Collected first: the walk must not see the tree change under it.
   const leaving: { path: Buffer; relative: Buffer }[] = [];
-  for await (const entry of walkTree(root)) {
-    if (entry.stat.isSymbolicLink() && (await escapesRoot(root, entry.path))) leaving.push(entry);
+  for await (const entry of walkTree(added ?? root)) {
+    if (!entry.stat.isSymbolicLink()) continue;
+    const link = added === undefined ? entry.path : bytes(path.join(raw(root), raw(entry.relative)));
+    if (await escapesRoot(root, link)) leaving.push({ path: link, relative: entry.relative });
   }
   for (const link of leaving) {
     if (moved.length === 0) await fs.mkdir(stash, { recursive: true });
@@ -78,6 +84,8 @@ export async function defuseEscapingLinks(root: string, stash: string): Promise<
         const parent = await mkdirInRoot(root, bytes(path.dirname(raw(relative))));
         await fs.rename(parked, Buffer.concat([parent, Buffer.from('/'), bytes(path.basename(raw(relative)))]));
       }
+      // Empty now (or holding what was not put back, which warned): it may be inside the root.
+      if (moved.length > 0) await fs.rm(stash, { recursive: true, force: true });
     },
   };
 }

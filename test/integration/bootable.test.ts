@@ -238,12 +238,16 @@ describe.skipIf(reason)('images/bootable-vm: bootable UEFI disks', () => {
   it('ext4: systemd-boot in the ESP, and a unified kernel image of the image\'s kernel with the configured command line and no root=', () => {
     const esp = espOf(image('ext4'));
     const copy = (file: string): string => copyFromRoot('ext4', file);
-    // SecureBoot=yes: the ESP's copies are the signed one the image keeps for bootctl, as in mkosi 14.
-    const systemdBoot = readFileSync(copy('/usr/lib/systemd/boot/efi/systemd-bootx64.efi.signed'));
-    for (const file of ['/EFI/BOOT/BOOTX64.EFI', '/EFI/systemd/systemd-bootx64.efi']) {
-      esp.copy(file, path.join(scratch, 'loader.efi'));
-      expect(readFileSync(path.join(scratch, 'loader.efi')).equals(systemdBoot)).toBe(true);
-      rmSync(path.join(scratch, 'loader.efi'));
+    const systemdBoot = readFileSync(copy('/usr/lib/systemd/boot/efi/systemd-bootx64.efi'));
+    // SecureBoot=yes signed each copy (and the image's .signed one for bootctl) on its own, as mkosi 14
+    // does: without its signature, each is the image's systemd-boot.
+    const loader = path.join(scratch, 'loader.efi');
+    const unsigned = (): Buffer => (sh(['sbattach', '--remove', loader]), readFileSync(loader));
+    for (const file of ['/EFI/BOOT/BOOTX64.EFI', '/EFI/systemd/systemd-bootx64.efi', 'image']) {
+      if (file === 'image') sh(['cp', copy('/usr/lib/systemd/boot/efi/systemd-bootx64.efi.signed'), loader]);
+      else esp.copy(file, loader);
+      expect(unsigned().equals(systemdBoot), file).toBe(true);
+      rmSync(loader);
     }
     const ukis = esp.list('/EFI/Linux');
     expect(ukis).toHaveLength(1);

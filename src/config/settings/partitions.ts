@@ -10,7 +10,13 @@ function partitionSize(flag: string, mkosi: string, doc: string, status: 'suppor
 }
 
 export const partitionSettings = {
-  BaseImage: pathSetting({ section, flags: ['--base-image'], mkosi: 'base_image', default: null, status: 'unsupported', doc: 'Base image to build a delta (sysext) image against' }),
+  BaseImage: pathSetting({
+    section,
+    flags: ['--base-image'],
+    mkosi: 'base_image',
+    default: null,
+    doc: 'Root directory of a base image: the output holds only the changes to it (a system extension), made on an overlayfs',
+  }),
   RootSize: size<number>({
     section,
     flags: ['--root-size'],
