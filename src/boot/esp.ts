@@ -131,6 +131,9 @@ export async function stageEspTree(context: BuildContext, dir: string, options: 
   }
   await fs.rm(stub, { force: true });
   await signEspTree(config, dir);
+  // mkosi 14 signed only the ESP's directories, which left XBOOTLDR's unified kernel images unsigned
+  // for Secure Boot firmware to refuse.
+  if (boot !== dir) await signEspTree(config, boot);
 }
 
 /** The host path of a kernel's initrd, which the initrd stage made. */
