@@ -109,7 +109,10 @@ async function runQemu(invocation: Invocation): Promise<number> {
       disk: { file: image, format: config.QCow2 ? 'qcow2' : 'raw', bus: config.Distribution === 'debian' ? 'virtio' : 'scsi' },
       extraArgs: [...config.QemuArgs, ...invocation.args.commandLine],
     });
-    const result = await run(argv, { stdio: 'inherit', okCodes: Array.from({ length: 256 }, (_, i) => i), what: 'Running qemu', searchPaths: config.ExtraSearchPaths });
+    // The machine lives no longer than kiln: killed with SIGKILL (a CI job's deadline), kiln cannot end
+    // it, and an orphaned qemu would keep the disk and the ssh port that kiln ssh no longer finds.
+    const bound = locateTool('setpriv', config.ExtraSearchPaths) ? ['setpriv', '--pdeathsig', 'KILL', '--', ...argv] : argv;
+    const result = await run(bound, { stdio: 'inherit', okCodes: Array.from({ length: 256 }, (_, i) => i), what: 'Running qemu', searchPaths: config.ExtraSearchPaths });
     throwIfInterrupted();
     return result.exitCode;
   } finally {

@@ -25,7 +25,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureUdev, extractPartition, partitionTable, run, sh, sha256File, withoutLoopDevices } from './disk-helpers.js';
-import { KILN, makeProject, runAsync, TEST_CACHE, whyNotRoot, workspacesIn } from './helpers/kiln.js';
+import { KILN, makeProject, processesMentioning, runAsync, TEST_CACHE, whyNotRoot, workspacesIn } from './helpers/kiln.js';
 import { bootWithOvmf, espOf, markerOf, runWithDeadline, ukiSections } from './helpers/vm.js';
 
 const TOOLS = ['sfdisk', 'mkfs.fat', 'mcopy', 'fsck.fat', 'objcopy', 'veritysetup', 'mksquashfs', 'mkfs.btrfs', 'qemu-system-x86_64', 'ssh', 'systemd-dissect', '/lib/systemd/systemd-udevd', '/usr/share/OVMF/OVMF_CODE.secboot.fd', 'sbsign', 'sbverify', 'openssl', 'swtpm', '/usr/lib/systemd/systemd-measure'];
@@ -39,6 +39,9 @@ const TEST_MS = BOOT_MS + 5 * 60_000;
 const BUILDS_MS = 75 * 60_000;
 const CMDLINE = 'rhgb selinux=0 audit=0 console=ttyS0 loglevel=4 rw';
 
+// To the kernel's log, which the kernel prints on its console (console=ttyS0) at priority 2: a write
+// to /dev/ttyS0 itself fails with EIO once serial-getty's agetty hangs the line up, which it does
+// when it starts, and a Type=idle getty starts 5 s into a slow marker (a loaded CI machine).
 const MARKER_UNIT = `[Unit]
 Description=kiln test: a marker on the serial console once multi-user.target is reached
 DefaultDependencies=no
@@ -46,9 +49,7 @@ After=multi-user.target
 
 [Service]
 Type=oneshot
-StandardOutput=tty
-TTYPath=/dev/ttyS0
-ExecStart=/bin/sh -c 'echo "KILN-MARKER fs=$(findmnt -no FSTYPE /) options=$(findmnt -no OPTIONS /) multi-user=$(systemctl is-active multi-user.target) efi=$(test -d /sys/firmware/efi && echo yes || echo no) serial=$(cat /sys/class/dmi/id/product_serial)"'
+ExecStart=/bin/sh -c 'echo "<2>KILN-MARKER fs=$(findmnt -no FSTYPE /) options=$(findmnt -no OPTIONS /) multi-user=$(systemctl is-active multi-user.target) efi=$(test -d /sys/firmware/efi && echo yes || echo no) serial=$(cat /sys/class/dmi/id/product_serial)" >/dev/kmsg'
 
 [Install]
 WantedBy=multi-user.target
@@ -65,7 +66,7 @@ target=$3 roothash=\${12}
 status() { set -- $(dmsetup status root); echo "$4"; }
 before=$(status)
 error=$(cat /var/lib/kiln-test/noise 2>&1 >/dev/null) && error=none
-echo "KILN-VERITY source=$dev target=$target roothash=$roothash before=$before after=$(status) read=$error"
+echo "<2>KILN-VERITY source=$dev target=$target roothash=$roothash before=$before after=$(status) read=$error" >/dev/kmsg
 `;
 /** A file that squashfs stores as it is (random bytes do not compress), so its bytes can be found in the image. */
 const NOISE = randomBytes(512 * 1024);
@@ -431,6 +432,19 @@ describe.skipIf(reason)('images/bootable-vm: bootable UEFI disks', () => {
     // efi=no: qemu loaded the kernel itself, without UEFI firmware (kiln passed root=PARTUUID=, as nothing else tells the initrd).
     expect(markerOf(ended.output) ?? ended.output.slice(-3000)).toMatch(/^KILN-MARKER fs=btrfs options=rw,\S* multi-user=active efi=no /);
     expect(ended.status).toBe(0);
+  }, TEST_MS);
+
+  it('kiln qemu killed with SIGKILL takes its machine with it: no qemu is left holding the disk', async () => {
+    const vm = track(runWithDeadline([KILN, ...args('btrfs'), 'qemu'], { cwd: project, timeoutMs: 10 * 60_000 }));
+    const machines = (): string[] => processesMentioning(image('btrfs')).filter((p) => p.includes('qemu-system'));
+    for (let waited = 0; machines().length === 0; waited += 100) {
+      if (waited > 5 * 60_000) throw new Error(`kiln qemu started no machine:\n${vm.output()}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    process.kill(vm.pid, 'SIGKILL');
+    for (let waited = 0; machines().length > 0 && waited < 10_000; waited += 100) await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(machines()).toEqual([]);
+    expect((await vm).output).not.toContain('(killed after');
   }, TEST_MS);
 
   it('ext4: kiln qemu boots an Ephemeral= copy with UEFI; kiln ssh answers from inside, where root is logged in on the serial console', async () => {

@@ -103,7 +103,8 @@ describe('Format=directory', () => {
     const inode = statSync(path.join(context.root, 'usr/lib/os-release')).ino;
     await OUTPUTS.directory!.write(context);
     const target = path.join(context.staging, 'image');
-    expect(context.artifacts).toEqual([{ name: 'image', path: target, checksummed: false, isDirectory: true }]);
+    // afterReplace keeps the replaced tree as the spare for the next -i rebuild (rsync'd, not copied).
+    expect(context.artifacts).toEqual([{ name: 'image', path: target, checksummed: false, isDirectory: true, afterReplace: expect.any(Function) }]);
     expect(existsSync(context.root)).toBe(false);
     // Renamed, not copied: the same inode.
     expect(statSync(path.join(target, 'usr/lib/os-release')).ino).toBe(inode);

@@ -3,7 +3,7 @@
  * every failed or finished build must leave nothing behind.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, realpathSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { needs, unavailable } from '../../skip.js';
@@ -84,6 +84,20 @@ export function workspacesIn(dir: string): string[] {
 }
 
 /** Running processes whose command line mentions a path (nspawn, mmdebstrap, …). */
+/** The processes (other than this one) whose working directory is `dir`: a kiln started there, whatever its arguments. */
+export function processesIn(dir: string): string[] {
+  const real = realpathSync(dir);
+  const found: string[] = [];
+  for (const pid of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
+    try {
+      if (Number(pid) !== process.pid && readlinkSync(`/proc/${pid}/cwd`) === real) found.push(`${pid}: ${readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ')}`);
+    } catch {
+      // gone
+    }
+  }
+  return found;
+}
+
 export function processesMentioning(needle: string): string[] {
   const found: string[] = [];
   for (const pid of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {

@@ -50,21 +50,42 @@ export interface Finished {
   readonly output: string;
 }
 
-/** Runs a command to its end with its output collected, killed after `timeoutMs`. */
-export function runWithDeadline(argv: readonly string[], options: { cwd?: string; timeoutMs: number; env?: NodeJS.ProcessEnv }): Promise<Finished> & { output(): string; kill(): void } {
-  const child = spawn(argv[0]!, argv.slice(1), { cwd: options.cwd, env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+/**
+ * Runs a command to its end with its output collected; after `timeoutMs` its whole process group is
+ * killed (kiln's qemu runs in kiln's group and holds the output pipe open, so killing kiln alone
+ * would leave the wait hanging).
+ */
+export function runWithDeadline(argv: readonly string[], options: { cwd?: string; timeoutMs: number; env?: NodeJS.ProcessEnv }): Promise<Finished> & { output(): string; kill(): void; pid: number } {
+  const child = spawn(argv[0]!, argv.slice(1), { cwd: options.cwd, env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   let output = '';
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
-  const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs);
+  const killGroup = (): void => {
+    try {
+      process.kill(-child.pid!, 'SIGKILL');
+    } catch {
+      // gone
+    }
+  };
+  let late: NodeJS.Timeout | undefined;
+  const timer = setTimeout(() => {
+    output += `\n(killed after ${options.timeoutMs} ms)\n`;
+    killGroup();
+  }, options.timeoutMs);
   const done = new Promise<Finished>((resolve, reject) => {
     child.on('error', reject);
     child.on('close', (status) => {
       clearTimeout(timer);
+      clearTimeout(late);
       resolve({ status, output });
     });
   });
-  return Object.assign(done, { output: () => output, kill: () => void child.kill('SIGTERM') });
+  // SIGTERM lets kiln end qemu and clean up itself; the group goes too if that takes longer than a minute.
+  const kill = (): void => {
+    child.kill('SIGTERM');
+    late = setTimeout(killGroup, 60_000);
+  };
+  return Object.assign(done, { output: () => output, kill, pid: child.pid! });
 }
 
 /**
