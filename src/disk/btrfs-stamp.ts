@@ -8,6 +8,8 @@
  *   header, the device, chunk and device extent items, the superblocks, the UUID tree's key);
  * - every time in inode and root items becomes the epoch, but modification times, which keep the
  *   tree's (already clamped to the epoch);
+ * - the transid of directory entries and extended attributes, which mkfs leaves unset (so it holds
+ *   stale bytes, such as the tree's change times), becomes the leaf's generation;
  * - the unused space of each block, where old versions of items linger, becomes zeros;
  * - each block changed gets its CRC-32C again.
  * Tree blocks are found by scanning the image: a block whose header names this file system and whose
@@ -27,6 +29,9 @@ const HEADER_SIZE = 101;
 const ITEM_SIZE = 25;
 
 const INODE_ITEM = 1;
+const XATTR_ITEM = 24;
+const DIR_ITEM = 84;
+const DIR_INDEX = 96;
 const ROOT_ITEM = 132;
 const DEV_EXTENT = 204;
 const DEV_ITEM = 216;
@@ -38,6 +43,11 @@ const ROOT_ITEM_SIZE = 439;
 const TIMESPEC = { atime: 112, ctime: 124, mtime: 136, otime: 148 } as const;
 const ROOT_UUID = 247;
 const ROOT_TIMES = [327, 339, 351, 363];
+const DIR_ENTRY_SIZE = 30;
+const DIR_ENTRY_TRANSID = 17;
+const DIR_ENTRY_DATA_LEN = 25;
+const DIR_ENTRY_NAME_LEN = 27;
+const HEADER_GENERATION = 80;
 const DEV_ITEM_UUID = 66;
 const DEV_EXTENT_CHUNK_TREE_UUID = 32;
 const CHUNK_STRIPES = 48;
@@ -142,6 +152,7 @@ class Stamper {
       const item = block.subarray(start, start + block.readUInt32LE(header + 21));
       if (type === INODE_ITEM && item.length >= INODE_ITEM_SIZE) this.#stampInode(item);
       else if (type === ROOT_ITEM) this.#stampRoot(item, objectid);
+      else if (type === DIR_ITEM || type === DIR_INDEX || type === XATTR_ITEM) stampDirEntries(item, block.readBigUInt64LE(HEADER_GENERATION));
       else if (type === DEV_ITEM) this.#replaceUuidAt(item, DEV_ITEM_UUID);
       else if (type === DEV_EXTENT) this.#replaceUuidAt(item, DEV_EXTENT_CHUNK_TREE_UUID);
       else if (type === CHUNK_ITEM) this.#stampStripes(item, 0);
@@ -186,6 +197,20 @@ class Stamper {
     for (let at = SUPER_SYS_CHUNK_ARRAY; at < SUPER_SYS_CHUNK_ARRAY + size; ) at += 17 + this.#stampStripes(block, at + 17);
     block.fill(0, 0, CSUM_SIZE);
     block.writeUInt32LE(crc32c(block.subarray(CSUM_SIZE)), 0);
+  }
+}
+
+/**
+ * btrfs-progs 6.2 never sets the transid of the directory entries and extended attributes it
+ * inserts (fixed for directory entries in 6.10): those 8 bytes keep whatever lay there before in
+ * the leaf's memory — parts of earlier items, such as the tree's change times. They become the
+ * generation of the leaf, which in a fresh file system is the transaction that filled it, as the
+ * kernel and later btrfs-progs record. An item holds several entries when their names' hashes collide.
+ */
+function stampDirEntries(item: Buffer, generation: bigint): void {
+  for (let at = 0; at + DIR_ENTRY_SIZE <= item.length; ) {
+    item.writeBigUInt64LE(generation, at + DIR_ENTRY_TRANSID);
+    at += DIR_ENTRY_SIZE + item.readUInt16LE(at + DIR_ENTRY_NAME_LEN) + item.readUInt16LE(at + DIR_ENTRY_DATA_LEN);
   }
 }
 

@@ -19,8 +19,7 @@ import { partitionTable, extractPartition } from './disk-helpers.js';
 import { kilnOk, TEST_CACHE, whyNotRoot } from './helpers/kiln.js';
 
 const EPOCH = 1_700_000_000;
-// gpt_btrfs is not here yet: two builds still differ in ~44 single metadata blocks (see the report of issue 15).
-const FORMATS = ['tar', 'directory', 'gpt_ext4', 'gpt_xfs', 'gpt_squashfs', 'lxc', 'incus'] as const;
+const FORMATS = ['tar', 'directory', 'gpt_ext4', 'gpt_btrfs', 'gpt_xfs', 'gpt_squashfs', 'lxc', 'incus'] as const;
 type Format = (typeof FORMATS)[number];
 
 const skip = whyNotRoot(['mmdebstrap', 'systemd-nspawn', 'mkfs.ext4', 'mkfs.btrfs', 'mkfs.xfs', 'mksquashfs', 'sfdisk', 'getfattr', 'xz', 'btrfs', 'e2fsck', 'xfs_repair']);
@@ -99,6 +98,7 @@ function imageFile(dir: string, format: Format): string {
     tar: 'repro.tar.xz',
     directory: 'repro',
     gpt_ext4: 'repro.raw',
+    gpt_btrfs: 'repro.raw',
     gpt_xfs: 'repro.raw',
     gpt_squashfs: 'repro.raw',
     lxc: 'repro.rootfs.tar.xz',
@@ -147,12 +147,13 @@ function diskUuids(image: string, scratch: string): string[] {
   }
 }
 
-/** The file system of a disk's root partition passes its own checker (the reproducible build corrects ext4 and XFS in place). */
+/** The file system of a disk's root partition passes its own checker (the reproducible build corrects btrfs, ext4 and XFS in place). */
 function checkFileSystem(image: string, format: Format, scratch: string): void {
   const root = partitionTable(image).partitions.at(-1)!;
   const partition = extractPartition(image, root, path.join(scratch, `${format}.part`));
   try {
     if (format === 'gpt_ext4') execFileSync('e2fsck', ['-f', '-n', partition], { stdio: 'pipe' });
+    if (format === 'gpt_btrfs') execFileSync('btrfs', ['check', '--readonly', partition], { stdio: 'pipe' });
     if (format === 'gpt_xfs') execFileSync('xfs_repair', ['-n', '-f', partition], { stdio: 'pipe' });
   } finally {
     fs.rmSync(partition, { force: true });
