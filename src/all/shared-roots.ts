@@ -5,6 +5,8 @@
  * the run's own, in its Cache= directory and removed when the run ends: the first image of a group
  * bootstraps and stores its root there, the others wait for it (the key's lock) and start from it
  * as Incremental=yes would, without leaving anything in Cache=. mkosi 14 bootstraps every image.
+ * The directory's name carries kiln's pid: one left by a run that was killed (SIGKILL, a power cut)
+ * is removed by the next run that finds its owner gone.
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -17,6 +19,24 @@ export interface SharedRoots {
   /** The run's root cache of each image that shares its root with another. */
   readonly of: ReadonlyMap<Image, string>;
   remove(): Promise<void>;
+}
+
+function ownerGone(name: string): boolean {
+  const pid = Number(/^\.all-run-(\d+)-/.exec(name)?.[1]);
+  if (!pid) return false;
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}
+
+async function removeLeftovers(cache: string): Promise<void> {
+  const names = await fs.readdir(cache).catch(() => [] as string[]);
+  for (const name of names.filter(ownerGone)) {
+    await run(['rm', '-rf', '--one-file-system', path.join(cache, name)], { what: 'Removing the shared roots of a kiln --all run that was killed' });
+  }
 }
 
 export async function shareRoots(images: readonly Image[]): Promise<SharedRoots> {
@@ -35,7 +55,8 @@ export async function shareRoots(images: readonly Image[]): Promise<SharedRoots>
   for (const group of groups.values()) {
     if (group.images.length < 2) continue;
     await fs.mkdir(group.cache, { recursive: true });
-    const dir = await fs.mkdtemp(path.join(group.cache, '.all-run-'));
+    await removeLeftovers(group.cache);
+    const dir = await fs.mkdtemp(path.join(group.cache, `.all-run-${process.pid}-`));
     made.push(dir);
     for (const image of group.images) of.set(image, dir);
   }

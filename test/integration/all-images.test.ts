@@ -258,6 +258,10 @@ describe.skipIf(skip)('kiln --all without --incremental', () => {
       );
     }
     writeFileSync(path.join(project, 'mkosi.postinst'), POSTINST, { mode: 0o755 });
+    // What a killed run left (its pid is above any pid_max), and what a running one holds (this pid).
+    const stale = path.join(cache, 'debian~bookworm', '.all-run-4194999-killed');
+    const live = path.join(cache, 'debian~bookworm', `.all-run-${process.pid}-running`);
+    for (const dir of [stale, live]) mkdirSync(path.join(dir, 'root'), { recursive: true });
     const result = await kiln(['--cache', cache, '--all', 'build'], { cwd: project, env: { CI: 'true' } });
     expect(result.stderr).not.toContain('kiln: error');
     expect(result.status).toBe(0);
@@ -268,7 +272,8 @@ describe.skipIf(skip)('kiln --all without --incremental', () => {
     const listing = execFileSync('tar', ['-tJf', path.join(project, 'out/tar/debian~bookworm/tar.tar.xz')], { encoding: 'utf8' });
     expect(listing).toMatch(/^\.\/(usr\/)?bin\/busybox$/m);
     // The run's own cached roots went with it; Cache= keeps only the downloads, as without --all.
-    expect(readdirSync(path.join(cache, 'debian~bookworm'))).toEqual(['packages', 'packages.lock']);
+    // The killed run's went too; the running one's stays.
+    expect(readdirSync(path.join(cache, 'debian~bookworm')).sort()).toEqual([path.basename(live), 'packages', 'packages.lock']);
     expect(mountsUnder(project)).toEqual([]);
   });
 });
