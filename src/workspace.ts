@@ -30,9 +30,11 @@ function processIdentity(pid: number): string | undefined {
   }
 }
 
+const WORKSPACE_PREFIX = '.kiln-build-';
+
 /** A private directory in `base`, removed by a later build if this one is killed before it does. */
-export async function createScratchDirectory(base: string): Promise<string> {
-  const dir = await fs.mkdtemp(path.join(base, '.kiln-build-'));
+export async function createScratchDirectory(base: string, prefix = WORKSPACE_PREFIX): Promise<string> {
+  const dir = await fs.mkdtemp(path.join(base, prefix));
   await fs.writeFile(path.join(dir, OWNER_FILE), `${processIdentity(process.pid) ?? process.pid}\n`);
   return dir;
 }
@@ -78,15 +80,20 @@ function killProcessesInside(dir: string): void {
  * same place finds its workspace — owner gone — and removes it, mounts first.
  */
 export async function removeAbandonedWorkspaces(base: string): Promise<string[]> {
+  return removeAbandoned(base, WORKSPACE_PREFIX, 'the workspace of a build');
+}
+
+/** The scratch directories named `prefix`… in `base` whose owner is gone; `what` they are, for the warning. */
+export async function removeAbandoned(base: string, prefix: string, what: string): Promise<string[]> {
   const removed: string[] = [];
-  const names = (await fs.readdir(base).catch(() => [] as string[])).filter((name) => name.startsWith('.kiln-build-'));
+  const names = (await fs.readdir(base).catch(() => [] as string[])).filter((name) => name.startsWith(prefix));
   for (const name of names) {
     const dir = path.join(base, name);
     const owner = (await fs.readFile(path.join(dir, OWNER_FILE), 'utf8').catch(() => '')).trim();
     const pid = Number.parseInt(owner, 10);
     // No owner file: a workspace of an older kiln or one killed while being made; leave it alone.
     if (!owner || !Number.isInteger(pid) || processIdentity(pid) === owner) continue;
-    warn(`removing ${dir}, the workspace of a build that was killed`);
+    warn(`removing ${dir}, ${what} that was killed`);
     killProcessesInside(dir);
     await removeWorkspace(dir);
     removed.push(dir);

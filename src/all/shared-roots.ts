@@ -5,14 +5,15 @@
  * the run's own, in its Cache= directory and removed when the run ends: the first image of a group
  * bootstraps and stores its root there, the others wait for it (the key's lock) and start from it
  * as Incremental=yes would, without leaving anything in Cache=. mkosi 14 bootstraps every image.
- * The directory's name carries kiln's pid: one left by a run that was killed (SIGKILL, a power cut)
- * is removed by the next run that finds its owner gone.
+ * Like a build's workspace, the directory records its owner: one left by a run that was killed
+ * (SIGKILL, a power cut) is removed by the next run that finds its owner gone.
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { cacheInputs, cacheKey } from '../cache/key.js';
 import { run } from '../run.js';
 import { packagesToInstall } from '../stages/install.js';
+import { createScratchDirectory, removeAbandoned } from '../workspace.js';
 import type { Image } from './images.js';
 
 export interface SharedRoots {
@@ -21,23 +22,7 @@ export interface SharedRoots {
   remove(): Promise<void>;
 }
 
-function ownerGone(name: string): boolean {
-  const pid = Number(/^\.all-run-(\d+)-/.exec(name)?.[1]);
-  if (!pid) return false;
-  try {
-    process.kill(pid, 0);
-    return false;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'ESRCH';
-  }
-}
-
-async function removeLeftovers(cache: string): Promise<void> {
-  const names = await fs.readdir(cache).catch(() => [] as string[]);
-  for (const name of names.filter(ownerGone)) {
-    await run(['rm', '-rf', '--one-file-system', path.join(cache, name)], { what: 'Removing the shared roots of a kiln --all run that was killed' });
-  }
-}
+const RUN_PREFIX = '.all-run-';
 
 export async function shareRoots(images: readonly Image[]): Promise<SharedRoots> {
   const groups = new Map<string, { cache: string; images: Image[] }>();
@@ -55,8 +40,8 @@ export async function shareRoots(images: readonly Image[]): Promise<SharedRoots>
   for (const group of groups.values()) {
     if (group.images.length < 2) continue;
     await fs.mkdir(group.cache, { recursive: true });
-    await removeLeftovers(group.cache);
-    const dir = await fs.mkdtemp(path.join(group.cache, `.all-run-${process.pid}-`));
+    await removeAbandoned(group.cache, RUN_PREFIX, 'the shared roots of a kiln --all run');
+    const dir = await createScratchDirectory(group.cache, RUN_PREFIX);
     made.push(dir);
     for (const image of group.images) of.set(image, dir);
   }

@@ -258,14 +258,21 @@ describe.skipIf(skip)('kiln --all without --incremental', () => {
       );
     }
     writeFileSync(path.join(project, 'mkosi.postinst'), POSTINST, { mode: 0o755 });
-    // What a killed run left (its pid is above any pid_max), and what a running one holds (this pid).
-    const stale = path.join(cache, 'debian~bookworm', '.all-run-4194999-killed');
-    const live = path.join(cache, 'debian~bookworm', `.all-run-${process.pid}-running`);
-    for (const dir of [stale, live]) mkdirSync(path.join(dir, 'root'), { recursive: true });
+    // What a killed run left (its owner, "pid start-time", is a pid above any pid_max), and what a
+    // running one holds (this process, its start time from field 22 of /proc/self/stat).
+    const stale = path.join(cache, 'debian~bookworm', '.all-run-killed');
+    const live = path.join(cache, 'debian~bookworm', '.all-run-running');
+    const stat = readFileSync('/proc/self/stat', 'utf8');
+    const owners = [['4194999 1', stale], [`${process.pid} ${stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]}`, live]] as const;
+    for (const [owner, dir] of owners) {
+      mkdirSync(path.join(dir, 'roots'), { recursive: true });
+      writeFileSync(path.join(dir, 'owner'), `${owner}\n`);
+    }
     const result = await kiln(['--cache', cache, '--all', 'build'], { cwd: project, env: { CI: 'true' } });
     expect(result.stderr).not.toContain('kiln: error');
     expect(result.status).toBe(0);
     expect(result.stderr.match(/^\[\w+\] ‣ Installing packages \(/gm)).toHaveLength(1);
+    expect(result.stderr).toContain(`kiln: warning: removing ${stale}, the shared roots of a kiln --all run that was killed\n`);
     expect(result.stderr).toMatch(/^\[\w+\] ‣ Using the cached root [0-9a-f]{16}(, made by another build)? \(/m);
     const directory = path.join(project, 'out/directory/debian~bookworm/directory');
     expect(nspawn(directory, ['busybox', 'cat', '/etc/kiln-all-image'])).toBe('directory\n');

@@ -83,14 +83,13 @@ export function workspacesIn(dir: string): string[] {
   return existsSync(dir) ? readdirSync(dir).filter((name) => name.startsWith('.kiln-build-')) : [];
 }
 
-/** Running processes whose command line mentions a path (nspawn, mmdebstrap, …). */
-/** The processes (other than this one) whose working directory is `dir`: a kiln started there, whatever its arguments. */
-export function processesIn(dir: string): string[] {
-  const real = realpathSync(dir);
+/** "pid: command line" of every process but this one for which `test` holds (a process gone meanwhile is skipped). */
+function processesWhere(test: (pid: string, cmdline: string) => boolean): string[] {
   const found: string[] = [];
   for (const pid of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
     try {
-      if (Number(pid) !== process.pid && readlinkSync(`/proc/${pid}/cwd`) === real) found.push(`${pid}: ${readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ')}`);
+      const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
+      if (Number(pid) !== process.pid && test(pid, cmdline)) found.push(`${pid}: ${cmdline}`);
     } catch {
       // gone
     }
@@ -98,15 +97,13 @@ export function processesIn(dir: string): string[] {
   return found;
 }
 
+/** The processes whose working directory is `dir`: a kiln started there, whatever its arguments. */
+export function processesIn(dir: string): string[] {
+  const real = realpathSync(dir);
+  return processesWhere((pid) => readlinkSync(`/proc/${pid}/cwd`) === real);
+}
+
+/** Running processes whose command line mentions a path (nspawn, mmdebstrap, …). */
 export function processesMentioning(needle: string): string[] {
-  const found: string[] = [];
-  for (const pid of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
-    try {
-      const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
-      if (cmdline.includes(needle) && Number(pid) !== process.pid) found.push(`${pid}: ${cmdline}`);
-    } catch {
-      // gone
-    }
-  }
-  return found;
+  return processesWhere((_pid, cmdline) => cmdline.includes(needle));
 }
