@@ -67,19 +67,29 @@ export function ensureDist(): void {
 }
 
 /**
- * `argv` run in a private mount namespace where /dev/loop-control and every /dev/loopN are /dev/null,
- * so that no loop device can be made or opened; exits 99 if one still can.
+ * `argv` run in a private mount namespace whose /dev is a copy of the host's without loop-control and
+ * without any /dev/loopN, so that no loop device can be made or opened; exits 99 if one still can.
+ * A copy rather than masking each node: a loop device another process creates while `argv` runs
+ * appears in the host's devtmpfs, and would appear behind a mask too.
  */
 export function withoutLoopDevices(argv: readonly string[]): string[] {
   const script = [
     'set -e',
-    'mount --bind /dev/null /dev/loop-control',
-    'for node in /dev/loop[0-9]*; do if [ -e "$node" ]; then mount --bind /dev/null "$node"; fi; done',
-    // Proof that the masking holds: attaching any loop device must fail here.
+    'dev=$(mktemp -d /run/kiln-test-dev.XXXXXX)',
+    'mount -t tmpfs -o mode=0755 kiln-test-dev "$dev"',
+    'for entry in /dev/* /dev/.[!.]*; do',
+    '  [ -e "$entry" ] || [ -L "$entry" ] || continue',
+    '  name=${entry#/dev/}',
+    '  case "$name" in loop*) continue ;; esac',
+    '  if mountpoint -q "$entry"; then mkdir "$dev/$name"; mount --rbind "$entry" "$dev/$name"; else cp -a "$entry" "$dev/"; fi',
+    'done',
+    'mount --move "$dev" /dev',
+    'rmdir "$dev"',
+    // Proof that the copy holds: attaching any loop device must fail here.
     'if losetup -f >/dev/null 2>&1; then echo "a loop device is still available" >&2; exit 99; fi',
     'exec "$@"',
   ].join('\n');
-  return ['unshare', '-m', 'sh', '-c', script, 'sh', ...argv];
+  return ['unshare', '-m', '--propagation', 'private', 'sh', '-c', script, 'sh', ...argv];
 }
 
 export interface WriteResult {
