@@ -43,14 +43,19 @@ RootSize=600M
 Checksum=yes
 `;
 
+/**
+ * Format=tar uncompressed: its archive is the one writer Format=lxc and Format=incus share, and those
+ * two keep their default xz, so compressing the same stream a third time (in each checkout and for the
+ * later epoch) would prove nothing more.
+ */
 function build(dir: string, format: Format, extra: readonly string[] = [], epoch = EPOCH): Promise<unknown> {
-  return buildIn(dir, [`--format=${format}`, ...extra], epoch);
+  return buildIn(dir, [`--format=${format}`, ...(format === 'tar' ? ['--compress-output=no'] : []), ...extra], epoch);
 }
 
 /** The image of a build: the directory for Format=directory, else the file its manifest is named after. */
 function imageFile(dir: string, format: Format): string {
   const names: Record<Format, string> = {
-    tar: 'repro.tar.xz',
+    tar: 'repro.tar',
     directory: 'repro',
     gpt_ext4: 'repro.raw',
     gpt_btrfs: 'repro.raw',
@@ -147,11 +152,11 @@ describe.skipIf(skip)('reproducible builds: two checkouts, the same SOURCE_DATE_
   it('another SOURCE_DATE_EPOCH gives another tar archive, which differs in its times and where the epoch is written', async () => {
     const later = EPOCH + 86_400;
     const reference = execFileSync('sha256sum', [imageFile(first, 'tar')], { encoding: 'utf8' }).split(' ')[0];
-    await build(first, 'tar', ['--output=later.tar.xz'], later);
-    const other = sums(first).get('later.tar.xz');
+    await build(first, 'tar', ['--output=later.tar'], later);
+    const other = sums(first).get('later.tar');
     expect(other).toMatch(/^[0-9a-f]{64}$/);
     expect(other).not.toBe(reference);
-    const [left, right] = [await tarListing(imageFile(first, 'tar')), await tarListing(path.join(first, 'later.tar.xz'))];
+    const [left, right] = [await tarListing(imageFile(first, 'tar')), await tarListing(path.join(first, 'later.tar'))];
     const timeless = (lines: string[]): string[] => lines.map((line) => line.replace(/ mtime=\d+/, '').replace(/mtime=[0-9a-f]+,?/, ''));
     expect(describeDifference(left, right)).toMatch(/mtime=/);
     const epochWritten = /^\.\/etc\/(postinst-epoch|finalize-epoch|shadow|shadow-) /;
