@@ -1,16 +1,17 @@
 /**
  * Issue 7: a build interrupted at any stage (SIGINT, SIGTERM) ends its child processes, undoes its
  * mounts, removes its workspace, leaves no partial output and the previous output untouched, exits
- * with 130/143 — and the next build succeeds. Two builds sharing one cache directory both succeed.
+ * with 130/143 — and the next build succeeds. (Two builds sharing one cache directory, one with
+ * mmdebstrap and one with debootstrap, are concurrent-builds.test.ts's first Debian round.)
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { CACHED, KILN, kiln, kilnOk, mountsUnder, processesIn, processesMentioning, TEST_CACHE, whyNotRoot, workspacesIn } from './helpers/kiln.js';
 import { minimalProject, writeScript } from './helpers/projects.js';
 
-const skip = whyNotRoot(['mmdebstrap', 'debootstrap', 'systemd-nspawn', 'xz']);
+const skip = whyNotRoot(['mmdebstrap', 'systemd-nspawn', 'xz']);
 
 interface Running {
   readonly done: Promise<{ status: number | null; stderr: string }>;
@@ -159,30 +160,3 @@ function statSafe(dir: string): number {
   }
   return 0;
 }
-
-describe.skipIf(skip)('two builds sharing one cache directory', () => {
-  it('both succeed, with mmdebstrap and with debootstrap, each running a script that sees the cache', async () => {
-    const a = minimalProject();
-    const b = minimalProject({ content: 'Bootstrapper=debootstrap' });
-    try {
-      for (const project of [a, b]) {
-        writeScript(project, 'mkosi.postinst', '#!/bin/sh\nls /var/cache/apt/archives > /cache-listing\n');
-      }
-      mkdirSync(path.join(TEST_CACHE), { recursive: true });
-      const [first, second] = await Promise.all([
-        kiln(['--cache', TEST_CACHE, 'build'], { cwd: a }),
-        kiln(['--cache', TEST_CACHE, 'build'], { cwd: b }),
-      ]);
-      expect(first.stderr).not.toContain('kiln: error');
-      expect(second.stderr).not.toContain('kiln: error');
-      expect([first.status, second.status]).toEqual([0, 0]);
-      for (const project of [a, b]) {
-        expect(readFileSync(path.join(project, 'image/cache-listing'), 'utf8')).toMatch(/\.deb$/m);
-        expect(workspacesIn(project)).toEqual([]);
-      }
-    } finally {
-      rmSync(a, { recursive: true, force: true });
-      rmSync(b, { recursive: true, force: true });
-    }
-  });
-});
