@@ -116,13 +116,17 @@ describe.skipIf(skip)('interrupted builds', () => {
   });
 
   it('when its terminal goes away (SIGHUP, writes failing with EIO), even one without a size', async () => {
-    // script(1) gives kiln a pseudo-terminal of no size; when timeout ends script, the terminal
-    // hangs up under the running build.
-    const done = new Promise<void>((resolve) => {
-      const child = spawn('timeout', ['-s', 'TERM', '8', 'script', '-qc', `${KILN} --cache ${TEST_CACHE} -f build`, '/dev/null'], { cwd: dir, stdio: 'ignore' });
-      child.on('close', () => resolve());
-    });
+    // script(1) gives kiln a pseudo-terminal of no size; when script is ended, the terminal hangs
+    // up under the running build — once the build is well under way (its bootstrap runs).
+    const child = spawn('script', ['-qc', `${KILN} --cache ${TEST_CACHE} -f build`, '/dev/null'], { cwd: dir, stdio: 'ignore' });
+    const done = new Promise<void>((resolve) => child.on('close', () => resolve()));
+    let ended = false;
+    void done.then(() => (ended = true));
+    await waitFor('mmdebstrap', () => ended || processesMentioning(dir).some((p) => p.includes('mmdebstrap')));
+    const hungUpWhileRunning = !ended;
+    child.kill('SIGTERM');
     await done;
+    expect(hungUpWhileRunning).toBe(true);
     // This kiln by its working directory: the other files' builds run kiln -f build too.
     await waitFor('kiln to finish cleaning up', () => processesMentioning(dir).length === 0 && processesIn(dir).length === 0, 60_000);
     expect(workspacesIn(dir)).toEqual([]);
