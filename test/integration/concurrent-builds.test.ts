@@ -1,10 +1,10 @@
 /**
  * Two `kiln build` processes started at the same moment on one cache directory, each with other
  * packages, several times over: both succeed, each image holds exactly its own packages, and the
- * package cache holds only whole packages. For Debian (one build with mmdebstrap and one with
- * debootstrap, each running a script that sees the package cache; a round with the incremental
- * cache, both builds with the same key), Fedora (dnf) and Arch (pacman). A build killed
- * while it downloads leaves the cache usable for the next ones: the first Debian round.
+ * package cache holds only whole packages. For Debian (one round of three builds: two with the
+ * incremental cache and the same key, at once, and one with debootstrap; each runs a script that
+ * sees the package cache), Fedora (dnf) and Arch (pacman). A build killed while it downloads leaves
+ * the cache usable for the next ones: that Debian round.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -25,8 +25,8 @@ function project(dir: string, lines: readonly string[]): string {
 }
 
 /** Both builds at the same moment; both must succeed. */
-async function together(cache: string, projects: readonly string[], extra: readonly string[] = []): Promise<KilnResult[]> {
-  const results = await Promise.all(projects.map((dir) => kiln(['--cache', cache, '-f', ...extra, 'build'], { cwd: dir })));
+async function together(cache: string, projects: readonly string[]): Promise<KilnResult[]> {
+  const results = await Promise.all(projects.map((dir) => kiln(['--cache', cache, '-f', 'build'], { cwd: dir })));
   results.forEach((result, k) => expect(result.status, `${projects[k]}:\n${result.stderr}`).toBe(0));
   return results;
 }
@@ -75,49 +75,69 @@ describe.skipIf(skip)('two kiln build processes on one cache directory', () => {
       for (const name of readdirSync(from).filter((n) => n.endsWith('.deb') && !/^(lib|busybox_|cpio_|less_)/.test(n))) linkSync(path.join(from, name), path.join(packagesDir(), name));
     });
 
-    // Killed first: the builds of the next round then start from the cache the kill left.
+    /** Until the package cache's lock is held by a build (it is downloading), or `stop` says to give up. */
+    async function untilLockHeld(stop: () => boolean = () => false): Promise<void> {
+      const lock = `${packagesDir()}.lock`;
+      for (let waited = 0; waited < 300_000 && !stop(); waited += 200) {
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        if (existsSync(lock) && spawnStatus(['flock', '--nonblock', lock, 'true']) !== 0) return;
+      }
+    }
+
+    // Killed first: the builds of the next round start from the cache the kill left.
     it('a build killed while it downloads leaves only whole packages in the cache', async () => {
       const dir = debian('killed', 'busybox,less');
       const child = spawn(KILN, ['--cache', cache, 'build'], { cwd: dir, detached: true, stdio: 'ignore' });
-      // Killed, with all it started, once it holds the package cache's lock (it is downloading).
-      const lock = `${packagesDir()}.lock`;
-      for (let waited = 0; waited < 300_000; waited += 200) {
-        await new Promise((resolve) => setTimeout(resolve, 200));
-        const free = existsSync(lock) && spawnStatus(['flock', '--nonblock', lock, 'true']) === 0;
-        if (existsSync(lock) && !free) break;
-      }
+      await untilLockHeld();
       // As the OOM killer or a power cut would: kiln and everything it started, at once.
       killTree(child.pid!);
       await new Promise((resolve) => child.once('exit', resolve));
       checkDebCache(packagesDir());
     });
 
-    it.each([
-      {
-        label: 'after it, from the cache it left (missing what they need), the killed build again with mmdebstrap and one with debootstrap, each running a script that sees the cache',
-        extra: [] as string[],
-        builds: [{ name: 'killed', packages: ['busybox', 'less'], bootstrapper: 'mmdebstrap' }, { name: 'debootstrap', packages: ['cpio'], bootstrapper: 'debootstrap' }],
-      },
-      {
-        label: 'with the incremental cache, the same packages',
-        extra: ['-i'],
-        builds: [{ name: 'incremental-0', packages: ['busybox'], bootstrapper: 'mmdebstrap' }, { name: 'incremental-1', packages: ['busybox'], bootstrapper: 'mmdebstrap' }],
-      },
-    ])('$label: both succeed with exactly their packages', async ({ extra, builds }) => {
-      const projects = builds.map((build) => debian(build.name, build.packages.join(','), build.bootstrapper));
-      const scripts = extra.length === 0;
-      if (scripts) for (const dir of projects) writeFileSync(path.join(dir, 'mkosi.postinst'), '#!/bin/sh\nls /var/cache/apt/archives > /cache-listing\n', { mode: 0o755 });
-      await together(cache, projects, extra);
-      projects.forEach((dir, k) => {
-        const installed = dpkgPackages(path.join(dir, 'image'));
-        const own = builds[k]!.packages;
-        expect(installed).toEqual(expect.arrayContaining([...own, 'libc6']));
-        for (const other of builds[1 - k]!.packages.filter((name) => !own.includes(name))) expect(installed).not.toContain(other);
-        if (scripts) expect(readFileSync(path.join(dir, 'image/cache-listing'), 'utf8')).toMatch(/\.deb$/m);
-        // The killed build's workspace is gone too: removed by the build after it.
-        expect(workspacesIn(dir)).toEqual([]);
-      });
+    /**
+     * One round for the next two tests, from the cache the kill left (missing what the builds need):
+     * the killed build again and one of the same packages, both with the incremental cache, at the
+     * same moment; and a debootstrap build, started once one of them holds the package cache's lock,
+     * so that it has to wait for it (started first, it would hold the lock for its whole bootstrap).
+     * Each runs a script that must see the package cache.
+     */
+    const round = { killed: 'killed', same: 'same-packages', debootstrap: 'debootstrap' } as const;
+    const wanted: Record<string, string[]> = { killed: ['busybox', 'less'], 'same-packages': ['busybox', 'less'], debootstrap: ['cpio'] };
+    const results: Record<string, KilnResult> = {};
+    const dirOf = (name: string) => path.join(work, name);
+
+    function expectExactly(name: string, others: readonly string[]): void {
+      expect(results[name]?.status, `${name}:\n${results[name]?.stderr}`).toBe(0);
+      const installed = dpkgPackages(path.join(dirOf(name), 'image'));
+      expect(installed).toEqual(expect.arrayContaining([...wanted[name]!, 'libc6']));
+      for (const other of others.filter((p) => !wanted[name]!.includes(p))) expect(installed).not.toContain(other);
+      expect(readFileSync(path.join(dirOf(name), 'image/cache-listing'), 'utf8')).toMatch(/\.deb$/m);
+      // The killed build's leftover workspace too: removed by the build after it.
+      expect(workspacesIn(dirOf(name))).toEqual([]);
+    }
+
+    it('after it, from the cache it left, the killed build again with mmdebstrap and one with debootstrap, each running a script that sees the cache: both succeed with exactly their packages', async () => {
+      debian(round.same, wanted[round.same]!.join(','));
+      debian(round.debootstrap, wanted[round.debootstrap]!.join(','), 'debootstrap');
+      for (const name of Object.values(round)) writeFileSync(path.join(dirOf(name), 'mkosi.postinst'), '#!/bin/sh\nls /var/cache/apt/archives > /cache-listing\n', { mode: 0o755 });
+      const build = (name: string, extra: readonly string[]) => kiln(['--cache', cache, '-f', ...extra, 'build'], { cwd: dirOf(name) });
+      const incremental = [round.killed, round.same].map((name) => build(name, ['-i']).then((result) => (results[name] = result)));
+      let ended = false;
+      void Promise.all(incremental).then(() => (ended = true));
+      await untilLockHeld(() => ended);
+      const debootstrap = build(round.debootstrap, []).then((result) => (results[round.debootstrap] = result));
+      await Promise.all([...incremental, debootstrap]);
+      expectExactly(round.killed, wanted[round.debootstrap]!);
+      expectExactly(round.debootstrap, wanted[round.killed]!);
       checkDebCache(packagesDir());
+    });
+
+    it('with the incremental cache, two builds of the same packages at once: both succeed with exactly their packages, one made the root', () => {
+      expectExactly(round.killed, wanted[round.debootstrap]!);
+      expectExactly(round.same, wanted[round.debootstrap]!);
+      const made = [round.killed, round.same].filter((name) => /Saving the cached root/.test(results[name]!.stderr));
+      expect(made).toHaveLength(1);
     });
   });
 
