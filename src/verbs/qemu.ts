@@ -22,6 +22,7 @@ import { requireFirmware } from '../vm/firmware.js';
 import { chooseAccelerator, probeKvm } from '../vm/kvm.js';
 import { chooseNetwork } from '../vm/network.js';
 import { registerVm } from '../vm/registry.js';
+import { createScratchDirectory, removeAbandoned } from '../workspace.js';
 import type { Invocation, Verb } from './types.js';
 
 /** mkosi 14's refusals, each with what to change. */
@@ -53,9 +54,19 @@ async function firmwareForRun(config: Config, work: string): Promise<QemuFirmwar
   return { code: found.code, secureBoot: found.secureBoot, vars };
 }
 
-/** Ephemeral=yes: a reflinked (or sparse) copy beside the image, removed when qemu ends. */
-async function ephemeralCopy(image: string): Promise<string> {
-  const copy = path.join(path.dirname(image), `.kiln-ephemeral-${process.pid}-${path.basename(image)}`);
+/** Temporary files of a run, named by their owner: a kiln killed with SIGKILL cannot remove its own. */
+const WORK_PREFIX = 'kiln-qemu-';
+const EPHEMERAL_PREFIX = '.kiln-ephemeral-';
+
+/**
+ * Ephemeral=yes: a reflinked (or sparse) copy beside the image, in a directory of its own that goes
+ * when qemu ends — or with the next kiln qemu beside it, if this one is killed.
+ */
+async function ephemeralCopy(image: string, undo: (() => Promise<void>)[]): Promise<string> {
+  await removeAbandoned(path.dirname(image), EPHEMERAL_PREFIX, 'the Ephemeral= copy of a kiln qemu');
+  const dir = await createScratchDirectory(path.dirname(image), EPHEMERAL_PREFIX);
+  undo.push(async () => fs.rm(dir, { recursive: true, force: true }));
+  const copy = path.join(dir, path.basename(image));
   await run(['cp', '--reflink=auto', '--sparse=always', image, copy], { what: 'Copying the image for Ephemeral=yes' });
   return copy;
 }
@@ -67,7 +78,8 @@ async function runQemu(invocation: Invocation): Promise<number> {
   if (!existsSync(config.Output) || config.Force > 0) await buildImage(loaded, { display: invocation.display, debug: invocation.args.debug });
   await fs.access(config.Output, constants.R_OK);
   const binary = findQemu(config);
-  const work = await fs.mkdtemp(path.join(os.tmpdir(), 'kiln-qemu-'));
+  await removeAbandoned(os.tmpdir(), WORK_PREFIX, 'the files of a kiln qemu');
+  const work = await createScratchDirectory(os.tmpdir(), WORK_PREFIX);
   const undo: (() => Promise<void>)[] = [async () => fs.rm(work, { recursive: true, force: true })];
   try {
     const firmware = config.QemuBoot === 'uefi' ? await firmwareForRun(config, work) : undefined;
@@ -78,10 +90,7 @@ async function runQemu(invocation: Invocation): Promise<number> {
     if (choice.note) info(choice.note);
 
     let image = config.Output;
-    if (config.Ephemeral) {
-      image = await ephemeralCopy(config.Output);
-      undo.push(async () => fs.rm(image, { force: true }));
-    }
+    if (config.Ephemeral) image = await ephemeralCopy(config.Output, undo);
     let boot: QemuBoot;
     if (firmware) boot = { type: 'uefi', firmware };
     else {

@@ -434,7 +434,9 @@ describe.skipIf(reason)('images/bootable-vm: bootable UEFI disks', () => {
     expect(ended.status).toBe(0);
   }, TEST_MS);
 
-  it('kiln qemu killed with SIGKILL takes its machine with it: no qemu is left holding the disk', async () => {
+  it('kiln qemu killed with SIGKILL takes its machine with it, and the next kiln qemu its files: no qemu is left holding the disk', async () => {
+    const qemuFiles = (): string[] => readdirSync(os.tmpdir()).filter((name) => name.startsWith('kiln-qemu-')).map((name) => path.join(os.tmpdir(), name));
+    const before = qemuFiles();
     const vm = track(runWithDeadline([KILN, ...args('btrfs'), 'qemu'], { cwd: project, timeoutMs: 10 * 60_000 }));
     const machines = (): string[] => processesMentioning(image('btrfs')).filter((p) => p.includes('qemu-system'));
     for (let waited = 0; machines().length === 0; waited += 100) {
@@ -445,6 +447,14 @@ describe.skipIf(reason)('images/bootable-vm: bootable UEFI disks', () => {
     for (let waited = 0; machines().length > 0 && waited < 10_000; waited += 100) await new Promise((resolve) => setTimeout(resolve, 100));
     expect(machines()).toEqual([]);
     expect((await vm).output).not.toContain('(killed after');
+    // What the killed kiln could not remove (the firmware variables, the image's kernel and initrd)
+    // goes with the next kiln qemu: here one that qemu refuses at once.
+    const left = qemuFiles().filter((dir) => !before.includes(dir));
+    expect(left).toHaveLength(1);
+    const next = await runAsync([KILN, ...args('btrfs'), 'qemu', '--', '-kiln-no-such-option'], { cwd: project });
+    expect(next.status).toBe(1);
+    expect(next.stderr).toContain(`kiln: warning: removing ${left[0]}, the files of a kiln qemu that was killed`);
+    expect(qemuFiles().filter((dir) => !before.includes(dir))).toEqual([]);
   }, TEST_MS);
 
   it('ext4: kiln qemu boots an Ephemeral= copy with UEFI; kiln ssh answers from inside, where root is logged in on the serial console', async () => {
