@@ -22,6 +22,7 @@ import { buildRpmRepo, RPM_CHANGELOG_ENTRY, type RpmRepo } from '../fixtures/rep
 import { ensureUdev, sh } from './disk-helpers.js';
 import { startCountingProxy, type CountingProxy } from './helpers/counting-proxy.js';
 import { kiln, mountsUnder, TEST_CACHE, whyNotRoot, workspacesIn, type KilnResult } from './helpers/kiln.js';
+import { createScratchDirectory } from '../../src/workspace.js';
 import { importTar, nspawn, SYSTEMD_IMPORT } from './helpers/systemd.js';
 
 const skip =
@@ -259,15 +260,12 @@ describe.skipIf(skip)('kiln --all without --incremental', () => {
     }
     writeFileSync(path.join(project, 'mkosi.postinst'), POSTINST, { mode: 0o755 });
     // What a killed run left (its owner, "pid start-time", is a pid above any pid_max), and what a
-    // running one holds (this process, its start time from field 22 of /proc/self/stat).
+    // running one holds (this process, recorded as kiln records a run's owner).
     const stale = path.join(cache, 'debian~bookworm', '.all-run-killed');
-    const live = path.join(cache, 'debian~bookworm', '.all-run-running');
-    const stat = readFileSync('/proc/self/stat', 'utf8');
-    const owners = [['4194999 1', stale], [`${process.pid} ${stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]}`, live]] as const;
-    for (const [owner, dir] of owners) {
-      mkdirSync(path.join(dir, 'roots'), { recursive: true });
-      writeFileSync(path.join(dir, 'owner'), `${owner}\n`);
-    }
+    mkdirSync(path.join(stale, 'roots'), { recursive: true });
+    writeFileSync(path.join(stale, 'owner'), '4194999 1\n');
+    const live = await createScratchDirectory(path.join(cache, 'debian~bookworm'), '.all-run-');
+    mkdirSync(path.join(live, 'roots'));
     const result = await kiln(['--cache', cache, '--all', 'build'], { cwd: project, env: { CI: 'true' } });
     expect(result.stderr).not.toContain('kiln: error');
     expect(result.status).toBe(0);

@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { CACHED, KILN, kiln, kilnOk, mountsUnder, processesIn, processesMentioning, TEST_CACHE, whyNotRoot, workspacesIn } from './helpers/kiln.js';
+import { CACHED, KILN, kiln, kilnOk, mountsUnder, processesIn, processesMentioning, TEST_CACHE, waitFor, whyNotRoot, workspacesIn } from './helpers/kiln.js';
 import { minimalProject, writeScript } from './helpers/projects.js';
 
 const skip = whyNotRoot(['mmdebstrap', 'systemd-nspawn', 'xz']);
@@ -44,14 +44,6 @@ afterEach(async () => {
     await build.done;
   }
 });
-
-async function waitFor(what: string, condition: () => boolean, timeoutMs = 600_000): Promise<void> {
-  const started = Date.now();
-  while (!condition()) {
-    if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 /** A file inside the build's root, wherever its workspace is. */
 function inWorkspace(dir: string, relative: string): boolean {

@@ -11,7 +11,7 @@ import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { KILN, kiln, mountsUnder, processesMentioning, whyNotRoot, workspacesIn } from './helpers/kiln.js';
+import { KILN, kiln, mountsUnder, processesMentioning, waitFor, whyNotRoot, workspacesIn } from './helpers/kiln.js';
 import { minimalProject, writeTree } from './helpers/projects.js';
 
 const skip = whyNotRoot(['mmdebstrap', 'systemd-nspawn', 'tar']);
@@ -87,10 +87,7 @@ describe.skipIf(skip)('incremental builds', () => {
     let ended = false;
     void done.then(() => (ended = true));
     let bootstrapping = false;
-    while (!ended && !bootstrapping) {
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      bootstrapping = processesMentioning(dir).some((p) => p.includes('mmdebstrap'));
-    }
+    await waitFor('mmdebstrap or the end of the build', () => ended || (bootstrapping = processesMentioning(dir).some((p) => p.includes('mmdebstrap'))));
     const skeletonInRoot = workspacesIn(dir).some((workspace) => existsSync(path.join(dir, workspace, 'root/etc/skeleton-mark')));
     child.kill('SIGTERM');
     const status = await done;

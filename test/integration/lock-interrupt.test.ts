@@ -12,7 +12,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { KILN, mountsUnder, processesMentioning, whyNotRoot, workspacesIn } from './helpers/kiln.js';
+import { KILN, mountsUnder, processesMentioning, waitFor, whyNotRoot, workspacesIn } from './helpers/kiln.js';
 import { minimalProject, writeScript } from './helpers/projects.js';
 
 const skip = whyNotRoot(['mmdebstrap', 'systemd-nspawn', 'flock', 'mkfs.ext4']);
@@ -43,14 +43,6 @@ afterEach(async () => {
 });
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function waitFor(what: string, condition: () => boolean, timeoutMs = 600_000): Promise<void> {
-  const started = Date.now();
-  while (!condition()) {
-    if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
 
 /** Seconds since the epoch, as `date +%s.%N` wrote them. */
 function timeIn(file: string): number {

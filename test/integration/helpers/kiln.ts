@@ -103,6 +103,15 @@ export function processesIn(dir: string): string[] {
   return processesWhere((pid) => readlinkSync(`/proc/${pid}/cwd`) === real);
 }
 
+/** Polls `condition` until it holds; fails naming `what` after `timeoutMs`. */
+export async function waitFor(what: string, condition: () => boolean, timeoutMs = 600_000): Promise<void> {
+  const started = Date.now();
+  while (!condition()) {
+    if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
 /** Running processes whose command line mentions a path (nspawn, mmdebstrap, …). */
 export function processesMentioning(needle: string): string[] {
   return processesWhere((_pid, cmdline) => cmdline.includes(needle));
