@@ -14,7 +14,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { detectHost } from '../../src/config/host.js';
 import { bootContainer, failedUnits, hostLinksOf } from './helpers/boot.js';
-import { CACHED, kiln, kilnOk, processesMentioning, TEST_CACHE, whyNotRoot, workspacesIn } from './helpers/kiln.js';
+import { CACHED, kiln, kilnOk, processesMentioning, whyNotRoot, workspacesIn } from './helpers/kiln.js';
 import { importTar, nspawn, SYSTEMD_IMPORT } from './helpers/systemd.js';
 
 const host = detectHost();
@@ -60,7 +60,9 @@ describe.skipIf(reason)('Debian presets', () => {
   it('kiln build with no configuration builds debian-minimal for the host\'s release, and says so in one line', async () => {
     const dir = tempDir('kiln-preset-default-');
     const started = performance.now();
-    const result = await kilnOk(['--cache', TEST_CACHE, 'build'], { cwd: dir });
+    // The preset is what is tested here, not the bootstrap: its root is the one every CACHED build of
+    // images/debian-minimal uses (Hostname= is applied after the cached root).
+    const result = await kilnOk([...CACHED, 'build'], { cwd: dir });
     console.log(`kiln build (no configuration: debian-minimal) took ${Math.round(performance.now() - started)} ms`);
     const notes = result.stderr.split('\n').filter((line) => line.includes('preset'));
     expect(notes).toEqual([
@@ -89,13 +91,14 @@ describe.skipIf(reason)('Debian presets', () => {
     expect(again.stderr).toContain('already has mkosi.default, mkosi.postinst, mkosi.extra, mkosi.nspawn, .gitignore; kiln init never overwrites files');
 
     const started = performance.now();
-    // On the shared cached root (the no-configuration build above is the one from scratch).
-    await kilnOk([...CACHED, 'build'], { cwd: dir });
+    // On the shared cached root, as the build above. Without xz: the preset's tar.xz is the test
+    // above's; this one is about what boots from it, and systemd-import takes a plain tar alike.
+    await kilnOk([...CACHED, '--compress-output=no', 'build'], { cwd: dir });
     console.log(`kiln build (kiln init --preset debian-container) took ${Math.round(performance.now() - started)} ms`);
     expect(readFileSync(path.join(dir, 'image.nspawn'), 'utf8')).toContain('VirtualEthernet=yes');
 
     // machinectl import-tar's own importer, then a boot with a veth link as machinectl start gives.
-    const root = importTar(path.join(dir, 'image.tar.xz'), 'kiln-preset-container');
+    const root = importTar(path.join(dir, 'image.tar'), 'kiln-preset-container');
     temporary.push(path.dirname(root));
     expect(isEnabled(root, 'systemd-networkd.service')).toBe('enabled');
     expect(rootPasswordField(root)).toBe('');
