@@ -49,6 +49,19 @@ export function copyTree(source: string, target: string): void {
   sh(['cp', '-a', '--reflink=auto', source, target]);
 }
 
+/**
+ * A tree of a few entries with the Debian fixture's os-release (what systemd-dissect names the OS
+ * by), for tests of what is done to a disk rather than of the tree in it: a disk of it is written,
+ * compressed, encrypted and hashed in a fraction of the time the full tree takes.
+ */
+export function smallTree(source: string, target: string): string {
+  for (const dir of ['etc', 'usr/lib', 'home', 'srv', 'var/tmp']) fs.mkdirSync(path.join(target, dir), { recursive: true });
+  fs.chmodSync(path.join(target, 'var/tmp'), 0o1777);
+  fs.copyFileSync(path.join(source, 'usr/lib/os-release'), path.join(target, 'usr/lib/os-release'));
+  fs.symlinkSync('../usr/lib/os-release', path.join(target, 'etc/os-release'));
+  return target;
+}
+
 /** Whether dist/ holds kiln compiled from the current sources of the disk code. */
 export function distIsCurrent(): boolean {
   const built = path.join(DIST, 'outputs/disk.js');

@@ -3,7 +3,8 @@
  * namespace where no loop device can be made or opened, and the result is checked with the tools that
  * consume it: sfdisk -V, systemd-dissect (root, home, srv, tmp and swap recognised, os-release and a
  * file of /home readable), fsck of the root partition, a mount of every partition compared with the
- * tree, and systemd-import raw.
+ * tree, and systemd-import raw. What is done to a finished disk (xz, qcow2, seeded UUIDs) and the bare
+ * squashfs are proved on a tree of little more than an os-release, so that their disks are small.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -18,6 +19,7 @@ import {
   run,
   sh,
   sha256File,
+  smallTree,
   tempDir,
   treeListing,
   writeWithoutLoopDevices,
@@ -29,6 +31,8 @@ import { whyNotRoot } from './helpers/kiln.js';
 const skip = whyNotRoot(['mmdebstrap', 'unshare', 'sfdisk', 'systemd-dissect', SYSTEMD_IMPORT, 'mkfs.ext4', 'mkfs.btrfs', 'mkfs.xfs', 'mksquashfs', 'qemu-img', 'xz']);
 
 const MiB = 1024 * 1024;
+/** Room for the Debian tree (about 240 MB) in every root file system. */
+const ROOT_SIZE_MIB = 600;
 const ROOT_X86_64 = '4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709';
 const TYPES = {
   swap: '0657FD6D-A4AB-43C4-84E5-0933C84B4F4F',
@@ -42,6 +46,8 @@ const CAPABILITY = Buffer.from('0100000200200000000000000000000000000000', 'hex'
 
 let base: string;
 let root: string;
+/** For the tests of what is done to a finished disk (compression, conversion, UUIDs): an os-release and little else. */
+let small: string;
 let stopUdev: () => void = () => undefined;
 let treeBefore: string[];
 
@@ -72,6 +78,7 @@ beforeAll(() => {
   copyTree(debianFixture(), root);
   decorate(root);
   treeBefore = treeListing(root);
+  small = smallTree(root, path.join(base, 'small'));
   stopUdev = ensureUdev();
 }, 15 * 60_000);
 
@@ -80,9 +87,9 @@ afterAll(() => {
   if (base) fs.rmSync(base, { recursive: true, force: true });
 });
 
-function build(name: string, mkosiDefault: string, seed?: string): WriteResult & { file: string; dir: string } {
+function build(name: string, mkosiDefault: string, seed?: string, tree = root): WriteResult & { file: string; dir: string } {
   const dir = path.join(base, name);
-  const result = writeWithoutLoopDevices(dir, mkosiDefault, root, seed);
+  const result = writeWithoutLoopDevices(dir, mkosiDefault, tree, seed);
   if (result.status !== 0) throw new Error(`writing ${name} failed: ${result.error}\n${result.stderr}`);
   console.log(`${name}: written in ${result.ms} ms`);
   return { ...result, file: path.join(dir, result.artifacts[0]!.name), dir };
@@ -121,8 +128,11 @@ describe.skipIf(skip).each([
   const partitions = dataFs ? ['swap', 'home', 'srv', 'tmp', 'root'] : ['swap', 'root'];
 
   beforeAll(() => {
-    const sizes = 'HomeSize=300M\nSrvSize=300M\nTmpSize=300M\nSwapSize=64M\n';
-    result = build(format, config(format, `ImageId=kiln-test\nImageVersion=1.0\nCompressFs=lz4\n[Partitions]\nRootSize=1G\n${sizes}`));
+    // Sizes as small as the tree and xfsprogs allow (every check below reads the whole disk, zeros
+    // too), but with room to spare beside squashfs's packed root, so that the disk is mostly holes.
+    const data = dataFs === 'xfs' ? '300M' : rootFs === 'squashfs' ? '128M' : '32M';
+    const sizes = `HomeSize=${data}\nSrvSize=${data}\nTmpSize=${data}\nSwapSize=16M\n`;
+    result = build(format, config(format, `ImageId=kiln-test\nImageVersion=1.0\nCompressFs=lz4\n[Partitions]\nRootSize=${ROOT_SIZE_MIB}M\n${sizes}`));
     table = partitionTable(result.file);
   });
 
@@ -143,7 +153,7 @@ describe.skipIf(skip).each([
     expect(rootEntry.attrs).toBe(rootFs === 'squashfs' ? 'GUID:60' : 'GUID:59');
     expect(table.partitions.find((p) => p.type === TYPES.swap)?.name).toBe('Swap Partition');
     for (const p of table.partitions) expect(p.start % 2048).toBe(0);
-    if (rootFs !== 'squashfs') expect(rootEntry.size).toBe((1024 * MiB) / 512);
+    if (rootFs !== 'squashfs') expect(rootEntry.size).toBe((ROOT_SIZE_MIB * MiB) / 512);
   });
 
   it('is recognised by systemd-dissect: every partition, the OS, and /home mounted from its partition', () => {
@@ -226,7 +236,7 @@ describe.skipIf(skip).each([
 
 describe.skipIf(skip)('plain_squashfs', () => {
   it('is the bare squashfs of the tree, which systemd-dissect takes as a root', () => {
-    const result = build('plain', config('plain_squashfs', 'Compress=lz4\n'));
+    const result = build('plain', config('plain_squashfs', 'Compress=lz4\n'), undefined, small);
     expect(path.basename(result.file)).toBe('image.raw');
     expect(result.artifacts[0]!.sha256).toBe(sha256File(result.file));
     expect(sh(['unsquashfs', '-stat', result.file])).toContain('Compression lz4');
@@ -237,8 +247,8 @@ describe.skipIf(skip)('plain_squashfs', () => {
 
 describe.skipIf(skip)('compressed and converted disks', () => {
   it('CompressOutput=xz gives image.raw.xz, hashed as stored, that systemd-import unpacks to a valid disk', () => {
-    // The smallest root that holds the tree: xz reads every byte of the disk, zeros too.
-    const result = build('xz', config('gpt_ext4', 'CompressOutput=xz\n[Partitions]\nRootSize=600M\n'));
+    // The small tree in a small root: xz reads every byte of the disk, zeros too.
+    const result = build('xz', config('gpt_ext4', 'CompressOutput=xz\n[Partitions]\nRootSize=64M\n'), undefined, small);
     expect(path.basename(result.file)).toBe('image.raw.xz');
     expect(result.artifacts[0]!.sha256).toBe(sha256File(result.file));
     sh(['xz', '-t', result.file]);
@@ -246,13 +256,13 @@ describe.skipIf(skip)('compressed and converted disks', () => {
     fs.mkdirSync(imageRoot);
     sh([SYSTEMD_IMPORT, `--image-root=${imageRoot}`, 'raw', result.file, 'kiln-xz']);
     const imported = path.join(imageRoot, 'kiln-xz.raw');
-    expect(fs.statSync(imported).size).toBe(602 * MiB);
+    expect(fs.statSync(imported).size).toBe(66 * MiB);
     expect(sh(['sfdisk', '--verify', imported])).toContain('No errors detected');
     expect(sh(['systemd-dissect', imported])).toContain('ID=debian');
   });
 
   it('QCow2=yes gives a qcow2 image qemu-img checks and systemd-import converts', () => {
-    const result = build('qcow2', config('gpt_btrfs', 'QCow2=yes\n[Partitions]\nRootSize=1G\n'));
+    const result = build('qcow2', config('gpt_btrfs', 'QCow2=yes\n[Partitions]\nRootSize=128M\n'), undefined, small);
     expect(path.basename(result.file)).toBe('image.qcow2');
     expect(result.artifacts[0]!.sha256).toBe(sha256File(result.file));
     expect(JSON.parse(sh(['qemu-img', 'info', '--output=json', result.file])).format).toBe('qcow2');
@@ -264,8 +274,8 @@ describe.skipIf(skip)('compressed and converted disks', () => {
   });
 
   it('derives the disk, partition and file-system UUIDs from a seed', () => {
-    const first = build('seed-1', config('gpt_ext4', '[Partitions]\nRootSize=600M\n'), 'seed');
-    const second = build('seed-2', config('gpt_ext4', '[Partitions]\nRootSize=600M\n'), 'seed');
+    const first = build('seed-1', config('gpt_ext4', '[Partitions]\nRootSize=64M\n'), 'seed', small);
+    const second = build('seed-2', config('gpt_ext4', '[Partitions]\nRootSize=64M\n'), 'seed', small);
     expect(partitionTable(second.file).id).toBe(partitionTable(first.file).id);
     expect(partitionTable(second.file).partitions[0]!.uuid).toBe(partitionTable(first.file).partitions[0]!.uuid);
     expect(sh(['blkid', '-p', '-o', 'value', '-s', 'UUID', '-O', String(MiB), second.file])).toBe(
