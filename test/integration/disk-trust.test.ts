@@ -6,11 +6,12 @@
  *   the root hash, veritysetup verify (and its refusal once one byte of the root is flipped), the
  *   PKCS#7 signature checked by openssl, the split files equal to the partitions, e2fsck of the
  *   minimized root, systemd-dissect seeing a signed verity root, and bmaptool copy + cmp;
- * - one disk with Encrypt=all, HomeSize=, SplitArtifacts=, BMap= and Checksum=: SHA256SUMS lists
+ * - one small disk (an os-release and /home's file: encryption needs no Debian in it) with
+ *   Encrypt=all, HomeSize=, SplitArtifacts=, BMap= and Checksum=: SHA256SUMS lists
  *   every file, the root and /home partitions are LUKS2 that open with mkosi.passphrase and not with
  *   another, the decrypted /home passes e2fsck and holds its file, and the passphrase is in no
  *   output and not in kiln's log;
- * - Format=cpio of the same tree: GNU cpio lists exactly the tree's entries and extracts its files.
+ * - Format=cpio of the shared Debian tree: GNU cpio lists exactly the tree's entries and extracts its files.
  */
 import { createDecipheriv } from 'node:crypto';
 import fs from 'node:fs';
@@ -26,6 +27,7 @@ import {
   run,
   sh,
   sha256File,
+  smallTree,
   tempDir,
   writeWithoutLoopDevices,
   type TablePartition,
@@ -47,6 +49,8 @@ const PASSPHRASE = 'kiln-test correct horse battery staple';
 
 let base: string;
 let root: string;
+/** The encrypted disk's tree: what is proved there (LUKS2, the passphrase, /home) needs no Debian in it, and its disk is small. */
+let small: string;
 let stopUdev: () => void = () => undefined;
 
 beforeAll(() => {
@@ -57,15 +61,18 @@ beforeAll(() => {
   copyTree(debianFixture(), root);
   fs.mkdirSync(path.join(root, 'home/user'), { recursive: true });
   fs.writeFileSync(path.join(root, 'home/user/note'), 'kept in the encrypted home\n');
+  small = smallTree(root, path.join(base, 'small'));
+  fs.mkdirSync(path.join(small, 'home/user'));
+  fs.copyFileSync(path.join(root, 'home/user/note'), path.join(small, 'home/user/note'));
   stopUdev = ensureUdev();
 }, 15 * 60_000);
 
 /** Writes one output of the shared tree with kiln's writer, every loop device masked. */
-function write(name: string, lines: readonly string[], prepare?: (dir: string) => void): { dir: string; stderr: string; ms: number } {
+function write(name: string, lines: readonly string[], prepare?: (dir: string) => void, tree = root): { dir: string; stderr: string; ms: number } {
   const dir = path.join(base, name);
   fs.mkdirSync(dir);
   prepare?.(dir);
-  const result = writeWithoutLoopDevices(dir, ['[Distribution]', 'Distribution=debian', 'Release=bookworm', ...lines, ''].join('\n'), root);
+  const result = writeWithoutLoopDevices(dir, ['[Distribution]', 'Distribution=debian', 'Release=bookworm', ...lines, ''].join('\n'), tree);
   if (result.status !== 0) throw new Error(`writing ${name} failed: ${result.error}\n${result.stderr}`);
   console.log(`${name}: written in ${result.ms} ms`);
   return { dir, stderr: result.stderr, ms: result.ms ?? 0 };
@@ -219,10 +226,10 @@ describe.skipIf(skip)('gpt_ext4 with Encrypt=all, HomeSize=, SplitArtifacts=, BM
   let table: ReturnType<typeof partitionTable>;
 
   beforeAll(() => {
-    ({ dir: out, stderr } = write('encrypted', ['[Output]', 'Format=gpt_ext4', 'Encrypt=all', 'SplitArtifacts=yes', '[Partitions]', 'RootSize=600M', 'HomeSize=64M', '[Validation]', 'Checksum=yes', 'BMap=yes'], (at) => {
+    ({ dir: out, stderr } = write('encrypted', ['[Output]', 'Format=gpt_ext4', 'Encrypt=all', 'SplitArtifacts=yes', '[Partitions]', 'RootSize=64M', 'HomeSize=32M', '[Validation]', 'Checksum=yes', 'BMap=yes'], (at) => {
       passphrase = path.join(at, 'mkosi.passphrase');
       fs.writeFileSync(passphrase, PASSPHRASE, { mode: 0o600 });
-    }));
+    }, small));
     table = partitionTable(path.join(out, 'image.raw'));
   }, 15 * 60_000);
 
