@@ -60,9 +60,11 @@ export function sampleCommandLines(): { stop(): Promise<{ lines: Set<string>; ro
         }
       }
       rounds++;
-      // A round reads every process on the machine: 50 ms apart keeps the sampler from taking a core
-      // from the build it watches (execve arguments are strace's part; this catches later rewrites).
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      // A round reads every process on the machine (about 10 ms of CPU with a hundred of them), so
+      // rounds are 100 ms apart: every execve's arguments are strace's part; this catches the
+      // rewrites of a command line after it started, which only processes that stay do (the
+      // postinst's systemd-nspawn, the shortest the check below wants seen, lives longer).
+      await new Promise((resolve) => setTimeout(resolve, 100));
     }
   })();
   return {
