@@ -90,12 +90,11 @@ export function withoutLoopDevices(argv: readonly string[]): string[] {
     'set -e',
     'dev=$(mktemp -d /run/kiln-test-dev.XXXXXX)',
     'mount -t tmpfs -o mode=0755 kiln-test-dev "$dev"',
-    'for entry in /dev/* /dev/.[!.]*; do',
-    '  [ -e "$entry" ] || [ -L "$entry" ] || continue',
-    '  name=${entry#/dev/}',
-    '  case "$name" in loop*) continue ;; esac',
-    '  if mountpoint -q "$entry"; then mkdir "$dev/$name"; mount --rbind "$entry" "$dev/$name"; else cp -a "$entry" "$dev/"; fi',
-    'done',
+    // The file systems mounted right below /dev (pts, shm, …) are bound with what is below them;
+    // every other entry but loop* is copied, by one cp (a process per entry took seconds).
+    'mounted=$(findmnt -rn -o TARGET | sed -n \'s|^/dev/\\([^/]*\\)$|\\1|p\' | sort -u)',
+    'find /dev -mindepth 1 -maxdepth 1 ! -name \'loop*\' $(for name in $mounted; do printf \'! -name %s \' "$name"; done) -print0 | xargs -0 -r cp -a -t "$dev"',
+    'for name in $mounted; do mkdir "$dev/$name"; mount --rbind "/dev/$name" "$dev/$name"; done',
     'mount --move "$dev" /dev',
     'rmdir "$dev"',
     // Proof that the copy holds: attaching any loop device must fail here.
