@@ -173,8 +173,13 @@ export function extractPartition(image: string, partition: TablePartition, targe
   return target;
 }
 
+/**
+ * The SHA-256 of a file's bytes, by OpenSSL reading 4 MiB at a time: coreutils' sha256sum has no
+ * SHA-NI and reads in small blocks, 7 s of CPU for a GiB of a sparse disk's zeros here against 2.4.
+ */
 export function sha256File(file: string): string {
-  return sh(['sha256sum', file]).split(' ')[0]!;
+  const out = sh(['bash', '-c', 'set -o pipefail; dd if="$1" bs=4M status=none | openssl dgst -sha256 -r', 'bash', file]);
+  return /^([0-9a-f]{64}) /.exec(out)?.[1] ?? `no SHA-256 in ${JSON.stringify(out)}`;
 }
 
 /**

@@ -28,7 +28,7 @@ import {
 import { SYSTEMD_IMPORT } from './helpers/systemd.js';
 import { whyNotRoot } from './helpers/kiln.js';
 
-const skip = whyNotRoot(['mmdebstrap', 'unshare', 'sfdisk', 'systemd-dissect', SYSTEMD_IMPORT, 'mkfs.ext4', 'mkfs.btrfs', 'mkfs.xfs', 'mksquashfs', 'qemu-img', 'xz']);
+const skip = whyNotRoot(['mmdebstrap', 'unshare', 'sfdisk', 'systemd-dissect', SYSTEMD_IMPORT, 'mkfs.ext4', 'mkfs.btrfs', 'mkfs.xfs', 'mksquashfs', 'qemu-img', 'xz', 'openssl']);
 
 const MiB = 1024 * 1024;
 /** Room for the Debian tree (about 240 MB) in every root file system. */

@@ -13,7 +13,7 @@ import { ensureUdev, partitionTable, sh, sha256File, withoutLoopDevices } from '
 import { CACHED, KILN, kiln, makeProject, mountsUnder, runAsync, TEST_CACHE, whyNotRoot, workspacesIn } from './helpers/kiln.js';
 import { nspawn } from './helpers/systemd.js';
 
-const skip = whyNotRoot(['mmdebstrap', 'unshare', 'sfdisk', 'mkfs.ext4', 'systemd-dissect', 'systemd-nspawn']);
+const skip = whyNotRoot(['mmdebstrap', 'unshare', 'sfdisk', 'mkfs.ext4', 'systemd-dissect', 'systemd-nspawn', 'openssl']);
 
 /**
  * kiln with every loop device masked, asynchronously (a build blocks a test worker for minutes
