@@ -49,7 +49,7 @@ const PASSPHRASE = 'kiln-test correct horse battery staple';
 
 let base: string;
 let root: string;
-/** The encrypted disk's tree: what is proved there (LUKS2, the passphrase, /home) needs no Debian in it, and its disk is small. */
+/** The tree of the encrypted and the UsrOnly= disks: what is proved there needs no Debian in it, and their disks are small. */
 let small: string;
 let stopUdev: () => void = () => undefined;
 
@@ -292,7 +292,8 @@ describe.skipIf(skip)('Format=cpio', () => {
 
 describe.skipIf(skip)('gpt_squashfs with UsrOnly= and Verity=', () => {
   it('holds /usr alone in a /usr partition with its verity partition, as systemd-dissect sees them', () => {
-    const { dir } = write('usr-only', ['[Output]', 'Format=gpt_squashfs', 'Verity=yes', '[Partitions]', 'UsrOnly=yes']);
+    // The small tree: what is proved is the layout, and its /usr has the os-release it needs.
+    const { dir } = write('usr-only', ['[Output]', 'Format=gpt_squashfs', 'Verity=yes', '[Partitions]', 'UsrOnly=yes'], undefined, small);
     const image = path.join(dir, 'image.raw');
     const usrHash = fs.readFileSync(path.join(dir, 'image.usr.usrhash'), 'utf8').trim();
     const table = partitionTable(image);
