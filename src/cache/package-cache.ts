@@ -6,11 +6,12 @@
  * - A file appears in the cache only whole: it is linked in, or copied under a temporary name and
  *   renamed into place, and never changed afterwards. A build reading the cache never sees half a
  *   package, and a killed build leaves at most a temporary name (`.NAME.XXXXXXXX`) that nothing
- *   reads. Package managers that download straight into the cache (debootstrap, apt inside the
- *   container, dnf, whose own locks do not work across PID namespaces) do it holding the lock.
+ *   reads. Package managers that download straight into the cache (dnf, whose own locks do not
+ *   work across PID namespaces; the scripts' apt) do it holding the lock.
  * - The lock (`<cache>.lock`) is also held while a build downloads into a directory of its own and
- *   publishes what it fetched: a build that starts meanwhile waits, then finds the packages in the
- *   cache instead of downloading them a second time.
+ *   publishes what it fetched (mmdebstrap, debootstrap, apt-get: download-lock.ts): a build that
+ *   starts meanwhile waits, then finds the packages in the cache instead of downloading them a
+ *   second time.
  */
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';

@@ -3,9 +3,10 @@
  * one pass — the fast path) or debootstrap (then apt-get in the container, as mkosi 14 does).
  * Downloaded .deb files are kept in the package cache and offered to the next build.
  */
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { withPackageCache } from '../cache/package-cache.js';
+import { downloadHoldingCache } from '../cache/download-lock.js';
 import { runInContainer } from '../container.js';
 import type { BuildContext, InstalledPackage } from '../context.js';
 import { ToolError } from '../errors.js';
@@ -24,6 +25,7 @@ const APT_ENV = { DEBIAN_FRONTEND: 'noninteractive', DEBCONF_NONINTERACTIVE_SEEN
 async function debootstrap(context: BuildContext, packages: readonly string[]): Promise<void> {
   const { config } = context;
   const mirror = config.LocalMirror ?? config.Mirror!;
+  const downloads = await fs.mkdtemp(path.join(context.workspace, 'debootstrap-cache-'));
   const argv = [
     'debootstrap',
     '--variant=minbase',
@@ -31,15 +33,21 @@ async function debootstrap(context: BuildContext, packages: readonly string[]): 
     '--merged-usr',
     `--components=${components(config).join(',')}`,
     `--arch=${debianArchitecture(config.Architecture)}`,
-    `--cache-dir=${context.packageCache}`,
+    `--cache-dir=${downloads}`,
   ];
   if (!config.RepositoryKeyCheck || config.LocalMirror) argv.push('--no-check-gpg');
   argv.push(config.Release, context.root, mirror);
-  await run(argv, {
-    env: epochEnvironment(context.reproducibility.epoch),
-    what: `Installing ${config.Distribution} ${config.Release} with debootstrap`,
-    hint: 'check Mirror= and Release=; --debug=run shows the full output',
-  });
+  await downloadHoldingCache(context, downloads, (downloaded) =>
+    run(argv, {
+      env: epochEnvironment(context.reproducibility.epoch),
+      what: `Installing ${config.Distribution} ${config.Release} with debootstrap`,
+      hint: 'check Mirror= and Release=; --debug=run shows the full output',
+      // debootstrap fetches every package before it extracts the first one.
+      onOutput: (line) => {
+        if (/^I: (Chosen extractor|Extracting )/.test(line)) downloaded();
+      },
+    }).then(() => undefined),
+  );
   await writeImageSources(context.root, context.config);
   await installWithApt(context, packages);
 }
@@ -59,27 +67,41 @@ async function installWithApt(context: BuildContext, packages: readonly string[]
 
 const BUILD_SOURCE = 'kiln-build-';
 
-/** apt-get in the container, with the package cache bound and daemons kept from starting. */
+/**
+ * apt-get in the container, daemons kept from starting. Its archive directory is one of the build's
+ * own, offered the cached packages: it downloads first, says so on a line of its own, and installs
+ * while the next build has the package cache.
+ */
 async function installInContainer(context: BuildContext, packages: readonly string[]): Promise<void> {
+  const downloads = await fs.mkdtemp(path.join(context.workspace, 'apt-archives-'));
+  const marker = `kiln: downloaded ${randomBytes(8).toString('hex')}`;
+  const install = `apt-get install -y -q --no-install-recommends ${packages.map(shellQuote).join(' ')}`;
   const script = [
     'set -e',
     'printf "#!/bin/sh\\nexit 101\\n" > /usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d',
     'echo force-unsafe-io > /etc/dpkg/dpkg.cfg.d/kiln-unsafe-io',
     context.config.WithDocs ? '' : `printf ${shellQuote(NODOC)} > /etc/dpkg/dpkg.cfg.d/01_nodoc`,
     'apt-get update -q',
-    `apt-get install -y -q --no-install-recommends ${packages.map(shellQuote).join(' ')}`,
+    `${install} --download-only`,
+    `echo ${shellQuote(marker)}`,
+    install,
     'rm -f /usr/sbin/policy-rc.d /etc/dpkg/dpkg.cfg.d/kiln-unsafe-io',
     // BaseImage=: the image is the changes to the base, and apt's downloaded indexes (~150 MB) are
     // none of them — mmdebstrap leaves them out of a bootstrapped root just the same.
     context.config.BaseImage !== null ? 'rm -rf /var/lib/apt/lists/* /var/cache/apt/pkgcache.bin /var/cache/apt/srcpkgcache.bin' : '',
   ].filter(Boolean);
-  await runInContainer(context, ['sh', '-c', script.join('\n')], {
-    network: true,
-    env: APT_ENV,
-    packageCache: ARCHIVES,
-    what: 'Installing packages with apt-get',
-    hint: 'check the package names in Packages=',
-  });
+  await downloadHoldingCache(context, downloads, (downloaded) =>
+    runInContainer(context, ['sh', '-c', script.join('\n')], {
+      network: true,
+      env: APT_ENV,
+      binds: [{ source: downloads, target: `/${ARCHIVES}` }],
+      onOutput: (line) => {
+        if (line.trim() === marker) downloaded();
+      },
+      what: 'Installing packages with apt-get',
+      hint: 'check the package names in Packages=',
+    }).then(() => undefined),
+  );
 }
 
 /** The base system and packages, with whichever bootstrapper the configuration picked. */
@@ -88,8 +110,7 @@ async function bootstrap(context: BuildContext, wanted: readonly string[]): Prom
   if (context.config.Bootstrapper === 'mmdebstrap') {
     await bootstrapWithMmdebstrap(context, wanted);
   } else {
-    // debootstrap and apt write into the shared cache in place: one build at a time.
-    await withPackageCache(context.packageCache, () => debootstrap(context, wanted), context.cleanup);
+    await debootstrap(context, wanted);
   }
 }
 
@@ -128,7 +149,7 @@ export const apt: PackageManager = {
 
   async installMore(context, packages) {
     try {
-      await withPackageCache(context.packageCache, () => installWithApt(context, packages), context.cleanup);
+      await installWithApt(context, packages);
     } catch (error) {
       throw explainAptFailure(error);
     }

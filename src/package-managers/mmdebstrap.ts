@@ -5,9 +5,9 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { isDeb, lockPackageCache, offerCachedPackages, publishPackages } from '../cache/package-cache.js';
+import { downloadHoldingCache } from '../cache/download-lock.js';
+import { isDeb, publishPackages } from '../cache/package-cache.js';
 import type { BuildContext } from '../context.js';
-import type { Release } from '../lock.js';
 import { epochEnvironment } from '../reproducible.js';
 import { run } from '../run.js';
 import { buildSources, debianArchitecture, hostAptSources, removeBuildSources, repositoryDirectorySources, sourceLine, writeImageSources, components } from './apt-sources.js';
@@ -83,49 +83,25 @@ async function mmdebstrap(context: BuildContext, packages: readonly string[], ne
 }
 
 /**
- * mmdebstrap with the package cache: the cached packages are offered to it, and it downloads the
- * rest holding the cache's lock — until its extract hook says every package is there; those are
- * published into the cache and the lock goes to the next build, which then downloads nothing twice.
+ * mmdebstrap with the package cache: the cached packages are offered in the root's archive directory,
+ * and it downloads the rest holding the cache's lock — until its extract hook says every package is
+ * there (downloadHoldingCache()).
  */
 export async function bootstrapWithMmdebstrap(context: BuildContext, wanted: readonly string[]): Promise<void> {
   const cache = context.packageCache;
   const archives = path.join(context.root, ARCHIVES);
   // One of its own for each root: a development image's downloads are already in the cache.
   const newDebs = await fs.mkdtemp(path.join(context.workspace, 'new-debs-'));
-  // Opened before the lock is taken: nothing between taking it and the try below may fail.
   const pipe = await openHookPipe(context.workspace, 'mmdebstrap-hook');
-  let release: Release | undefined = await lockPackageCache(cache).catch((error: unknown) => {
-    pipe.close();
-    throw error;
-  });
-  const handOver = async (): Promise<void> => {
-    try {
-      await publishPackages(archives, cache, isDeb, { move: false });
-    } finally {
-      const releasing = release;
-      release = undefined;
-      await releasing?.();
-    }
-  };
-  let handing: Promise<void> | undefined;
-  pipe.onLine((line) => {
-    if (line === 'downloaded') handing ??= handOver();
-  });
-  let failed = true;
   try {
-    await offerCachedPackages(cache, archives, isDeb);
-    await mmdebstrap(context, wanted, newDebs, pipe.path);
-    await handing;
-    failed = false;
+    await downloadHoldingCache(context, archives, async (downloaded) => {
+      pipe.onLine((line) => {
+        if (line === 'downloaded') downloaded();
+      });
+      await mmdebstrap(context, wanted, newDebs, pipe.path);
+    });
   } finally {
     pipe.close();
-    await handing?.catch(() => undefined);
-    const held = release;
-    release = undefined;
-    // On a failure or an interrupt the lock is left to the cleanup stack, which releases it after
-    // the build's processes are gone and its mounts undone.
-    if (held && failed) context.cleanup.pushLock(`unlock the package cache (${cache})`, held);
-    else await held?.();
   }
   // Whatever the early download missed, mmdebstrap fetched while installing.
   await publishPackages(newDebs, cache, isDeb, { move: true });
