@@ -20,6 +20,9 @@ import { linkMergedUsr, unlinkMergedUsr } from './merged-usr.js';
 import { bootstrapWithMmdebstrap } from './mmdebstrap.js';
 import type { PackageManager } from './types.js';
 
+/** dpkg's setting for speed while kiln builds the root, never left in the image. */
+const UNSAFE_IO = 'etc/dpkg/dpkg.cfg.d/kiln-unsafe-io';
+
 const APT_ENV = { DEBIAN_FRONTEND: 'noninteractive', DEBCONF_NONINTERACTIVE_SEEN: 'true', INITRD: 'No' };
 
 async function debootstrap(context: BuildContext, packages: readonly string[]): Promise<void> {
@@ -37,6 +40,9 @@ async function debootstrap(context: BuildContext, packages: readonly string[]): 
   ];
   if (!config.RepositoryKeyCheck || config.LocalMirror) argv.push('--no-check-gpg');
   argv.push(config.Release, context.root, mirror);
+  // debootstrap's second stage runs the root's own dpkg, which reads this: no fsync per file while
+  // the image is made (mkosi 14 does the same). installInContainer() removes it when it is done.
+  await writeFileInRoot(context.root, UNSAFE_IO, 'force-unsafe-io\n');
   await downloadHoldingCache(context, downloads, (downloaded) =>
     run(argv, {
       env: epochEnvironment(context.reproducibility.epoch),
@@ -79,13 +85,13 @@ async function installInContainer(context: BuildContext, packages: readonly stri
   const script = [
     'set -e',
     'printf "#!/bin/sh\\nexit 101\\n" > /usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d',
-    'echo force-unsafe-io > /etc/dpkg/dpkg.cfg.d/kiln-unsafe-io',
+    `echo force-unsafe-io > /${UNSAFE_IO}`,
     context.config.WithDocs ? '' : `printf ${shellQuote(NODOC)} > /etc/dpkg/dpkg.cfg.d/01_nodoc`,
     'apt-get update -q',
     `${install} --download-only`,
     `echo ${shellQuote(marker)}`,
     install,
-    'rm -f /usr/sbin/policy-rc.d /etc/dpkg/dpkg.cfg.d/kiln-unsafe-io',
+    `rm -f /usr/sbin/policy-rc.d /${UNSAFE_IO}`,
     // BaseImage=: the image is the changes to the base, and apt's downloaded indexes (~150 MB) are
     // none of them — mmdebstrap leaves them out of a bootstrapped root just the same.
     context.config.BaseImage !== null ? 'rm -rf /var/lib/apt/lists/* /var/cache/apt/pkgcache.bin /var/cache/apt/srcpkgcache.bin' : '',
