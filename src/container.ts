@@ -14,8 +14,6 @@ export interface InContainer {
   readonly network: boolean;
   readonly binds?: readonly Bind[];
   readonly env?: Readonly<Record<string, string>>;
-  /** Bind the package cache where the image's package manager looks for downloads. */
-  readonly packageCache?: string;
   readonly what: string;
   readonly hint?: string;
   readonly secrets?: readonly string[];
@@ -30,7 +28,6 @@ export interface InContainer {
 export async function runInContainer(context: BuildContext, command: readonly string[], options: InContainer): Promise<RunStatus> {
   const { epoch } = context.reproducibility;
   const binds: Bind[] = [...(options.binds ?? [])];
-  if (options.packageCache) binds.push({ source: context.packageCache, target: `/${options.packageCache}` });
   // SOURCE_DATE_EPOCH last: the build's epoch wins over one in Environment=.
   const env = { ...options.env, ...epochEnvironment(epoch) };
   const argv = nspawnArgv({

@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { downloadHoldingCache } from '../cache/download-lock.js';
+import { isDeb } from '../cache/package-cache.js';
 import { runInContainer } from '../container.js';
 import type { BuildContext, InstalledPackage } from '../context.js';
 import { ToolError } from '../errors.js';
@@ -189,6 +190,7 @@ export const apt: PackageManager = {
   changelogs: debChangelogs,
 
   cacheMountPoint: ARCHIVES,
+  cacheFiles: isDeb,
 };
 
 async function emptyDirectory(dir: string): Promise<void> {

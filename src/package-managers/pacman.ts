@@ -193,4 +193,5 @@ export const pacman: PackageManager = {
     [...groupBySource(packages)].map(([name, binaries]) => ({ name, packages: binaries, changelog: undefined })),
 
   cacheMountPoint: 'var/cache/pacman/pkg',
+  cacheFiles: isPacmanFile,
 };

@@ -2,6 +2,7 @@
  * A package manager is mechanism: how to put packages into a root (debootstrap/mmdebstrap + apt,
  * pacman, dnf). Which packages and mirrors is the distribution's policy (distributions/).
  */
+import type { PackageFilter } from '../cache/package-cache.js';
 import type { Config } from '../config/types.js';
 import type { BuildContext, InstalledPackage, SourcePackage } from '../context.js';
 
@@ -31,4 +32,11 @@ export interface PackageManager {
   changelogs(context: BuildContext, packages: readonly InstalledPackage[]): Promise<SourcePackage[]>;
   /** Where the package cache is bound inside the image while scripts run (relative to the root). */
   readonly cacheMountPoint: string;
+  /**
+   * The files of a package cache that is a flat directory of packages (apt's, pacman's): a script
+   * gets a directory of its own, offered the cached packages, and what it downloads is published
+   * when it is done — the cache is not locked while it runs. Without it (dnf's and zypper's caches
+   * hold metadata too) the cache itself is bound, locked for the script's whole run.
+   */
+  readonly cacheFiles?: PackageFilter;
 }

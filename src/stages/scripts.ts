@@ -7,6 +7,7 @@
 import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { offerCachedPackages, packageCacheLock, publishPackages, withPackageCache } from '../cache/package-cache.js';
 import { runInContainer } from '../container.js';
 import type { BuildContext } from '../context.js';
 import { ToolError, UserError } from '../errors.js';
@@ -69,16 +70,29 @@ async function runScriptInImage(context: BuildContext, script: string, options: 
   await checkInterpreter(context, script);
   const inside = `/run/kiln/${path.basename(script)}`;
   const manager = getPackageManager(getDistribution(context.config.Distribution).packageManager);
-  try {
-    // The script sees the shared package cache (apt-get install works offline); one build at a time.
-    await withLock(context.cleanup, `${context.packageCache}.lock`, 'the package cache', () => runInContainer(context, [inside, context.phase], {
+  const runWith = (cache: Bind): Promise<unknown> =>
+    runInContainer(context, [inside, context.phase], {
       network: options.network,
-      binds: [{ source: script, target: inside, readOnly: true }, ...(options.binds ?? [])],
+      binds: [{ source: script, target: inside, readOnly: true }, ...(options.binds ?? []), cache],
       env: context.config.Environment,
-      packageCache: manager.cacheMountPoint,
       extraArgs: options.extraArgs,
       what: `Running ${path.basename(script)}`,
-    }));
+    });
+  const cache = context.packageCache;
+  const target = `/${manager.cacheMountPoint}`;
+  try {
+    // The script sees the package cache (apt-get install works offline).
+    const files = manager.cacheFiles;
+    if (files) {
+      // Its own directory of it: the cache is not locked while the script runs (a build script may
+      // compile for minutes), and a script's `apt-get clean` empties only its own.
+      const downloads = await fs.mkdtemp(path.join(context.workspace, 'script-cache-'));
+      await offerCachedPackages(cache, downloads, files);
+      await runWith({ source: downloads, target });
+      await withPackageCache(cache, () => publishPackages(downloads, cache, files, { move: true }), context.cleanup);
+    } else {
+      await withLock(context.cleanup, packageCacheLock(cache), 'the package cache', () => runWith({ source: cache, target }));
+    }
   } catch (error) {
     throw scriptFailed(script, error);
   }
