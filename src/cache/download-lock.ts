@@ -18,7 +18,7 @@ import { isDeb, lockPackageCache, offerCachedPackages, publishPackages } from '.
  * interrupt the lock is left to the build's cleanup stack, which releases it only after the build's
  * processes are gone (a dying tool may still be writing).
  */
-export async function downloadHoldingCache(context: BuildContext, downloads: string, work: (downloaded: () => void) => Promise<void>): Promise<void> {
+export async function downloadHoldingCache(context: BuildContext, downloads: string, work: (downloaded: () => void) => Promise<unknown>): Promise<void> {
   const cache = context.packageCache;
   let release: Release | undefined = await lockPackageCache(cache);
   const handOver = async (): Promise<void> => {

@@ -53,7 +53,7 @@ async function debootstrap(context: BuildContext, packages: readonly string[]): 
       onOutput: (line) => {
         if (/^I: (Chosen extractor|Extracting )/.test(line)) downloaded();
       },
-    }).then(() => undefined),
+    }),
   );
   await writeImageSources(context.root, context.config);
   await installWithApt(context, packages);
@@ -107,7 +107,7 @@ async function installInContainer(context: BuildContext, packages: readonly stri
       },
       what: 'Installing packages with apt-get',
       hint: 'check the package names in Packages=',
-    }).then(() => undefined),
+    }),
   );
 }
 

@@ -7,13 +7,12 @@
 import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { offerCachedPackages, packageCacheLock, publishPackages, withPackageCache } from '../cache/package-cache.js';
+import { offerCachedPackages, publishPackages, withPackageCache } from '../cache/package-cache.js';
 import { runInContainer } from '../container.js';
 import type { BuildContext } from '../context.js';
 import { ToolError, UserError } from '../errors.js';
 import { getDistribution } from '../distributions/index.js';
 import { getPackageManager } from '../package-managers/index.js';
-import { withLock } from '../lock.js';
 import { epochEnvironment } from '../reproducible.js';
 import { run } from '../run.js';
 import type { Bind } from '../nspawn.js';
@@ -91,7 +90,7 @@ async function runScriptInImage(context: BuildContext, script: string, options: 
       await runWith({ source: downloads, target });
       await withPackageCache(cache, () => publishPackages(downloads, cache, files, { move: true }), context.cleanup);
     } else {
-      await withLock(context.cleanup, packageCacheLock(cache), 'the package cache', () => runWith({ source: cache, target }));
+      await withPackageCache(cache, () => runWith({ source: cache, target }), context.cleanup);
     }
   } catch (error) {
     throw scriptFailed(script, error);
