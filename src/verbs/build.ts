@@ -9,6 +9,7 @@ import type { Loaded } from '../config/load.js';
 import { info } from '../log.js';
 import { buildImage } from '../pipeline.js';
 import { interruptSignal, processInterrupted } from '../signals.js';
+import { bumpVersion } from './bump.js';
 import type { Invocation, Verb } from './types.js';
 
 /** Arguments after `build` go to the build script (mkosi 14); without one they are a mistake. */
@@ -39,7 +40,10 @@ async function buildAll(invocation: Invocation): Promise<number> {
   }
   process.stderr.write(await formatResults(results, display));
   if (processInterrupted()) throw interruptSignal().reason;
-  return exitCodeOf(results);
+  const exitCode = exitCodeOf(results);
+  // The images read one mkosi.version, that of the directory: bumped once, when all of them built.
+  if (args.autoBump && exitCode === 0) await bumpVersion(images[0]!.loaded, display);
+  return exitCode;
 }
 
 export const build: Verb = {
@@ -53,5 +57,6 @@ export const build: Verb = {
     checkScriptArguments(scriptArguments, [loaded]);
     const written = await buildImage(loaded, { display: invocation.display, debug: invocation.args.debug, scriptArguments });
     for (const file of written) info(`  ${invocation.display(file)}`);
+    if (invocation.args.autoBump) await bumpVersion(loaded, invocation.display);
   },
 };

@@ -1,6 +1,6 @@
 /** The verbs of the command line. This registry is the only list of them. */
-import { UserError } from '../errors.js';
 import { build } from './build.js';
+import { bump } from './bump.js';
 import { clean } from './clean.js';
 import { doctor } from './doctor.js';
 import { genkey } from './genkey.js';
@@ -13,18 +13,6 @@ import { summary } from './summary.js';
 import type { Verb } from './types.js';
 import { verify } from './verify.js';
 
-function notYet(name: string, doc: string, shape: Partial<Verb> = {}): Verb {
-  return {
-    doc,
-    origin: 'mkosi',
-    ...shape,
-    async run() {
-      throw new UserError(`kiln ${name} is not implemented yet`);
-    },
-  };
-}
-
-
 export const VERBS: Record<string, Verb> = {
   build,
   init,
@@ -35,7 +23,7 @@ export const VERBS: Record<string, Verb> = {
   qemu,
   ssh,
   serve,
-  bump: notYet('bump', 'Increase the last number of mkosi.version'),
+  bump,
   genkey,
   verify,
   doctor,
