@@ -20,8 +20,16 @@ export interface CacheEntry {
   readonly inputs: CacheInputs;
 }
 
-/** How many cached roots a cache directory keeps (least recently used go first). */
+/**
+ * How many cached roots a cache directory keeps: the 6 used last, and besides them every root used
+ * within a day, up to 24 (least recently used go first). A plain limit of 6 made `kiln --all` of
+ * more images than that on one cache evict, each run, the roots the next images of the same run
+ * needed — every image bootstrapped again, every day. The day bounds the disk that a morning of
+ * editing mkosi.prepare (a new root per edit) can fill.
+ */
 export const KEEP_ENTRIES = 6;
+export const KEEP_RECENT_ENTRIES = 24;
+export const RECENT_MS = 24 * 3600_000;
 
 async function readEntry(base: string, key: string): Promise<CacheEntry | undefined> {
   const dir = path.join(base, key);
@@ -133,7 +141,7 @@ export class RootCache {
     }
   }
 
-  /** What eviction would delete now: leftovers, entries beyond `keep`, spares beyond KEEP_SPARES. */
+  /** What eviction would delete now: leftovers, entries beyond `keep` (see KEEP_ENTRIES), spares beyond KEEP_SPARES. */
   async #doomed(keep: number): Promise<string[]> {
     const names = await fs.readdir(this.base).catch(() => [] as string[]);
     const stale = names.filter((name) => name.startsWith('.old-') || name.startsWith('.new-'));
@@ -142,7 +150,9 @@ export class RootCache {
     const entries = (await Promise.all((await this.keys()).map(stored))).sort(newestFirst);
     const spares = (await Promise.all(names.filter((name) => name.startsWith(SPARE_PREFIX)).map(stored))).sort(newestFirst);
     // An evicted entry's key lock goes with it: nobody waits on it while eviction holds the cache.
-    const evicted = entries.slice(keep).flatMap((entry) => [entry.name, `.${entry.name}.lock`]);
+    const recent = Date.now() - RECENT_MS;
+    const kept = (entry: { time: number }, index: number): boolean => index < keep || (entry.time >= recent && index < Math.max(keep, KEEP_RECENT_ENTRIES));
+    const evicted = entries.filter((entry, index) => !kept(entry, index)).flatMap((entry) => [entry.name, `.${entry.name}.lock`]);
     return [...stale, ...evicted, ...spares.slice(KEEP_SPARES).map((spare) => spare.name)];
   }
 

@@ -56,6 +56,33 @@ describe('RootCache', () => {
     expect(await cache.closest({ ...base, packages: ['c'] })).toBeUndefined();
   });
 
+  it('keeps every root used within a day, up to 24, and evicts the least recently used of the rest', async () => {
+    const cache = new RootCache(dir);
+    const hour = 3600_000;
+    const store = async (index: number, usedAgo: number): Promise<string> => {
+      const key = index.toString(16).padStart(16, '0');
+      await cache.save(key, { ...base, packages: [String(index)] }, makeRoot(String(index)));
+      const used = new Date(Date.now() - usedAgo);
+      utimesSync(path.join(cache.base, key), used, used);
+      return key;
+    };
+    // 26 roots used in the last hours (a kiln --all run of 26 images), 4 used days ago.
+    const recent = [];
+    for (let i = 0; i < 26; i++) recent.push(await store(i, (i + 1) * 60_000));
+    const old = [];
+    for (let i = 0; i < 4; i++) old.push(await store(100 + i, (48 + i) * hour));
+    await cache.evict(6);
+    expect((await cache.keys()).sort()).toEqual(recent.slice(0, 24).sort());
+    // A day later the same roots are old: the 6 used last stay.
+    for (const [index, key] of recent.slice(0, 24).entries()) {
+      const used = new Date(Date.now() - 25 * hour - index * 60_000);
+      utimesSync(path.join(cache.base, key), used, used);
+    }
+    await cache.evict(6);
+    expect((await cache.keys()).sort()).toEqual(recent.slice(0, 6).sort());
+    expect(old.filter((key) => existsSync(path.join(cache.base, key)))).toEqual([]);
+  });
+
   it('evicts the least recently used entries beyond the limit', async () => {
     const cache = new RootCache(dir);
     for (let i = 0; i < 4; i++) {
