@@ -24,7 +24,7 @@ import { run } from './run.js';
 import { throwIfInterrupted } from './signals.js';
 import { configFileOf, runBuildScript } from './stages/build-script.js';
 import { withBaseImage } from './stages/base-image.js';
-import { BASE_STAGES, EXTENSION_STAGES, IMAGE_STAGES, SETTLING_STAGES } from './stages/index.js';
+import { BASE_STAGES, EXTENSION_STAGES, IMAGE_STAGES, LAYER_STAGES, PREPARE_STAGES, SETTLING_STAGES } from './stages/index.js';
 import type { Stage } from './stages/types.js';
 import { explainFullMemoryRoot, mountMemoryRoot, type MemoryRoot } from './memory-root.js';
 import { createWorkspace, removeWorkspace, unmountBelow } from './workspace.js';
@@ -63,7 +63,13 @@ async function runStages(stages: readonly Stage[], context: BuildContext): Promi
 async function populateRoot(context: BuildContext, early?: Promise<Lookup>): Promise<void> {
   await withBaseImage(context, async () => {
     if (usesIncrementalCache(context.config)) {
-      await prepareIncrementalRoot(context, () => runStages(BASE_STAGES, context), () => runStages(EXTENSION_STAGES, context), early);
+      const stages = {
+        base: () => runStages(BASE_STAGES, context),
+        packages: () => runStages(LAYER_STAGES, context),
+        prepare: () => runStages(PREPARE_STAGES, context),
+        extended: () => runStages(EXTENSION_STAGES, context),
+      };
+      await prepareIncrementalRoot(context, stages, early);
     } else {
       await runStages(BASE_STAGES, context);
     }

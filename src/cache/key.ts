@@ -145,6 +145,19 @@ export async function digestJson(value: unknown): Promise<string> {
   return hex(digest.digest());
 }
 
+/**
+ * The inputs of the root as it stands after the packages, before the prepare script (none when
+ * there is no prepare script): cached on its own, so that editing mkosi.prepare, or the other
+ * phase of a build script, starts from it instead of bootstrapping again (incremental.ts). It is
+ * exactly the root of the same configuration without a prepare script, and shares that one's key
+ * (unless CacheInitrd=yes: the initrd cached with a root is made after the prepare script, so this
+ * root has none).
+ */
+export function withoutPrepare(inputs: CacheInputs): CacheInputs | undefined {
+  if (inputs.prepareScript === null) return undefined;
+  return { ...inputs, prepareScript: null, prepareArgument: null, prepareEnvironment: null, prepareNetwork: null, initrd: null };
+}
+
 /** The same inputs with another package list: what a cached root must match to be extended. */
 export function sameExceptPackages(a: CacheInputs, b: CacheInputs): boolean {
   return canonicalJson({ ...a, packages: [] }) === canonicalJson({ ...b, packages: [] });

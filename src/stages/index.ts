@@ -23,8 +23,16 @@ function finalOnly(stage: Stage): Stage {
   return { ...stage, enabled: (context) => context.phase === 'final' && stage.enabled(context) };
 }
 
+const PACKAGE_STAGES: readonly Stage[] = [skeletonTrees, installPackages];
+
+/** What follows the packages in the cached root (run alone on a cached root without the prepare script). */
+export const PREPARE_STAGES: readonly Stage[] = [prepareScript, finalOnly(cachedInitrdStage), clampCachedTimes];
+
 /** Up to here the root depends only on what the incremental cache key covers. */
-export const BASE_STAGES: readonly Stage[] = [skeletonTrees, installPackages, prepareScript, finalOnly(cachedInitrdStage), clampCachedTimes];
+export const BASE_STAGES: readonly Stage[] = [...PACKAGE_STAGES, ...PREPARE_STAGES];
+
+/** The root without the prepare script, as the cache keeps it (cache/incremental.ts). */
+export const LAYER_STAGES: readonly Stage[] = [...PACKAGE_STAGES, clampCachedTimes];
 
 /** What a cached root extended with more packages runs before it is cached again. */
 export const EXTENSION_STAGES: readonly Stage[] = [finalOnly(cachedInitrdStage)];

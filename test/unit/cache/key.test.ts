@@ -7,7 +7,7 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync }
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { cacheInputs, cacheKey, digestTree, sameExceptPackages, type CacheInputs } from '../../../src/cache/key.js';
+import { cacheInputs, cacheKey, digestTree, sameExceptPackages, withoutPrepare, type CacheInputs } from '../../../src/cache/key.js';
 import type { Assignment } from '../../../src/config/assign.js';
 import type { Host } from '../../../src/config/host.js';
 import { loadConfig } from '../../../src/config/load.js';
@@ -153,6 +153,68 @@ describe('the incremental cache key', () => {
     const big = await inputsFor({ Packages: 'htop' });
     expect(sameExceptPackages(small, big)).toBe(true);
     expect(sameExceptPackages(small, await inputsFor({ Packages: 'htop', Release: 'trixie' }))).toBe(false);
+  });
+});
+
+/** The key of the root without the prepare script, as a build with `settings` would cache it. */
+async function layerKeyFor(settings: Partial<Record<SettingName, string>> = {}, phase: 'build' | 'final' = 'final'): Promise<string> {
+  const commandLine: Assignment[] = Object.entries(settings).map(([name, raw]) => ({
+    name: name as SettingName,
+    raw,
+    invert: false,
+    origin: { file: 'command line' },
+    spelling: `--${name}`,
+  }));
+  const { config } = loadConfig({ directory: dir, commandLine, host, env: { PATH: '/usr/bin:/bin', SECRET: 'a' }, cwd: dir });
+  const layer = withoutPrepare(await cacheInputs(config, packagesToInstall({ config, phase }), phase));
+  if (!layer) throw new Error('no root without the prepare script: the project has none');
+  return cacheKey(layer);
+}
+
+describe('the key of the cached root without the prepare script', () => {
+  it('does not exist without a prepare script', async () => {
+    rmSync(path.join(dir, 'mkosi.prepare'));
+    expect(withoutPrepare(await inputsFor())).toBeUndefined();
+  });
+
+  it('is the key of the same project without a prepare script, so either one\'s root serves the other', async () => {
+    const layer = await layerKeyFor();
+    expect(layer).not.toBe(await keyFor());
+    rmSync(path.join(dir, 'mkosi.prepare'));
+    expect(await keyFor()).toBe(layer);
+  });
+
+  it('stays when the prepare script, its argument, its environment or its network change', async () => {
+    const layer = await layerKeyFor();
+    const full = await keyFor();
+    writeFileSync(path.join(dir, 'mkosi.prepare'), '#!/bin/sh\necho prepared differently\n');
+    expect(await keyFor()).not.toBe(full);
+    expect(await layerKeyFor()).toBe(layer);
+    // The development image (without BuildPackages=) and the image share it: one bootstrap for both.
+    expect(await layerKeyFor({}, 'build')).toBe(layer);
+    expect(await layerKeyFor({ Environment: 'FOO=bar', WithNetwork: 'yes' })).toBe(layer);
+  });
+
+  it.each([
+    ['Packages', { Packages: 'htop' }],
+    ['BasePackages', { BasePackages: 'no' }],
+    ['Release', { Release: 'trixie' }],
+    ['Mirror', { Mirror: 'http://127.0.0.2/debian' }],
+  ] as const)('changes with %s, so a stale root is never used', async (_label, settings) => {
+    expect(await layerKeyFor(settings as Partial<Record<SettingName, string>>)).not.toBe(await layerKeyFor());
+  });
+
+  it('changes with the skeleton tree and with BuildPackages= in the development image', async () => {
+    const layer = await layerKeyFor();
+    expect(await layerKeyFor({ BuildPackages: 'gcc' }, 'build')).not.toBe(layer);
+    writeFileSync(path.join(dir, 'mkosi.skeleton/etc/skeleton'), 'two\n');
+    expect(await layerKeyFor()).not.toBe(layer);
+  });
+
+  it('holds no cached initrd: that is made after the prepare script', async () => {
+    const full = await inputsFor({ Bootable: 'yes', Incremental: 'yes', CacheInitrd: 'yes' });
+    expect(full.initrd).not.toBeNull();
+    expect(withoutPrepare(full)?.initrd).toBeNull();
   });
 });
 
