@@ -7,43 +7,23 @@
  *
  * The compiler is tcc rather than the definition's gcc (a tenth of the packages to install): what is
  * proven is the build script's part, not gcc. The image's root is the minimal root every minimal
- * project shares (TEST_CACHE), copied into this file's own cache; the development image is made here
- * by extending it. A development image bootstrapped from nothing is build-script-phases' first test.
+ * project shares (TEST_CACHE), copied into this file's own cache (helpers/private-cache.ts); the
+ * development image is made here by extending it. A development image bootstrapped from nothing is build-script-phases' first test.
  */
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CACHED, kiln, kilnOk, makeProject, mountsUnder, processesMentioning, TEST_CACHE, whyNotRoot, workspacesIn } from './helpers/kiln.js';
-import { minimalProject } from './helpers/projects.js';
+import { kiln, makeProject, mountsUnder, processesMentioning, whyNotRoot, workspacesIn } from './helpers/kiln.js';
+import { cacheWithMinimalRoot, ROOTS } from './helpers/private-cache.js';
 import { nspawn } from './helpers/systemd.js';
 
 const skip = whyNotRoot(['mmdebstrap', 'systemd-nspawn', 'git']);
 
-const ROOTS = 'debian~bookworm/roots';
-
-/**
- * A cache of its own (so that this file's development images are made, and extended, here) with the
- * shared downloads and the shared minimal root: the image's root is that one (BasePackages=no, no
- * prepare script), so it is copied in instead of bootstrapped once more. The shared root is made by
- * the first file that needs it; a build of a minimal project names its key.
- */
+/** A cache of its own, so that this file's development images are made, and extended, here. */
 async function freshCache(): Promise<string> {
-  const cache = mkdtempSync(path.join(os.tmpdir(), 'kiln-build-script-cache-'));
-  execFileSync('sh', ['-c', `mkdir -p "${cache}/debian~bookworm" && cp -al "${TEST_CACHE}/debian~bookworm/packages" "${cache}/debian~bookworm/" 2>/dev/null || true`]);
-  const seed = minimalProject({ format: 'tar', output: 'CompressOutput=no' });
-  try {
-    const { stderr } = await kilnOk([...CACHED, 'build'], { cwd: seed });
-    const key = /(?:Using|Saving) the cached root ([0-9a-f]{16})/.exec(stderr)?.[1];
-    if (!key) throw new Error(`no cached root named in:\n${stderr}`);
-    mkdirSync(path.join(cache, ROOTS), { recursive: true });
-    // A real copy, not links: nothing this file does may reach the shared root.
-    execFileSync('cp', ['-a', '--reflink=auto', path.join(TEST_CACHE, ROOTS, key), path.join(cache, ROOTS, key)]);
-  } finally {
-    rmSync(seed, { recursive: true, force: true });
-  }
-  return cache;
+  return (await cacheWithMinimalRoot('kiln-build-script-cache-')).cache;
 }
 
 function git(dir: string, ...args: string[]): void {
