@@ -176,17 +176,12 @@ export async function prepareIncrementalRoot(context: BuildContext, stages: Root
   }
 
   // Adding packages is the only change that can be applied on top of a cached root and give the same
-  // result as a fresh build; a prepare script may depend on the package set, so it is run on top of
-  // a root without it (fromLayer()), never extended.
+  // result as a fresh build; a prepare script may depend on the package set, so a root with one is
+  // never extended: fromLayer() extends the root without it and runs the script again.
   const base = reuse ? await cache.closest(inputs) : undefined;
   await probeRepository(config);
   if (base) {
-    const added = packages.filter((name) => !base.inputs.packages.includes(name));
-    await step(phaseTitle(context, `Extending the cached root ${base.key} with ${added.join(', ')}`), async () => {
-      await useEntry(context, base);
-      const manager = getPackageManager(getDistribution(config.Distribution).packageManager);
-      await manager.installMore(context, added);
-    });
+    await extend(context, base, packages.filter((name) => !base.inputs.packages.includes(name)));
     await stages.extended();
     await step(phaseTitle(context, `Saving the cached root ${key}`), () => saveCopy(cache, context, key, inputs));
     await context.cleanup.runNow(making);
@@ -201,6 +196,15 @@ export async function prepareIncrementalRoot(context: BuildContext, stages: Root
   return 'miss';
 }
 
+/** Makes `context.root` show `base` with `added` installed on top. */
+async function extend(context: BuildContext, base: CacheEntry, added: readonly string[]): Promise<void> {
+  await step(phaseTitle(context, `Extending the cached root ${base.key} with ${added.join(', ')}`), async () => {
+    await useEntry(context, base);
+    const manager = getPackageManager(getDistribution(context.config.Distribution).packageManager);
+    await manager.installMore(context, added);
+  });
+}
+
 /** Stores the root as the entry for `key` (moved there when it can be) and goes on from the entry. */
 async function saveMoving(context: BuildContext, cache: RootCache, key: string, inputs: CacheInputs, reuse: boolean): Promise<void> {
   await step(phaseTitle(context, `Saving the cached root ${key}`), async () => {
@@ -213,7 +217,8 @@ async function saveMoving(context: BuildContext, cache: RootCache, key: string, 
 /**
  * A root with a prepare script that the cache does not hold, made from the root without the prepare
  * script (the same packages, skeleton and settings): from the cache when it holds that, else
- * bootstrapped and stored before the prepare script runs. The caller holds the lock of `full.key`.
+ * bootstrapped (or extended from one with fewer packages) and stored before the prepare script
+ * runs. The caller holds the lock of `full.key`.
  *
  * Storing the root without the prepare script on a miss costs a copy of it and its room in the
  * cache: `cp -a` of a BasePackages=no Debian root (88 MB, 4,500 files) takes 0.5 s here, of a 280 MB
@@ -234,13 +239,18 @@ async function fromLayer(context: BuildContext, full: Lookup, inputs: CacheInput
     context.cleanup.pushLock(making, await cache.lockKey(key));
     stored = reuse ? await cache.find(key) : undefined;
     if (!stored) {
+      // Like any root without a prepare script, it may be made from one with fewer packages.
+      const base = reuse ? await cache.closest(inputs) : undefined;
       await probeRepository(context.config);
-      await stages.packages();
+      if (base) await extend(context, base, inputs.packages.filter((name) => !base.inputs.packages.includes(name)));
+      else await stages.packages();
       await step(phaseTitle(context, `Saving the cached root ${key} (without the prepare script)`), () => saveCopy(cache, context, key, inputs));
       await context.cleanup.runNow(making);
       await stages.prepare();
-      await saveMoving(context, cache, full.key, full.inputs, reuse);
-      return 'miss';
+      // An extended root is a mount or a copy of the entry it came from: stored by copying it.
+      if (base) await step(phaseTitle(context, `Saving the cached root ${full.key}`), () => saveCopy(cache, context, full.key, full.inputs));
+      else await saveMoving(context, cache, full.key, full.inputs, reuse);
+      return base ? 'extended' : 'miss';
     }
     await context.cleanup.runNow(making);
   }
