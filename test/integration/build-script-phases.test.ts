@@ -74,8 +74,13 @@ describe.skipIf(skip)('build scripts: phases, directories and mounts', () => {
 
   it('runs the scripts with "build" in the development image, then "final" in the image', async () => {
     const { stdout, stderr } = await ok('-i', 'build', 'first', 'second');
-    // Both roots are bootstrapped here (a cache of its own): the development image's too.
+    // Both roots are made here (a cache of its own): the development image's is bootstrapped, and
+    // cached before its prepare script runs; the image has the same packages (no BuildPackages=), so
+    // its root starts from that one and runs only the prepare script, with "final".
     expect(stderr).toMatch(/^‣ Installing packages \(development image\) \(\d+(\.\d)?s\)$/m);
+    expect(stderr).toMatch(/^‣ Saving the cached root [0-9a-f]{16} \(without the prepare script\) \(development image\) /m);
+    expect(stderr.match(/^‣ Installing packages /gm)).toHaveLength(1);
+    expect(stderr).toMatch(/^‣ Using the cached root [0-9a-f]{16} without the prepare script; running mkosi\.prepare \(\d/m);
     // prepare, postinst and finalize ran in the development image before the build script.
     expect(probed(stdout, 'script-phases: ')).toEqual(['finalize-build postinst-build prepare-build ']);
     expect(readdirSync(path.join(image(), 'etc/kiln-phases')).sort()).toEqual(['finalize-final', 'postinst-final', 'prepare-final']);
