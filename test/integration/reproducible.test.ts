@@ -108,7 +108,7 @@ describe.skipIf(skip)('reproducible builds: two checkouts, the same SOURCE_DATE_
     if (parent) fs.rmSync(parent, { recursive: true, force: true });
   });
 
-  for (const format of FORMATS) {
+  const isByteIdentical = (format: Format): void => {
     it(`Format=${format} is byte-identical`, async () => {
       await build(first, format);
       await build(second, format);
@@ -135,7 +135,12 @@ describe.skipIf(skip)('reproducible builds: two checkouts, the same SOURCE_DATE_
       if (format.startsWith('gpt_') && format !== 'gpt_squashfs') checkFileSystem(a, format, parent);
       if (format === 'gpt_ext4') reference = diskUuids(a, parent);
     }, 1_800_000);
-  }
+  };
+
+  // Format=directory last of the builds from the cached root: it copies that root (cp -a), which sets
+  // the access time of every file the copy reads; each overlay build after it would then clamp them
+  // all back, copying the whole root up into the overlay (~15 s a build).
+  for (const format of FORMATS) if (format !== 'directory') isByteIdentical(format);
 
   it('an image of another Output= or ImageId= gets other disk, partition and file-system UUIDs', async () => {
     expect(reference, 'the gpt_ext4 build above ran').toHaveLength(3);
@@ -146,6 +151,8 @@ describe.skipIf(skip)('reproducible builds: two checkouts, the same SOURCE_DATE_
       fs.rmSync(path.join(first, output));
     }
   }, 1_800_000);
+
+  isByteIdentical('directory');
 
   // The comparison above can fail: a later epoch gives another archive. Besides times, only what
   // records the epoch itself differs: the scripts' files and /etc/shadow's day of the last change.
