@@ -31,7 +31,7 @@ import { ensureUdev, extractPartition, partitionTable, run, sh, sha256File, with
 import { KILN, makeProject, processesMentioning, runAsync, TEST_CACHE, whyNotRoot, workspacesIn } from './helpers/kiln.js';
 import { bootWithOvmf, espOf, markerOf, runWithDeadline, ukiSections } from './helpers/vm.js';
 
-const TOOLS = ['sfdisk', 'mkfs.fat', 'mcopy', 'fsck.fat', 'objcopy', 'veritysetup', 'mksquashfs', 'mkfs.btrfs', 'qemu-system-x86_64', 'ssh', 'systemd-dissect', '/lib/systemd/systemd-udevd', '/usr/share/OVMF/OVMF_CODE.secboot.fd', 'sbsign', 'sbverify', 'openssl', 'swtpm', '/usr/lib/systemd/systemd-measure'];
+const TOOLS = ['sfdisk', 'mkfs.fat', 'mcopy', 'fsck.fat', 'objcopy', 'veritysetup', 'mksquashfs', 'mkfs.btrfs', 'qemu-system-x86_64', 'ssh', 'systemd-dissect', '/lib/systemd/systemd-udevd', '/usr/share/OVMF/OVMF_CODE.secboot.fd', '/usr/share/OVMF/OVMF_CODE.fd', 'sbsign', 'sbverify', 'openssl', 'swtpm', '/usr/lib/systemd/systemd-measure'];
 const reason = whyNotRoot(TOOLS);
 
 const ROOT_TYPE = '4f68bce3-e8cd-4db1-96e7-fbcaf984b709';
