@@ -18,6 +18,7 @@ import { buildImage } from '../pipeline.js';
 import { qemuArgv, qemuBinaries, type QemuBoot, type QemuFirmware } from '../qemu.js';
 import { run } from '../run.js';
 import { throwIfInterrupted } from '../signals.js';
+import { boundToKiln } from '../vm/bound.js';
 import { requireFirmware } from '../vm/firmware.js';
 import { chooseAccelerator, probeKvm } from '../vm/kvm.js';
 import { chooseNetwork } from '../vm/network.js';
@@ -118,10 +119,7 @@ async function runQemu(invocation: Invocation): Promise<number> {
       disk: { file: image, format: config.QCow2 ? 'qcow2' : 'raw', bus: config.Distribution === 'debian' ? 'virtio' : 'scsi' },
       extraArgs: [...config.QemuArgs, ...invocation.args.commandLine],
     });
-    // The machine lives no longer than kiln: killed with SIGKILL (a CI job's deadline), kiln cannot end
-    // it, and an orphaned qemu would keep the disk and the ssh port that kiln ssh no longer finds.
-    const bound = locateTool('setpriv', config.ExtraSearchPaths) ? ['setpriv', '--pdeathsig', 'KILL', '--', ...argv] : argv;
-    const result = await run(bound, { stdio: 'inherit', okCodes: Array.from({ length: 256 }, (_, i) => i), what: 'Running qemu', searchPaths: config.ExtraSearchPaths });
+    const result = await run(boundToKiln(argv, config.ExtraSearchPaths), { stdio: 'inherit', okCodes: Array.from({ length: 256 }, (_, i) => i), what: 'Running qemu', searchPaths: config.ExtraSearchPaths });
     throwIfInterrupted();
     return result.exitCode;
   } finally {
