@@ -12,7 +12,6 @@ import type { Assignment } from '../../../src/config/assign.js';
 import type { Host } from '../../../src/config/host.js';
 import { loadConfig } from '../../../src/config/load.js';
 import type { SettingName } from '../../../src/config/types.js';
-import type { BuildContext } from '../../../src/context.js';
 import { packagesToInstall } from '../../../src/stages/install.js';
 
 const host: Host = { distribution: 'debian', release: 'bookworm', architecture: 'x86_64', debianMirror: 'http://127.0.0.1/debian', kvm: false };
@@ -29,7 +28,8 @@ beforeEach(() => {
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-async function inputsFor(settings: Partial<Record<SettingName, string>> = {}): Promise<CacheInputs> {
+/** The cache inputs of the root a build with `settings` makes, in the image ("final") or the development image ("build"). */
+async function inputsFor(settings: Partial<Record<SettingName, string>> = {}, phase: 'build' | 'final' = 'final'): Promise<CacheInputs> {
   const commandLine: Assignment[] = Object.entries(settings).map(([name, raw]) => ({
     name: name as SettingName,
     raw,
@@ -38,7 +38,7 @@ async function inputsFor(settings: Partial<Record<SettingName, string>> = {}): P
     spelling: `--${name}`,
   }));
   const { config } = loadConfig({ directory: dir, commandLine, host, env: { PATH: '/usr/bin:/bin', SECRET: 'a' }, cwd: dir });
-  return cacheInputs(config, packagesToInstall({ config } as BuildContext));
+  return cacheInputs(config, packagesToInstall({ config, phase }), phase);
 }
 
 async function keyFor(settings: Partial<Record<SettingName, string>> = {}): Promise<string> {
@@ -47,15 +47,7 @@ async function keyFor(settings: Partial<Record<SettingName, string>> = {}): Prom
 
 /** The key of the development image of a build script (phase "build"). */
 async function developmentKeyFor(settings: Partial<Record<SettingName, string>> = {}): Promise<string> {
-  const commandLine: Assignment[] = Object.entries(settings).map(([name, raw]) => ({
-    name: name as SettingName,
-    raw,
-    invert: false,
-    origin: { file: 'command line' },
-    spelling: `--${name}`,
-  }));
-  const { config } = loadConfig({ directory: dir, commandLine, host, env: { PATH: '/usr/bin:/bin', SECRET: 'a' }, cwd: dir });
-  return cacheKey(await cacheInputs(config, packagesToInstall({ config, phase: 'build' }), 'build'));
+  return cacheKey(await inputsFor(settings, 'build'));
 }
 
 describe('the incremental cache key', () => {
@@ -158,15 +150,7 @@ describe('the incremental cache key', () => {
 
 /** The key of the root without the prepare script, as a build with `settings` would cache it. */
 async function layerKeyFor(settings: Partial<Record<SettingName, string>> = {}, phase: 'build' | 'final' = 'final'): Promise<string> {
-  const commandLine: Assignment[] = Object.entries(settings).map(([name, raw]) => ({
-    name: name as SettingName,
-    raw,
-    invert: false,
-    origin: { file: 'command line' },
-    spelling: `--${name}`,
-  }));
-  const { config } = loadConfig({ directory: dir, commandLine, host, env: { PATH: '/usr/bin:/bin', SECRET: 'a' }, cwd: dir });
-  const layer = withoutPrepare(await cacheInputs(config, packagesToInstall({ config, phase }), phase));
+  const layer = withoutPrepare(await inputsFor(settings, phase));
   if (!layer) throw new Error('no root without the prepare script: the project has none');
   return cacheKey(layer);
 }
