@@ -191,7 +191,7 @@ export async function prepareIncrementalRoot(context: BuildContext, stages: Root
   const base = reuse ? await cache.closest(inputs) : undefined;
   await probeRepository(config);
   if (base) {
-    await extend(context, base, packages.filter((name) => !base.inputs.packages.includes(name)));
+    await extend(context, base, packages);
     await stages.extended();
     await step(phaseTitle(context, `Saving the cached root ${key}`), () => saveCopy(cache, context, key, inputs));
     await context.cleanup.runNow(making);
@@ -206,8 +206,9 @@ export async function prepareIncrementalRoot(context: BuildContext, stages: Root
   return 'miss';
 }
 
-/** Makes `context.root` show `base` with `added` installed on top. */
-async function extend(context: BuildContext, base: CacheEntry, added: readonly string[]): Promise<void> {
+/** Makes `context.root` show `base` with the `wanted` packages it lacks installed on top. */
+async function extend(context: BuildContext, base: CacheEntry, wanted: readonly string[]): Promise<void> {
+  const added = wanted.filter((name) => !base.inputs.packages.includes(name));
   await step(phaseTitle(context, `Extending the cached root ${base.key} with ${added.join(', ')}`), async () => {
     await useEntry(context, base);
     const manager = getPackageManager(getDistribution(context.config.Distribution).packageManager);
@@ -252,7 +253,7 @@ async function fromLayer(context: BuildContext, full: Lookup, inputs: CacheInput
       // Like any root without a prepare script, it may be made from one with fewer packages.
       const base = reuse ? await cache.closest(inputs) : undefined;
       await probeRepository(context.config);
-      if (base) await extend(context, base, inputs.packages.filter((name) => !base.inputs.packages.includes(name)));
+      if (base) await extend(context, base, inputs.packages);
       else await stages.packages();
       await step(phaseTitle(context, `Saving the cached root ${key} (without the prepare script)`), () => saveCopy(cache, context, key, inputs));
       await context.cleanup.runNow(making);

@@ -42,7 +42,7 @@ async function buildAll(invocation: Invocation): Promise<number> {
   if (processInterrupted()) throw interruptSignal().reason;
   const exitCode = exitCodeOf(results);
   // The images read one mkosi.version, that of the directory: bumped once, when all of them built.
-  if (args.autoBump && exitCode === 0) await bumpVersion(images[0]!.loaded, display);
+  if (args.autoBump && exitCode === 0) await bumpVersion(images[0]!.loaded);
   return exitCode;
 }
 
@@ -57,6 +57,6 @@ export const build: Verb = {
     checkScriptArguments(scriptArguments, [loaded]);
     const written = await buildImage(loaded, { display: invocation.display, debug: invocation.args.debug, scriptArguments });
     for (const file of written) info(`  ${invocation.display(file)}`);
-    if (invocation.args.autoBump) await bumpVersion(loaded, invocation.display);
+    if (invocation.args.autoBump) await bumpVersion(loaded);
   },
 };

@@ -40,8 +40,8 @@ export function nextVersion(current: string | null): { version: string; message:
   return { version, message: `Increasing last component of version by one, bumping '${current}' → '${version}'.` };
 }
 
-/** Writes the next version to mkosi.version beside the configuration; returns the file. */
-export async function bumpVersion(loaded: Loaded, display: (file: string) => string): Promise<string> {
+/** Writes the next version to mkosi.version beside the configuration. */
+export async function bumpVersion(loaded: Loaded): Promise<void> {
   const { version, message } = nextVersion(loaded.config.ImageVersion);
   const file = path.join(loaded.directory, 'mkosi.version');
   // Written whole or not at all: a build reading it meanwhile sees the old version or the new one.
@@ -57,13 +57,12 @@ export async function bumpVersion(loaded: Loaded, display: (file: string) => str
   if (origin && origin.file !== 'command line') {
     warn(`ImageVersion= in ${formatOrigin(origin)} comes before mkosi.version: the next build still uses ${loaded.config.ImageVersion}, not ${version}`);
   }
-  return display(file);
 }
 
 export const bump: Verb = {
   doc: 'Increase the last number of ImageVersion= and write it to mkosi.version',
   origin: 'mkosi',
   async run(invocation: Invocation) {
-    await bumpVersion(invocation.config(), invocation.display);
+    await bumpVersion(invocation.config());
   },
 };
