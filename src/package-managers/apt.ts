@@ -75,6 +75,23 @@ async function installWithApt(context: BuildContext, packages: readonly string[]
 const BUILD_SOURCE = 'kiln-build-';
 
 /**
+ * apt's downloaded indexes and its binary caches (~165 MB for bookworm), as mmdebstrap's cleanup
+ * removes them: the lists' lock and partial/ stay, as there.
+ */
+const DROP_INDEXES = "find /var/lib/apt/lists -mindepth 1 -maxdepth 1 ! -name lock ! -name partial -exec rm -rf {} + && rm -f /var/cache/apt/pkgcache.bin /var/cache/apt/srcpkgcache.bin";
+
+/**
+ * Whether apt-get's indexes leave the root after it installed packages. A root mmdebstrap made has
+ * none, so a cached root extended with a package must have none either: the image may not depend on
+ * whether it was bootstrapped or extended. debootstrap leaves them (mkosi 14's images have them), and
+ * so do roots extended from one of its roots. With BaseImage= the image is the changes to the base,
+ * and the indexes are none of them.
+ */
+function withoutIndexes(config: BuildContext['config']): boolean {
+  return config.Bootstrapper === 'mmdebstrap' || config.BaseImage !== null;
+}
+
+/**
  * apt-get in the container, daemons kept from starting. Its archive directory is one of the build's
  * own, offered the cached packages: it downloads first, says so on a line of its own, and installs
  * while the next build has the package cache.
@@ -93,9 +110,7 @@ async function installInContainer(context: BuildContext, packages: readonly stri
     `echo ${shellQuote(marker)}`,
     install,
     `rm -f /usr/sbin/policy-rc.d /${UNSAFE_IO}`,
-    // BaseImage=: the image is the changes to the base, and apt's downloaded indexes (~150 MB) are
-    // none of them — mmdebstrap leaves them out of a bootstrapped root just the same.
-    context.config.BaseImage !== null ? 'rm -rf /var/lib/apt/lists/* /var/cache/apt/pkgcache.bin /var/cache/apt/srcpkgcache.bin' : '',
+    withoutIndexes(context.config) ? DROP_INDEXES : '',
   ].filter(Boolean);
   await downloadHoldingCache(context, downloads, (downloaded) =>
     runInContainer(context, ['sh', '-c', script.join('\n')], {
