@@ -9,6 +9,10 @@ export default defineConfig({
           name: 'unit',
           include: ['test/unit/**/*.test.ts', 'test/compat/**/*.test.ts'],
           testTimeout: 20_000,
+          // Pure code: the files share their workers (no fresh process and module graph per file) and
+          // use every core. 43 s → 15 s for the unit tests on 2 cores, run before any image build.
+          isolate: false,
+          maxWorkers: availableParallelism(),
           // Quick tests first; the slow image builds after them.
           sequence: { groupOrder: 0 },
         },
