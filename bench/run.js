@@ -69,7 +69,7 @@ function parseOptions(argv) {
 function checkHost(options) {
   if (process.geteuid?.() !== 0) throw new Error('the benchmark builds images and must run as root');
   const kilnBin = path.join(options.kiln, 'bin/kiln');
-  if (!existsSync(path.join(options.kiln, 'dist/cli.js'))) throw new Error(`${options.kiln}/dist/cli.js is missing: run npx tsc -p ${options.kiln} first`);
+  if (!existsSync(path.join(options.kiln, 'dist/kiln.js'))) throw new Error(`${options.kiln}/dist/kiln.js is missing: run npm run build in ${options.kiln} first`);
   const needed = ['mmdebstrap', 'sfdisk', 'debugfs', 'tar', ...(options.tools.includes('mkosi') ? ['mkosi'] : [])];
   const missing = needed.filter((tool) => {
     try {

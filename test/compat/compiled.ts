@@ -20,7 +20,7 @@ function newestSource(dir: string): number {
 
 function compiledAt(): number {
   try {
-    return statSync(path.join(REPO, 'dist/cli.js')).mtimeMs;
+    return statSync(path.join(REPO, 'dist/kiln.js')).mtimeMs;
   } catch {
     return 0;
   }
@@ -46,6 +46,8 @@ export function ensureCompiled(): void {
     } catch {
       // Type errors elsewhere still emit JavaScript; the tests below judge the result.
     }
+    // bin/kiln runs the bundle of what tsc emitted.
+    execFileSync('npm', ['run', '--silent', '--prefix', REPO, 'bundle'], { stdio: 'pipe' });
   } finally {
     rmdirSync(lock);
   }
