@@ -209,8 +209,12 @@ export async function prepareIncrementalRoot(context: BuildContext, stages: Root
 /** Makes `context.root` show `base` with the `wanted` packages it lacks installed on top. */
 async function extend(context: BuildContext, base: CacheEntry, wanted: readonly string[]): Promise<void> {
   const added = wanted.filter((name) => !base.inputs.packages.includes(name));
-  await step(phaseTitle(context, `Extending the cached root ${base.key} with ${added.join(', ')}`), async () => {
+  // Nothing to add: the root lacks only the cached initrd (the development image's root), which the
+  // extension stages make.
+  const title = added.length > 0 ? `Extending the cached root ${base.key} with ${added.join(', ')}` : `Starting from the cached root ${base.key}, which lacks the initrd`;
+  await step(phaseTitle(context, title), async () => {
     await useEntry(context, base);
+    if (added.length === 0) return;
     const manager = getPackageManager(getDistribution(context.config.Distribution).packageManager);
     await manager.installMore(context, added);
   });

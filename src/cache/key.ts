@@ -95,8 +95,10 @@ export interface CacheInputs {
 }
 
 /**
- * Without a prepare script the phase shows only in the package list: a development image without
- * BuildPackages= is the image's own root, and shares its cache entry.
+ * Without a prepare script the phase shows only in the package list and the initrd: a development
+ * image without BuildPackages= is the image's own root, and shares its cache entry — unless the image
+ * caches its initrd (CacheInitrd=yes), which the development image never gets: its root is then the
+ * one without the initrd, from which the image's is made (RootCache.closest()).
  */
 export async function cacheInputs(config: Config, packages: readonly string[], phase: Phase = 'final'): Promise<CacheInputs> {
   const prepare = config.PrepareScript;
@@ -119,7 +121,7 @@ export async function cacheInputs(config: Config, packages: readonly string[], p
     prepareArgument: prepare ? phase : null,
     prepareEnvironment: prepare ? config.Environment : null,
     prepareNetwork: prepare ? config.WithNetwork : null,
-    initrd: initrdInputs(config),
+    initrd: phase === 'final' ? initrdInputs(config) : null,
     ...(config.SourceDateEpoch !== null ? { sourceDateEpoch: config.SourceDateEpoch } : {}),
   };
 }
@@ -161,4 +163,14 @@ export function withoutPrepare(inputs: CacheInputs): CacheInputs | undefined {
 /** The same inputs with another package list: what a cached root must match to be extended. */
 export function sameExceptPackages(a: CacheInputs, b: CacheInputs): boolean {
   return canonicalJson({ ...a, packages: [] }) === canonicalJson({ ...b, packages: [] });
+}
+
+/**
+ * Whether `base` can be made into the root `wanted` describes by installing the packages it lacks
+ * (and making the initrd, which an extended root always gets again when it caches one): the same
+ * inputs but for the packages, or a root without a cached initrd where one is wanted.
+ */
+export function extendsTo(base: CacheInputs, wanted: CacheInputs): boolean {
+  if (!base.packages.every((name) => wanted.packages.includes(name))) return false;
+  return sameExceptPackages(base, wanted) || (base.initrd === null && sameExceptPackages(base, { ...wanted, initrd: null }));
 }

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { acquireLock, type Release } from '../lock.js';
 import { debug } from '../log.js';
 import { run } from '../run.js';
-import { canonicalJson, sameExceptPackages, type CacheInputs } from './key.js';
+import { canonicalJson, extendsTo, type CacheInputs } from './key.js';
 import { KEEP_SPARES, SPARE_PREFIX } from './spare.js';
 
 export interface CacheEntry {
@@ -76,12 +76,10 @@ export class RootCache {
    * a subset of the packages, as many of them as possible.
    */
   async closest(inputs: CacheInputs): Promise<CacheEntry | undefined> {
-    const wanted = new Set(inputs.packages);
     let best: CacheEntry | undefined;
     for (const key of await this.keys()) {
       const entry = await readEntry(this.base, key);
-      if (!entry || !sameExceptPackages(entry.inputs, inputs)) continue;
-      if (!entry.inputs.packages.every((name) => wanted.has(name))) continue;
+      if (!entry || !extendsTo(entry.inputs, inputs)) continue;
       if (!best || entry.inputs.packages.length > best.inputs.packages.length) best = entry;
     }
     return best;

@@ -3,9 +3,11 @@
  * about a minute of software emulation here, far more while others build), so every image is built
  * once and checked as far as it goes without booting first:
  *   ext4.raw      gpt_ext4 (the ESP written in place), a unified kernel image; SecureBoot=yes with the
- *                 keys kiln genkey made and SignExpectedPCR=yes (so the signed image is what boots):
- *                 booted by kiln qemu with UEFI on an Ephemeral= copy, reached with kiln ssh, root
- *                 logged in on the serial console
+ *                 keys kiln genkey made and SignExpectedPCR=yes (so the signed image is what boots);
+ *                 a build script, whose development image makes the cached root, without the
+ *                 initrd, from which the image's root and its cached initrd are made: booted by kiln
+ *                 qemu with UEFI on an Ephemeral= copy, reached with kiln ssh, root logged in on the
+ *                 serial console
  *   squashfs.raw  gpt_squashfs with Verity=yes, read-only, WithUnifiedKernelImages=no (a type-1 entry
  *                 with roothash=), its initrd from the incremental cache (CacheInitrd=yes); booted by
  *                 qemu with OVMF directly, not kiln, with one byte of a file flipped: the root comes up
@@ -141,7 +143,7 @@ describe.skipIf(reason)('images/bootable-vm: bootable UEFI disks', () => {
   const cacheSubdir = (): string => path.join(cache, readdirSync(cache).find((name) => name.startsWith('debian~'))!);
   const notFirstBoot = '--machine-id=4b494c4e2d746573742d626f6f746564';
   const variantArgs: Record<string, string[]> = {
-    ext4: ['--output=ext4.raw', '--secure-boot', '--sign-expected-pcr'],
+    ext4: ['--output=ext4.raw', '--secure-boot', '--sign-expected-pcr', 'build-script'],
     // lz4: mksquashfs' default gzip -9 takes minutes of CPU for the 700 MB tree; the kernel reads lz4 too.
     squashfs: ['--format=gpt_squashfs', '--compress=lz4', '--verity=yes', '--without-unified-kernel-images', '--extra-tree=mkosi.extra', 'poweroff', 'verity', notFirstBoot, '--output=squashfs.raw'],
     btrfs: ['--format=gpt_btrfs', '--xbootldr-size=512M', '--split-artifacts', '--checksum', '--qemu-boot=linux', '--extra-tree=mkosi.extra', 'poweroff', notFirstBoot, '--output=btrfs.raw'],
@@ -160,7 +162,11 @@ describe.skipIf(reason)('images/bootable-vm: bootable UEFI disks', () => {
     return target;
   };
   const trees = (): Record<string, string> => ({ poweroff: poweroffTree, verity: verityTree });
-  const args = (name: string): string[] => [...cacheArgs, ...variantArgs[name]!.map((arg) => (arg in trees() ? `--extra-tree=${trees()[arg]}` : arg))];
+  const buildScript = path.join(scratch, 'kiln-test.build');
+  const args = (name: string): string[] => [
+    ...cacheArgs,
+    ...variantArgs[name]!.map((arg) => (arg === 'build-script' ? `--build-script=${buildScript}` : arg in trees() ? `--extra-tree=${trees()[arg]}` : arg)),
+  ];
 
   beforeAll(async () => {
     for (const name of existsSync(TEST_CACHE) ? readdirSync(TEST_CACHE).filter((n) => n.startsWith('debian~')) : []) {
@@ -185,6 +191,7 @@ describe.skipIf(reason)('images/bootable-vm: bootable UEFI disks', () => {
     writeFileSync(path.join(verityTree, 'etc/systemd/system/kiln-marker.service.d/verity.conf'), '[Service]\nExecStartPre=/bin/sh /usr/local/lib/kiln-verity-check\n');
     writeFileSync(path.join(verityTree, 'usr/local/lib/kiln-verity-check'), VERITY_CHECK);
     writeFileSync(path.join(verityTree, 'var/lib/kiln-test/noise'), NOISE);
+    writeFileSync(buildScript, '#!/bin/sh\nset -e\nmkdir -p "$DESTDIR/usr/share/kiln-test"\necho "built in the development image" > "$DESTDIR/usr/share/kiln-test/built"\n', { mode: 0o755 });
 
     // ext4 first: it fills the incremental cache (packages and initrd) that the other two start from.
     for (const name of names) {
@@ -343,6 +350,12 @@ describe.skipIf(reason)('images/bootable-vm: bootable UEFI disks', () => {
     // CacheInitrd=yes: all images got the initrd that was made once, before the root was cached.
     expect(readFileSync(path.join(scratch, 'squashfs-initrd')).equals(ukiSections(path.join(scratch, 'ext4-uki.efi')).initrd)).toBe(true);
     expect(logs.get('ext4')).toContain('Making the initrd (CacheInitrd=yes');
+    // The build script's development image never gets the initrd: its root, cached first, is the one
+    // the image's root (with the initrd) was made from, without a second bootstrap.
+    expect(logs.get('ext4')).toMatch(/^‣ Saving the cached root [0-9a-f]{16} \(development image\)/m);
+    expect(logs.get('ext4')).toMatch(/^‣ Starting from the cached root [0-9a-f]{16}, which lacks the initrd/m);
+    expect(logs.get('ext4')!.match(/^‣ Installing packages/gm)).toHaveLength(1);
+    expect(readFileSync(copyFromRoot('ext4', '/usr/share/kiln-test/built'), 'utf8')).toBe('built in the development image\n');
     expect(logs.get('squashfs')).not.toContain('Making the initrd');
     expect(logs.get('btrfs')).not.toContain('Making the initrd');
   });

@@ -7,7 +7,7 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync }
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { cacheInputs, cacheKey, digestTree, sameExceptPackages, withoutPrepare, type CacheInputs } from '../../../src/cache/key.js';
+import { cacheInputs, cacheKey, digestTree, extendsTo, sameExceptPackages, withoutPrepare, type CacheInputs } from '../../../src/cache/key.js';
 import type { Assignment } from '../../../src/config/assign.js';
 import type { Host } from '../../../src/config/host.js';
 import { loadConfig } from '../../../src/config/load.js';
@@ -193,6 +193,19 @@ describe('the key of the cached root without the prepare script', () => {
     expect(await layerKeyFor({ BuildPackages: 'gcc' }, 'build')).not.toBe(layer);
     writeFileSync(path.join(dir, 'mkosi.skeleton/etc/skeleton'), 'two\n');
     expect(await layerKeyFor()).not.toBe(layer);
+  });
+
+  it('holds no cached initrd in the development image, which never gets one: the image\'s root is made from it', async () => {
+    rmSync(path.join(dir, 'mkosi.prepare'));
+    const bootable = { Bootable: 'yes', Incremental: 'yes', CacheInitrd: 'yes' } as const;
+    const [image, development] = [await inputsFor(bootable), await inputsFor(bootable, 'build')];
+    expect(image.initrd).not.toBeNull();
+    expect(development.initrd).toBeNull();
+    expect(await cacheKey(development)).not.toBe(await cacheKey(image));
+    expect(extendsTo(development, image)).toBe(true);
+    expect(extendsTo(image, development)).toBe(false);
+    // Without CacheInitrd= the two roots are one, as without Bootable=.
+    expect(await developmentKeyFor({ Bootable: 'yes', Incremental: 'yes' })).toBe(await keyFor({ Bootable: 'yes', Incremental: 'yes' }));
   });
 
   it('holds no cached initrd: that is made after the prepare script', async () => {

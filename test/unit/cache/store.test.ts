@@ -56,6 +56,17 @@ describe('RootCache', () => {
     expect(await cache.closest({ ...base, packages: ['c'] })).toBeUndefined();
   });
 
+  it('extends a root without the cached initrd into one with it, never the other way or across initrds', async () => {
+    const cache = new RootCache(dir);
+    const initrd = { hostonly: false, filesystem: null, esp: true, verity: false, dropins: {} };
+    await cache.save('000000000000000a', { ...base, packages: ['a'] }, makeRoot('a'));
+    expect((await cache.closest({ ...base, packages: ['a'], initrd }))?.key).toBe('000000000000000a');
+    await cache.save('00000000000000ab', { ...base, packages: ['a', 'b'], initrd }, makeRoot('ab'));
+    expect((await cache.closest({ ...base, packages: ['a', 'b'], initrd: null }))?.key).toBe('000000000000000a');
+    expect((await cache.closest({ ...base, packages: ['a', 'b'], initrd: { ...initrd, hostonly: true } }))?.key).toBe('000000000000000a');
+    expect((await cache.closest({ ...base, packages: ['a', 'b', 'c'], initrd }))?.key).toBe('00000000000000ab');
+  });
+
   it('keeps every root used within a day, up to 24, and evicts the least recently used of the rest', async () => {
     const cache = new RootCache(dir);
     const hour = 3600_000;
