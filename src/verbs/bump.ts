@@ -3,11 +3,11 @@
  * default) with its last dot-separated number increased by one, written to mkosi.version in the
  * configuration directory, where the next build reads it.
  */
-import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Loaded } from '../config/load.js';
 import { formatOrigin } from '../errors.js';
 import { info, warn } from '../log.js';
+import { writeFileAtomically } from '../util/write-atomically.js';
 import type { Invocation, Verb } from './types.js';
 
 /**
@@ -44,14 +44,7 @@ export function nextVersion(current: string | null): { version: string; message:
 export async function bumpVersion(loaded: Loaded): Promise<void> {
   const { version, message } = nextVersion(loaded.config.ImageVersion);
   const file = path.join(loaded.directory, 'mkosi.version');
-  // Written whole or not at all: a build reading it meanwhile sees the old version or the new one.
-  const temporary = path.join(loaded.directory, `.mkosi.version.${process.pid}.tmp`);
-  try {
-    await fs.writeFile(temporary, `${version}\n`, { mode: 0o644 });
-    await fs.rename(temporary, file);
-  } finally {
-    await fs.rm(temporary, { force: true });
-  }
+  await writeFileAtomically(file, `${version}\n`, 0o644);
   info(message);
   const origin = loaded.context.originOf('ImageVersion');
   if (origin && origin.file !== 'command line') {

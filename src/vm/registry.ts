@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { writeFileAtomically } from '../util/write-atomically.js';
 
 export const REGISTRY_DIRECTORY = '/run/kiln/vms';
 
@@ -39,9 +40,7 @@ function alive(pid: number): boolean {
 export async function registerVm(vm: RunningVm, directory = REGISTRY_DIRECTORY): Promise<() => Promise<void>> {
   await fs.mkdir(directory, { recursive: true, mode: 0o700 });
   const file = recordPath(vm.image, directory);
-  const temporary = `${file}.${process.pid}`;
-  await fs.writeFile(temporary, `${JSON.stringify(vm)}\n`, { mode: 0o600 });
-  await fs.rename(temporary, file);
+  await writeFileAtomically(file, `${JSON.stringify(vm)}\n`, 0o600);
   return async () => {
     const current = await findVm(vm.image, directory);
     if (current?.pid === vm.pid || current === undefined) await fs.rm(file, { force: true });
