@@ -5,7 +5,7 @@
  * Symlinks are clamped themselves, never followed. The change time cannot be set by anyone but the
  * kernel; file systems made from the tree record the epoch for it instead (disk/).
  */
-import { lutimes } from 'node:fs/promises';
+import { lstat, lutimes } from 'node:fs/promises';
 import { walkTree } from './walk.js';
 
 const NS_PER_SECOND = 1_000_000_000n;
@@ -20,7 +20,10 @@ export async function clampTreeTimes(root: string, epoch: number): Promise<numbe
   const limit = BigInt(epoch) * NS_PER_SECOND;
   let changed = 0;
   for await (const entry of walkTree(root)) {
-    const { atimeNs, mtimeNs } = entry.stat;
+    // The walk has read a directory by the time it yields it, and that read may have moved its access
+    // time (relatime: an access time at the epoch is older than a day): its times are taken again.
+    const stat = entry.stat.isDirectory() ? await lstat(entry.path, { bigint: true }) : entry.stat;
+    const { atimeNs, mtimeNs } = stat;
     if (atimeNs <= limit && mtimeNs <= limit) continue;
     // An untouched time is passed back as it was (to the nanosecond a double holds: the sub-microsecond
     // digits of a time before the epoch may move, the same way every time).

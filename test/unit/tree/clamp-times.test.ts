@@ -29,6 +29,9 @@ describe('clampTreeTimes', () => {
     expect([packaged.atimeNs, packaged.mtimeNs]).toEqual([1_500_000_000_000_000_000n, 1_400_000_000_000_000_000n]);
     const read = lstatSync(path.join(root, 'etc/read'), { bigint: true });
     expect([read.atimeNs, read.mtimeNs]).toEqual([BigInt(EPOCH) * 1_000_000_000n, 1_400_000_000_500_000_000n]);
-    expect(await clampTreeTimes(root, EPOCH)).toBe(0);
+    // Done again, nothing is later: the walk reads each directory before it looks at its times,
+    // and that read moves an access time already at the epoch (relatime), which it then sets back.
+    await clampTreeTimes(root, EPOCH);
+    for (const name of ['', 'etc']) expect(lstatSync(path.join(root, name), { bigint: true }).atimeNs, name).toBe(BigInt(EPOCH) * 1_000_000_000n);
   });
 });
