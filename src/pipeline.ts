@@ -24,7 +24,7 @@ import { run } from './run.js';
 import { throwIfInterrupted } from './signals.js';
 import { configFileOf, runBuildScript } from './stages/build-script.js';
 import { withBaseImage } from './stages/base-image.js';
-import { BASE_STAGES, EXTENSION_STAGES, IMAGE_STAGES, LAYER_STAGES, PREPARE_STAGES, SETTLING_STAGES } from './stages/index.js';
+import { BASE_STAGES, EXTENSION_STAGES, IMAGE_STAGES, LAYER_EXTENSION_STAGES, LAYER_STAGES, PREPARE_STAGES, SETTLING_STAGES } from './stages/index.js';
 import type { Stage } from './stages/types.js';
 import { explainFullMemoryRoot, mountMemoryRoot, type MemoryRoot } from './memory-root.js';
 import { createWorkspace, removeWorkspace, unmountBelow } from './workspace.js';
@@ -68,6 +68,7 @@ async function populateRoot(context: BuildContext, early?: Promise<Lookup>): Pro
         packages: () => runStages(LAYER_STAGES, context),
         prepare: () => runStages(PREPARE_STAGES, context),
         extended: () => runStages(EXTENSION_STAGES, context),
+        extendedLayer: () => runStages(LAYER_EXTENSION_STAGES, context),
       };
       await prepareIncrementalRoot(context, stages, early);
     } else {

@@ -143,8 +143,10 @@ export interface RootStages {
   readonly packages: () => Promise<void>;
   /** What follows the packages: the prepare script, a cached initrd. */
   readonly prepare: () => Promise<void>;
-  /** What a root extended with more packages runs before it is cached again (a cached initrd). */
+  /** What a root extended with more packages runs before it is cached again (a cached initrd, clamped times). */
   readonly extended: () => Promise<void>;
+  /** The same for a root without the prepare script (clamped times). */
+  readonly extendedLayer: () => Promise<void>;
 }
 
 /**
@@ -257,8 +259,12 @@ async function fromLayer(context: BuildContext, full: Lookup, inputs: CacheInput
       // Like any root without a prepare script, it may be made from one with fewer packages.
       const base = reuse ? await cache.closest(inputs) : undefined;
       await probeRepository(context.config);
-      if (base) await extend(context, base, inputs.packages);
-      else await stages.packages();
+      if (base) {
+        await extend(context, base, inputs.packages);
+        await stages.extendedLayer();
+      } else {
+        await stages.packages();
+      }
       await step(phaseTitle(context, `Saving the cached root ${key} (without the prepare script)`), () => saveCopy(cache, context, key, inputs));
       await context.cleanup.runNow(making);
       await stages.prepare();

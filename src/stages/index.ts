@@ -34,8 +34,15 @@ export const BASE_STAGES: readonly Stage[] = [...PACKAGE_STAGES, ...PREPARE_STAG
 /** The root without the prepare script, as the cache keeps it (cache/incremental.ts). */
 export const LAYER_STAGES: readonly Stage[] = [...PACKAGE_STAGES, clampCachedTimes];
 
-/** What a cached root extended with more packages runs before it is cached again. */
-export const EXTENSION_STAGES: readonly Stage[] = [finalOnly(cachedInitrdStage)];
+/**
+ * What a cached root extended with more packages runs before it is cached again: its times clamped as
+ * a bootstrapped root's are, or every build from it would clamp them through its overlay, copying
+ * each file up.
+ */
+export const EXTENSION_STAGES: readonly Stage[] = [finalOnly(cachedInitrdStage), clampCachedTimes];
+
+/** The same for an extended root without the prepare script, which holds no cached initrd. */
+export const LAYER_EXTENSION_STAGES: readonly Stage[] = [clampCachedTimes];
 
 export const IMAGE_STAGES: readonly Stage[] = [
   configureImage,

@@ -190,4 +190,21 @@ describe.skipIf(skip)('reproducible builds: two checkouts, the same SOURCE_DATE_
     const newest = Math.max(...right.map((line) => Number(/ mtime=(\d+)/.exec(line)![1]) / 1000));
     expect(newest).toBe(later);
   }, 1_800_000);
+
+  // A root extended with a package is stored as a bootstrapped one is: with its times clamped, so that
+  // the builds from it clamp nothing through their overlay (which would copy every file up).
+  it('a cached root extended with a package is stored with no time later than the epoch', async () => {
+    await build(first, 'tar');
+    await build(first, 'tar', ['--package=less', '--output=extended.tar']);
+    const roots = path.join(first, 'cache', 'debian~bookworm', 'roots');
+    const extended = fs
+      .readdirSync(roots)
+      .filter((name) => /^[0-9a-f]{16}$/.test(name))
+      .find((name) => (JSON.parse(fs.readFileSync(path.join(roots, name, 'inputs.json'), 'utf8')) as { packages: string[] }).packages.includes('less'));
+    expect(extended, 'the build with less stored a root of its own').toBeDefined();
+    const root = path.join(roots, extended!, 'root');
+    expect(fs.existsSync(path.join(root, 'usr/bin/less'))).toBe(true);
+    const later = execFileSync('find', [root, '(', '-newermt', `@${EPOCH}`, '-o', '-newerat', `@${EPOCH}`, ')', '-print'], { encoding: 'utf8' });
+    expect(later.split('\n').filter(Boolean).slice(0, 5)).toEqual([]);
+  }, 1_800_000);
 });
