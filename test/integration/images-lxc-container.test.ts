@@ -12,6 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CACHED, kilnOk, makeProject, mountsUnder, processesMentioning, runAsync, whyNotRoot, workspacesIn } from './helpers/kiln.js';
+import { removeGnupgHome } from './helpers/pull.js';
 
 const reason = whyNotRoot(['mmdebstrap', 'lxc-create', 'lxc-start', 'lxc-attach', 'lxc-stop', 'lxc-destroy', 'gpg', 'gpgv', 'xz', 'sha256sum']);
 const NAME = `kiln-lxc-${process.pid}`;
@@ -48,11 +49,7 @@ describe.skipIf(reason)('images/lxc-container under LXC', () => {
     }
     if (lxcPath) rmSync(lxcPath, { recursive: true, force: true });
     if (project) rmSync(project, { recursive: true, force: true });
-    if (home) {
-      spawnSync('gpgconf', ['--kill', 'all'], { env: { ...process.env, GNUPGHOME: home } });
-      for (let waited = 0; processesMentioning(home).length > 0 && waited < 5000; waited += 100) await new Promise((resolve) => setTimeout(resolve, 100));
-      rmSync(home, { recursive: true, force: true });
-    }
+    if (home) await removeGnupgHome(home);
   });
 
   it('writes both tarballs into SHA256SUMS, signs it, and writes the manifest', () => {

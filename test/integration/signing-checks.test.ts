@@ -10,7 +10,8 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, w
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { KILN, kiln, makeProject, processesMentioning, TEST_CACHE, whyNotRoot, workspacesIn, type KilnResult } from './helpers/kiln.js';
+import { KILN, kiln, makeProject, TEST_CACHE, whyNotRoot, workspacesIn, type KilnResult } from './helpers/kiln.js';
+import { removeGnupgHome } from './helpers/pull.js';
 
 const skip = whyNotRoot(['gpg', 'mmdebstrap', 'unshare']);
 
@@ -48,10 +49,6 @@ function gpg(home: string, args: readonly string[], input?: string): string {
 }
 
 /** Ends the gpg-agent a keyring started, so that no process outlives the test. */
-function stopAgent(home: string): void {
-  spawnSync('gpgconf', ['--kill', 'all'], { env: { ...process.env, GNUPGHOME: home } });
-}
-
 describe.skipIf(skip)('Sign=yes with a key gpg cannot use', () => {
   let home: string;
   let project: string;
@@ -62,11 +59,9 @@ describe.skipIf(skip)('Sign=yes with a key gpg cannot use', () => {
     project = makeProject('debian-minimal');
   });
 
-  afterAll(() => {
-    stopAgent(home);
-    rmSync(home, { recursive: true, force: true });
+  afterAll(async () => {
     rmSync(project, { recursive: true, force: true });
-    expect(processesMentioning(home)).toEqual([]);
+    expect(await removeGnupgHome(home)).toEqual([]);
   });
 
   /** A signed build of images/debian-minimal that must stop at the checks. */
@@ -126,10 +121,10 @@ describe.skipIf(skip)('kiln genkey', () => {
     home = mkdtempSync(path.join(os.tmpdir(), 'kiln-gnupg-'));
   });
 
-  afterAll(() => {
-    for (const keyring of readdirSync(home)) stopAgent(path.join(home, keyring));
+  afterAll(async () => {
+    const left = await Promise.all(readdirSync(home).map((keyring) => removeGnupgHome(path.join(home, keyring))));
     rmSync(home, { recursive: true, force: true });
-    expect(processesMentioning(home)).toEqual([]);
+    expect(left.flat()).toEqual([]);
   });
 
   it('makes a signing key without a passphrase and says how to use it', async () => {

@@ -112,8 +112,8 @@ export async function makeSigningKey(home: string, userId: string): Promise<{ fi
 /** Stops the gpg-agent of `home` and removes it; returns the processes still mentioning it (none, if all went well). */
 export async function removeGnupgHome(home: string): Promise<string[]> {
   spawnSync('gpgconf', ['--kill', 'all'], { env: { ...process.env, GNUPGHOME: home } });
-  // gpgconf asks the agent to stop and returns; the agent exits a moment later.
-  for (let waited = 0; processesMentioning(home).length > 0 && waited < 5000; waited += 100) await new Promise((resolve) => setTimeout(resolve, 100));
+  // gpgconf asks the agent to stop and returns; the agent exits a moment later (seconds, on a busy machine).
+  for (let waited = 0; processesMentioning(home).length > 0 && waited < 10_000; waited += 100) await new Promise((resolve) => setTimeout(resolve, 100));
   rmSync(home, { recursive: true, force: true });
   return processesMentioning(home);
 }
