@@ -79,6 +79,18 @@ function imageFile(dir: string, format: Format): string {
   return path.join(dir, names[format]);
 }
 
+/** The roots a checkout's incremental cache holds: each one's tree and its packages. */
+function cachedRoots(dir: string): { root: string; packages: string[] }[] {
+  const roots = path.join(dir, 'cache', 'debian~bookworm', 'roots');
+  return fs
+    .readdirSync(roots)
+    .filter((name) => /^[0-9a-f]{16}$/.test(name))
+    .map((name) => ({
+      root: path.join(roots, name, 'root'),
+      packages: (JSON.parse(fs.readFileSync(path.join(roots, name, 'inputs.json'), 'utf8')) as { packages: string[] }).packages,
+    }));
+}
+
 /** The disk GUID and partition UUIDs, then the root file system's UUID. */
 function diskUuids(image: string, scratch: string): string[] {
   const table = partitionTable(image);
@@ -165,10 +177,9 @@ describe.skipIf(skip)('reproducible builds: two checkouts, the same SOURCE_DATE_
     // Format=directory copied the cached root, which moved its access times; the builds after it
     // (through an overlay) set them back to the epoch in the cached root itself, so that clamping them
     // in the overlay did not copy every file up.
-    const roots = path.join(first, 'cache', 'debian~bookworm', 'roots');
-    const cached = fs.readdirSync(roots).filter((name) => /^[0-9a-f]{16}$/.test(name));
+    const cached = cachedRoots(first);
     expect(cached).toHaveLength(1);
-    const later = execFileSync('find', [path.join(roots, cached[0]!, 'root'), '-newerat', `@${EPOCH}`], { encoding: 'utf8' });
+    const later = execFileSync('find', [cached[0]!.root, '-newerat', `@${EPOCH}`], { encoding: 'utf8' });
     expect(later.split('\n').filter(Boolean).slice(0, 5)).toEqual([]);
   }, 1_800_000);
 
@@ -196,13 +207,9 @@ describe.skipIf(skip)('reproducible builds: two checkouts, the same SOURCE_DATE_
   it('a cached root extended with a package is stored with no time later than the epoch', async () => {
     await build(first, 'tar');
     await build(first, 'tar', ['--package=less', '--output=extended.tar']);
-    const roots = path.join(first, 'cache', 'debian~bookworm', 'roots');
-    const extended = fs
-      .readdirSync(roots)
-      .filter((name) => /^[0-9a-f]{16}$/.test(name))
-      .find((name) => (JSON.parse(fs.readFileSync(path.join(roots, name, 'inputs.json'), 'utf8')) as { packages: string[] }).packages.includes('less'));
+    const extended = cachedRoots(first).find((entry) => entry.packages.includes('less'));
     expect(extended, 'the build with less stored a root of its own').toBeDefined();
-    const root = path.join(roots, extended!, 'root');
+    const root = extended!.root;
     expect(fs.existsSync(path.join(root, 'usr/bin/less'))).toBe(true);
     const later = execFileSync('find', [root, '(', '-newermt', `@${EPOCH}`, '-o', '-newerat', `@${EPOCH}`, ')', '-print'], { encoding: 'utf8' });
     expect(later.split('\n').filter(Boolean).slice(0, 5)).toEqual([]);
